@@ -1,0 +1,36 @@
+/* change.h: one requested change to the ring, shared by the commands that make it and plan. */
+#ifndef NEARBY_RINGCTL_CHANGE_H
+#define NEARBY_RINGCTL_CHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+enum ringctl_change_opt {
+    RINGCTL_OPT_WEIGHT = 1,
+    RINGCTL_OPT_VNODES,
+    RINGCTL_OPT_FORCE,
+};
+
+struct ringctl_change {
+    char id[RING_ID_MAX + 1];
+    char addr[RING_ADDR_MAX + 1];
+    uint64_t weight;   /* 0: the default of 1 */
+    uint64_t vnodes;   /* 0: RING_VNODES_DEFAULT */
+    int force;
+    char note[256];    /* what the change did beyond the obvious, for the report */
+};
+
+/* Takes --weight, --vnodes, --force into a struct ringctl_change. */
+int ringctl_on_change_option(int opt, const char *arg, void *state);
+
+/* ring_store_apply_fn implementations: each checks its preconditions on the
+ * ring it is given and changes it, or writes why not into err and returns -1. */
+int ringctl_apply_add_active(struct ring *ring, void *change, char *err, size_t errlen);
+int ringctl_apply_add_standby(struct ring *ring, void *change, char *err, size_t errlen);
+int ringctl_apply_drain(struct ring *ring, void *change, char *err, size_t errlen);
+int ringctl_apply_remove(struct ring *ring, void *change, char *err, size_t errlen);
+int ringctl_apply_replace(struct ring *ring, void *change, char *err, size_t errlen);
+
+#endif

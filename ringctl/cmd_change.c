@@ -1,0 +1,391 @@
+/* cmd_change.c: the commands that change the ring: init, add, add-standby, drain, remove, replace.
+ *
+ * Each change is one compare-and-set write of epoch+1 (ring_store_update):
+ * the apply functions below may run more than once when another operator
+ * wins the race, so they check their preconditions against the ring they get.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring_store.h"
+#include "change.h"
+#include "ringctl.h"
+
+int ringctl_on_change_option(int opt, const char *arg, void *state)
+{
+    struct ringctl_change *change = state;
+
+    switch (opt) {
+    case RINGCTL_OPT_WEIGHT:
+        return ringctl_parse_uint(arg, 1, RING_WEIGHT_MAX, &change->weight);
+    case RINGCTL_OPT_VNODES:
+        return ringctl_parse_uint(arg, 1, RING_VNODES_MAX, &change->vnodes);
+    case RINGCTL_OPT_FORCE:
+        change->force = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* Returns the number of nodes that own hash space in the new view, not
+ * counting skip (may be NULL). */
+static size_t owning_nodes(const struct ring *ring, const char *skip)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < ring_node_count(ring); i++) {
+        const struct ring_node *node = ring_node_at(ring, i);
+
+        if ((node->state == RING_STATE_ACTIVE || node->state == RING_STATE_JOINING) &&
+            (!skip || strcmp(node->id, skip) != 0))
+            count++;
+    }
+    return count;
+}
+
+static int apply_add(struct ring *ring, void *arg, char *err, size_t errlen, enum ring_state state)
+{
+    struct ringctl_change *change = arg;
+    const struct ring_node *same_id = ring_find(ring, change->id);
+    const struct ring_node *same_addr = ring_find_addr(ring, change->addr);
+    int rc;
+
+    if (same_id) {
+        snprintf(err, errlen,
+                 "node %s is already in ring %s (%s, %s); use 'ringctl replace %s HOST:PORT' "
+                 "to give it a new address",
+                 same_id->id, ring_name(ring), same_id->addr, ring_state_name(same_id->state),
+                 same_id->id);
+        return -1;
+    }
+    if (same_addr) {
+        snprintf(err, errlen, "address %s is already used by node %s (%s)", change->addr,
+                 same_addr->id, ring_state_name(same_addr->state));
+        return -1;
+    }
+    rc = ring_add_node(ring, change->id, change->addr, change->weight ? (uint32_t)change->weight : 1,
+                       state);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot add node %s: %s", change->id, ring_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int ringctl_apply_add_active(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    return apply_add(ring, arg, err, errlen, RING_STATE_ACTIVE);
+}
+
+int ringctl_apply_add_standby(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    return apply_add(ring, arg, err, errlen, RING_STATE_STANDBY);
+}
+
+int ringctl_apply_drain(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+    const struct ring_node *node = ring_find(ring, change->id);
+
+    if (!node) {
+        snprintf(err, errlen, "no node %s in ring %s (see 'ringctl show')", change->id,
+                 ring_name(ring));
+        return -1;
+    }
+    if (node->state == RING_STATE_STANDBY) {
+        snprintf(err, errlen, "node %s owns no hash space already (standby); remove it with "
+                 "'ringctl remove %s'", node->id, node->id);
+        return -1;
+    }
+    if (owning_nodes(ring, node->id) == 0) {
+        snprintf(err, errlen, "node %s is the last node that owns hash space; add another "
+                 "node before draining it", node->id);
+        return -1;
+    }
+    snprintf(change->note, sizeof(change->note), " (now standby; remove it with 'ringctl "
+             "remove %s')", change->id);
+    return ring_set_state(ring, change->id, RING_STATE_STANDBY) < 0 ? -1 : 0;
+}
+
+int ringctl_apply_remove(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+    const struct ring_node *node = ring_find(ring, change->id);
+
+    if (!node) {
+        snprintf(err, errlen, "no node %s in ring %s (see 'ringctl show')", change->id,
+                 ring_name(ring));
+        return -1;
+    }
+    if (node->state != RING_STATE_STANDBY) {
+        if (!change->force) {
+            snprintf(err, errlen, "node %s still owns hash space (%s); drain it first with "
+                     "'ringctl drain %s', or pass --force to drop it and move its channels "
+                     "at once", node->id, ring_state_name(node->state), node->id);
+            return -1;
+        }
+        if (owning_nodes(ring, node->id) == 0) {
+            snprintf(err, errlen, "node %s is the last node that owns hash space; even with "
+                     "--force a ring needs one", node->id);
+            return -1;
+        }
+    }
+    return ring_remove_node(ring, change->id) < 0 ? -1 : 0;
+}
+
+int ringctl_apply_replace(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+    const struct ring_node *node = ring_find(ring, change->id);
+    const struct ring_node *holder = ring_find_addr(ring, change->addr);
+    char standby_id[RING_ID_MAX + 1] = "";
+
+    change->note[0] = '\0';
+    if (!node) {
+        snprintf(err, errlen, "no node %s in ring %s (see 'ringctl show')", change->id,
+                 ring_name(ring));
+        return -1;
+    }
+    if (holder == node) {
+        snprintf(err, errlen, "node %s has address %s already", node->id, node->addr);
+        return -1;
+    }
+    if (holder && holder->state != RING_STATE_STANDBY) {
+        snprintf(err, errlen, "address %s belongs to node %s (%s); only a standby node's "
+                 "address can be taken over", change->addr, holder->id,
+                 ring_state_name(holder->state));
+        return -1;
+    }
+    if (holder) {
+        /* Taking over a standby: the standby entry goes, its server now serves id. */
+        snprintf(standby_id, sizeof(standby_id), "%s", holder->id);
+        if (ring_remove_node(ring, standby_id) < 0)
+            return -1;
+        snprintf(change->note, sizeof(change->note), " (took over standby node %s)", standby_id);
+    }
+    if (ring_set_addr(ring, change->id, change->addr) < 0) {
+        snprintf(err, errlen, "cannot set the address of %s to %s", change->id, change->addr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs one compare-and-set change and reports it. */
+static int run_update(struct ringctl *ctl, ring_store_apply_fn apply, struct ringctl_change *change,
+                      const char *verb, const char *prep)
+{
+    char err[512];
+    struct ring *ring = NULL;
+    zhandle_t *zh = ringctl_connect(ctl);
+    int rc;
+
+    if (!zh)
+        return RINGCTL_EXIT_FAILED;
+    rc = ring_store_update(zh, ctl->root, ctl->ring, apply, change, &ring, err, sizeof(err));
+    zookeeper_close(zh);
+    if (rc < 0)
+        return ringctl_fail(ctl, "%s", err);
+    if (ctl->json) {
+        ringctl_print_ring(ctl, ring, -1);
+    } else {
+        printf("%s %s%s%s%s: ring %s is now at epoch %llu\n", verb, change->id,
+               change->addr[0] ? prep : "", change->addr, change->note, ring_name(ring),
+               (unsigned long long)ring_epoch(ring));
+    }
+    ring_free(ring);
+    return RINGCTL_EXIT_OK;
+}
+
+static int run_init(struct ringctl *ctl, int argc, char **argv, void *state)
+{
+    struct ringctl_change *change = state;
+    struct ring *ring;
+    zhandle_t *zh = NULL;
+    char err[512];
+    int rc;
+
+    if (argc < 2)
+        return ringctl_usage_error(ctl, "name at least one node: ID=HOST:PORT...");
+    ring = ring_new(ctl->ring, 1, change->vnodes ? (uint32_t)change->vnodes : RING_VNODES_DEFAULT);
+    if (!ring)
+        return ringctl_fail(ctl, "out of memory");
+    for (int i = 1; i < argc; i++) {
+        rc = ringctl_parse_node_arg(ctl, argv[i], change->id, change->addr);
+        if (rc < 0) {
+            rc = RINGCTL_EXIT_USAGE;
+            goto out;
+        }
+        rc = ring_add_node(ring, change->id, change->addr,
+                           change->weight ? (uint32_t)change->weight : 1, RING_STATE_ACTIVE);
+        if (rc < 0) {
+            rc = ringctl_usage_error(ctl, "cannot add %s: %s", argv[i], ring_strerror(rc));
+            goto out;
+        }
+    }
+    rc = ring_build(ring);
+    if (rc < 0) {
+        rc = ringctl_fail(ctl, "cannot build the ring: %s", ring_strerror(rc));
+        goto out;
+    }
+    zh = ringctl_connect(ctl);
+    if (!zh) {
+        rc = RINGCTL_EXIT_FAILED;
+        goto out;
+    }
+    if (ring_store_create(zh, ctl->root, ctl->ring, ring, err, sizeof(err)) < 0) {
+        rc = ringctl_fail(ctl, "%s", err);
+        goto out;
+    }
+    if (ctl->json)
+        ringctl_print_ring(ctl, ring, 0);
+    else
+        printf("created ring %s at epoch 1 with %zu nodes\n", ctl->ring, ring_node_count(ring));
+    rc = RINGCTL_EXIT_OK;
+out:
+    if (zh)
+        zookeeper_close(zh);
+    ring_free(ring);
+    return rc;
+}
+
+static int run_add(struct ringctl *ctl, int argc, char **argv, void *state)
+{
+    struct ringctl_change *change = state;
+
+    if (argc != 2)
+        return ringctl_usage_error(ctl, "want exactly one ID=HOST:PORT");
+    if (ringctl_parse_node_arg(ctl, argv[1], change->id, change->addr) < 0)
+        return RINGCTL_EXIT_USAGE;
+    return run_update(ctl, ringctl_apply_add_active, change, "added", " at ");
+}
+
+static int run_add_standby(struct ringctl *ctl, int argc, char **argv, void *state)
+{
+    struct ringctl_change *change = state;
+
+    if (argc != 2)
+        return ringctl_usage_error(ctl, "want exactly one ID=HOST:PORT");
+    if (ringctl_parse_node_arg(ctl, argv[1], change->id, change->addr) < 0)
+        return RINGCTL_EXIT_USAGE;
+    return run_update(ctl, ringctl_apply_add_standby, change, "added standby", " at ");
+}
+
+/* Checks the single ID argument of drain and remove into change->id. */
+static int take_id(struct ringctl *ctl, int argc, char **argv, struct ringctl_change *change)
+{
+    if (argc != 2)
+        return ringctl_usage_error(ctl, "want exactly one node ID");
+    if (!ring_valid_id(argv[1]))
+        return ringctl_usage_error(ctl, "bad node id '%s'", argv[1]);
+    snprintf(change->id, sizeof(change->id), "%s", argv[1]);
+    return RINGCTL_EXIT_OK;
+}
+
+static int run_drain(struct ringctl *ctl, int argc, char **argv, void *state)
+{
+    int rc = take_id(ctl, argc, argv, state);
+
+    return rc ? rc : run_update(ctl, ringctl_apply_drain, state, "drained", "");
+}
+
+static int run_remove(struct ringctl *ctl, int argc, char **argv, void *state)
+{
+    int rc = take_id(ctl, argc, argv, state);
+
+    return rc ? rc : run_update(ctl, ringctl_apply_remove, state, "removed", "");
+}
+
+static int run_replace(struct ringctl *ctl, int argc, char **argv, void *state)
+{
+    struct ringctl_change *change = state;
+
+    if (argc != 3)
+        return ringctl_usage_error(ctl, "want ID HOST:PORT");
+    if (!ring_valid_id(argv[1]))
+        return ringctl_usage_error(ctl, "bad node id '%s'", argv[1]);
+    if (strlen(argv[2]) > RING_ADDR_MAX || !ring_valid_addr(argv[2]))
+        return ringctl_usage_error(ctl, "bad address '%s': want HOST:PORT, port 1-65535", argv[2]);
+    snprintf(change->id, sizeof(change->id), "%s", argv[1]);
+    snprintf(change->addr, sizeof(change->addr), "%s", argv[2]);
+    return run_update(ctl, ringctl_apply_replace, change, "moved", " to ");
+}
+
+static const struct option weight_options[] = {
+    {"weight", required_argument, NULL, RINGCTL_OPT_WEIGHT},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option init_options[] = {
+    {"weight", required_argument, NULL, RINGCTL_OPT_WEIGHT},
+    {"vnodes", required_argument, NULL, RINGCTL_OPT_VNODES},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option force_options[] = {
+    {"force", no_argument, NULL, RINGCTL_OPT_FORCE},
+    {NULL, 0, NULL, 0},
+};
+
+const struct ringctl_command ringctl_cmd_init = {
+    .name = "init",
+    .summary = "create the ring over the given nodes (refuses if it exists)",
+    .usage = "init [--vnodes V] [--weight W] ID=HOST:PORT...\n"
+             "  --vnodes V   virtual nodes per unit of weight (default 4096)\n"
+             "  --weight W   weight of every node, 1..100 (default 1)\n",
+    .options = init_options,
+    .on_option = ringctl_on_change_option,
+    .run = run_init,
+    .state_size = sizeof(struct ringctl_change),
+};
+
+const struct ringctl_command ringctl_cmd_add = {
+    .name = "add",
+    .summary = "add an active node (one compare-and-set write)",
+    .usage = "add [--weight W] ID=HOST:PORT\n"
+             "  --weight W   the node's weight, 1..100 (default 1)\n",
+    .options = weight_options,
+    .on_option = ringctl_on_change_option,
+    .run = run_add,
+    .state_size = sizeof(struct ringctl_change),
+};
+
+const struct ringctl_command ringctl_cmd_add_standby = {
+    .name = "add-standby",
+    .summary = "add a standby node that owns nothing until it replaces a dead one",
+    .usage = "add-standby [--weight W] ID=HOST:PORT\n"
+             "  --weight W   the node's weight, 1..100 (default 1)\n",
+    .options = weight_options,
+    .on_option = ringctl_on_change_option,
+    .run = run_add_standby,
+    .state_size = sizeof(struct ringctl_change),
+};
+
+const struct ringctl_command ringctl_cmd_drain = {
+    .name = "drain",
+    .summary = "move all of a node's hash space to the others (it becomes standby)",
+    .usage = "drain ID\n",
+    .run = run_drain,
+    .state_size = sizeof(struct ringctl_change),
+};
+
+const struct ringctl_command ringctl_cmd_remove = {
+    .name = "remove",
+    .summary = "delete a node that owns no hash space (--force: even if it does)",
+    .usage = "remove [--force] ID\n"
+             "  --force      remove it even while it owns hash space\n",
+    .options = force_options,
+    .on_option = ringctl_on_change_option,
+    .run = run_remove,
+    .state_size = sizeof(struct ringctl_change),
+};
+
+const struct ringctl_command ringctl_cmd_replace = {
+    .name = "replace",
+    .summary = "give a node a new address (moves only its channels; may take over a standby)",
+    .usage = "replace ID HOST:PORT\n"
+             "  Vnode positions derive from the id, so nothing else moves. If HOST:PORT is\n"
+             "  a standby node's address, that standby entry is consumed.\n",
+    .run = run_replace,
+    .state_size = sizeof(struct ringctl_change),
+};
