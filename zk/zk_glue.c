@@ -1,0 +1,118 @@
+/* zk_glue.c: helpers shared by the ring store and the ring watcher. */
+#include "zk_glue.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <zookeeper/zookeeper.h>
+
+#include "ring.h"
+#include "ring_store.h"
+
+static pthread_once_t zk_glue_log_once = PTHREAD_ONCE_INIT;
+
+static void zk_glue_set_log(void)
+{
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    zoo_set_log_stream(stderr);
+}
+
+void zk_glue_quiet_log(void)
+{
+    pthread_once(&zk_glue_log_once, zk_glue_set_log);
+}
+
+/* Returns 1 when the len bytes at s make a plain znode name. */
+static int zk_glue_valid_component(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Returns 1 when root is "/" or "/a/b..." with plain components. */
+static int zk_glue_valid_root(const char *root)
+{
+    const char *p;
+
+    if (root == NULL || root[0] != '/')
+        return 0;
+    if (root[1] == '\0')
+        return 1;
+    p = root + 1;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (!zk_glue_valid_component(p, len))
+            return 0;
+        if (slash == NULL)
+            return 1;
+        p = slash + 1;
+    }
+}
+
+int zk_glue_ring_path(const char *root, const char *name, char *path, char *errbuf,
+                      size_t errlen)
+{
+    char full[RING_STORE_PATH_MAX];
+    int n;
+
+    if (!zk_glue_valid_root(root)) {
+        zk_glue_err(errbuf, errlen,
+                    "bad ZooKeeper root '%s': want an absolute path such as /nearby "
+                    "(no trailing slash, no '//', names of [A-Za-z0-9._-])",
+                    root ? root : "(null)");
+        return RING_STORE_ERR_INVALID;
+    }
+    if (name == NULL || !ring_valid_id(name) || strlen(name) > RING_NAME_MAX) {
+        zk_glue_err(errbuf, errlen,
+                    "bad ring name '%s': want 1 to %d characters of [A-Za-z0-9._-]",
+                    name ? name : "(null)", RING_NAME_MAX);
+        return RING_STORE_ERR_INVALID;
+    }
+    if (path == NULL) {
+        zk_glue_err(errbuf, errlen, "no buffer for the ring's path");
+        return RING_STORE_ERR_INVALID;
+    }
+    n = snprintf(full, sizeof(full), "%s/rings/%s", strcmp(root, "/") == 0 ? "" : root, name);
+    if (n < 0 || (size_t)n >= sizeof(full)) {
+        zk_glue_err(errbuf, errlen, "ZooKeeper root '%s' is too long", root);
+        return RING_STORE_ERR_INVALID;
+    }
+    memcpy(path, full, (size_t)n + 1);
+    return RING_STORE_OK;
+}
+
+void zk_glue_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
+
+const char *zk_glue_strerror(int rc)
+{
+    if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT)
+        return "lost the connection to ZooKeeper (try again; is the server up?)";
+    if (rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE)
+        return "the ZooKeeper session expired (reconnect and try again)";
+    if (rc == ZNOAUTH)
+        return "ZooKeeper refused: not authorized (check the znode's ACL)";
+    if (rc == ZCLOSING)
+        return "the ZooKeeper handle is closing";
+    return zerror(rc);
+}
