@@ -7,7 +7,7 @@
 #   time         now_ms, wait_until (poll a command with a deadline)
 #   processes    pid_alive, pid_matches, read_pidfile, live_pid, stop_pid
 #   ports        port_listening, port_users, wait_port_free, require_port_free
-#   launching    spawn (start a server detached, in the background, record its PID)
+#   launching    spawn (start a server detached, in the background), run_clean
 #   locking      lock_dir (serialise start/stop on one DIR)
 #
 # Every wait here is bounded by a deadline; nothing is ever stopped by name, only by a PID
@@ -81,13 +81,14 @@ now_ms() {
     printf '%s\n' $((10#$us / 1000))
 }
 
-# wait_until SECONDS PID CMD [ARGS...]: runs CMD every 0.1 s until it succeeds (return 0),
+# wait_until SECONDS PID CMD [ARGS...]: runs CMD (after 10, 20, 50 ms, then every 100 ms)
+# until it succeeds (return 0),
 # SECONDS pass (return 1), or, when PID is not empty, process PID is gone (return 2).
 # CMD must itself return quickly (bound network probes with their own timeouts).
 wait_until() {
     local seconds=$1 pid=$2
     shift 2
-    local deadline=$(($(now_ms) + seconds * 1000))
+    local deadline=$(($(now_ms) + seconds * 1000)) naps=(0.01 0.02 0.05) n=0
     while :; do
         if "$@"; then
             return 0
@@ -98,7 +99,7 @@ wait_until() {
         if (($(now_ms) >= deadline)); then
             return 1
         fi
-        sleep 0.1
+        sleep "${naps[n++]:-0.1}"
     done
 }
 
@@ -154,7 +155,7 @@ write_pidfile() {
     printf '%s\n' "$2" >"$1.tmp.$$" && mv -f -- "$1.tmp.$$" "$1"
 }
 
-# stop_pid PID NAME [SECONDS]: SIGTERM, wait up to SECONDS (default 10) for it to exit,
+# stop_pid PID NAME [SECONDS]: SIGTERM (and SIGCONT), wait up to SECONDS (default 10) for it to exit,
 # then SIGKILL and wait up to 5 s more. Dies if the process cannot be signalled or
 # refuses to go.
 stop_pid() {
@@ -165,6 +166,8 @@ stop_pid() {
         pid_alive "$pid" || return 0
         die "cannot signal $name (pid $pid): $(id -un) may not own it; stop it as the user that started it"
     fi
+    # A server frozen with SIGSTOP (fault tests) handles SIGTERM only once continued.
+    kill -CONT "$pid" 2>/dev/null || true
     if wait_until "$seconds" "" pid_gone "$pid"; then
         log "stopped $name (pid $pid) in $(($(now_ms) - t0)) ms"
         return 0
@@ -217,18 +220,38 @@ require_port_free() {
 
 # ---------------------------------------------------------------------------- launching
 
+# close_extra_fds: closes every fd above 2 in the current (sub)shell. A server must not
+# inherit our lock fd (it would hold the lock for life) nor a caller's pipes (a caller
+# waiting for EOF on one would hang for as long as the server runs).
+close_extra_fds() {
+    local fd
+    for fd in "/proc/$BASHPID/fd/"*; do
+        fd=${fd##*/}
+        if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then
+            exec {fd}>&-
+        fi
+    done
+}
+
+# run_clean CMD [ARGS...]: runs CMD in the foreground with only fds 0-2 inherited.
+run_clean() {
+    (
+        close_extra_fds
+        exec "$@"
+    )
+}
+
 # spawn LOGFILE CMD [ARGS...]: starts CMD in the background in a new session (so a
 # terminal's ^C or hangup does not reach it), stdin from /dev/null, stdout and stderr
-# appended to LOGFILE, the lock fd closed. Sets SPAWNED_PID to its PID. CMD must exec
-# the server itself (not fork it) so that this PID is the server's.
+# appended to LOGFILE, no other fds. Sets SPAWNED_PID to its PID. CMD must exec the
+# server itself (not fork it) so that this PID is the server's.
 spawn() {
     local logfile=$1
     shift
-    if [[ -n ${LOCK_FD:-} ]]; then
-        setsid "$@" </dev/null >>"$logfile" 2>&1 {LOCK_FD}>&- &
-    else
-        setsid "$@" </dev/null >>"$logfile" 2>&1 &
-    fi
+    (
+        close_extra_fds
+        exec setsid "$@" </dev/null >>"$logfile" 2>&1
+    ) &
     # shellcheck disable=SC2034 # read by the caller
     SPAWNED_PID=$!
 }
