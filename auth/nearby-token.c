@@ -1,0 +1,160 @@
+/* nearby-token: issues (or checks) the HS256 session token a phone sends in its init frame. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "token.h"
+
+#define TTL_DEFAULT 3600
+#define TTL_MAX (366 * 86400)
+/* PostgreSQL keeps user ids in a signed bigint (schema/001_users.sql). */
+#define USER_ID_MAX INT64_MAX
+
+static const struct option long_options[] = {
+    { "secret-file", required_argument, NULL, 's' },
+    { "ttl", required_argument, NULL, 't' },
+    { "now", required_argument, NULL, 'n' },
+    { "verify", required_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: nearby-token --secret-file FILE [--ttl SECONDS] [--now SECONDS] USER_ID\n"
+            "       nearby-token --secret-file FILE [--now SECONDS] --verify TOKEN\n"
+            "\n"
+            "Prints an HS256 JWT for USER_ID (1..%" PRId64 ") that the gateway accepts\n"
+            "in the init frame, or, with --verify, checks TOKEN and prints its user id.\n"
+            "\n"
+            "  -s, --secret-file FILE  the shared secret: the file's bytes minus one trailing\n"
+            "                          newline; at least %d bytes (required).\n"
+            "                          Make one with: openssl rand -hex 32 > FILE\n"
+            "  -t, --ttl SECONDS       lifetime, 1..%d (default %d)\n"
+            "  -n, --now SECONDS       the current time in seconds since the epoch\n"
+            "                          (default: the clock; for tests and reproducible tokens)\n"
+            "  -v, --verify TOKEN      check TOKEN instead of issuing one\n"
+            "  -h, --help              this help\n"
+            "\n"
+            "Exit status: 0 success, 1 refused or failed (reason on stderr), 2 usage error.\n",
+            (int64_t)USER_ID_MAX, TOKEN_KEY_MIN, TTL_MAX, TTL_DEFAULT);
+}
+
+/* parse_int: reads a whole decimal integer in MIN..MAX from TEXT. Returns 0
+ * and writes *OUT, or -1. */
+static int parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    uint8_t key[TOKEN_KEY_MAX];
+    size_t keylen = 0;
+    const char *secret_file = NULL, *verify = NULL;
+    int64_t ttl = TTL_DEFAULT, now = (int64_t)time(NULL), user_id = 0;
+    char token[TOKEN_LEN_MAX + 1];
+    int opt, r, status = 1;
+
+    while ((opt = getopt_long(argc, argv, "s:t:n:v:h", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            secret_file = optarg;
+            break;
+        case 't':
+            if (parse_int(optarg, 1, TTL_MAX, &ttl) < 0) {
+                fprintf(stderr, "nearby-token: --ttl wants seconds in 1..%d, not '%s'\n",
+                        TTL_MAX, optarg);
+                return 2;
+            }
+            break;
+        case 'n':
+            if (parse_int(optarg, 0, INT64_MAX - TTL_MAX, &now) < 0) {
+                fprintf(stderr, "nearby-token: --now wants seconds since the epoch, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'v':
+            verify = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "(see nearby-token --help)\n");
+            return 2;
+        }
+    }
+    if (!secret_file) {
+        fprintf(stderr, "nearby-token: --secret-file FILE is required (see --help)\n");
+        return 2;
+    }
+    if (verify ? optind != argc : optind != argc - 1) {
+        fprintf(stderr, "nearby-token: %s (see --help)\n",
+                verify ? "--verify takes no USER_ID" : "give exactly one USER_ID");
+        return 2;
+    }
+    if (!verify && parse_int(argv[optind], 1, USER_ID_MAX, &user_id) < 0) {
+        fprintf(stderr, "nearby-token: USER_ID must be a decimal integer in 1..%" PRId64
+                        " (user ids are a PostgreSQL bigint), not '%s'\n",
+                (int64_t)USER_ID_MAX, argv[optind]);
+        return 2;
+    }
+
+    r = token_key_load(secret_file, key, sizeof key, &keylen);
+    if (r == TOKEN_ERR_WEAK_KEY) {
+        fprintf(stderr,
+                "nearby-token: %s: secret is shorter than %d bytes; HS256 needs at least 256 "
+                "bits. Make a new one with: openssl rand -hex 32 > %s\n",
+                secret_file, TOKEN_KEY_MIN, secret_file);
+        goto out;
+    }
+    if (r < 0) {
+        fprintf(stderr, "nearby-token: cannot read secret file %s: %s\n", secret_file,
+                errno == EFBIG ? "larger than 1024 bytes" : strerror(errno));
+        goto out;
+    }
+
+    if (verify) {
+        uint64_t id;
+        r = token_verify(key, keylen, verify, strlen(verify), now, &id);
+        if (r < 0) {
+            fprintf(stderr, "nearby-token: rejected: %s\n", token_strerror(r));
+            goto out;
+        }
+        printf("%" PRIu64 "\n", id);
+    } else {
+        r = token_sign(key, keylen, (uint64_t)user_id, now + ttl, token, sizeof token);
+        if (r < 0) {
+            fprintf(stderr, "nearby-token: cannot sign: %s\n", token_strerror(r));
+            goto out;
+        }
+        printf("%s\n", token);
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "nearby-token: cannot write to stdout: %s\n", strerror(errno));
+        goto out;
+    }
+    status = 0;
+out:
+    OPENSSL_cleanse(key, sizeof key);
+    return status;
+}

@@ -1,0 +1,95 @@
+/* token.h: the signed session tokens a phone presents in its `init` frame (HS256 JWT).
+ *
+ * A token is the JWS compact serialisation "HEADER.PAYLOAD.SIGNATURE": three
+ * base64url parts without padding. We issue and accept exactly one shape:
+ *
+ *   header   {"alg":"HS256","typ":"JWT"}   alg must be "HS256"; typ, if present,
+ *                                          must be "JWT"; kid is allowed and
+ *                                          ignored; any other member (crit, jku,
+ *                                          ...) is refused as TOKEN_ERR_BAD_ALG,
+ *                                          since we implement no extension.
+ *   payload  {"sub":"42","exp":1700000000}
+ *            sub  required: the user id, either a decimal string ("42", the
+ *                 RFC 7519 StringOrURI form that token_sign writes) or a JSON
+ *                 integer (42); canonical decimal only (no sign, no leading
+ *                 zero), 0..UINT64_MAX. The library does not judge whether an
+ *                 id is in use; PostgreSQL stores 1..2^63-1 (schema/001_users.sql).
+ *            exp  required: integer seconds since the epoch, 0..INT64_MAX.
+ *                 The token is expired when now >= exp, with no leeway: issuer
+ *                 and verifier are our own servers on synchronised clocks.
+ *            nbf  optional integer; the token is refused while now < nbf.
+ *            iat  optional integer; checked for type only.
+ *            Any other member is ignored if it is a string, number, true,
+ *            false or null. Nested objects and arrays are refused (malformed).
+ *
+ * Both JSON objects are parsed strictly (RFC 8259: valid UTF-8, escapes
+ * checked, no trailing garbage) and a member name that appears twice is
+ * malformed, so no two parsers can disagree on which "alg" or "sub" counts.
+ * Base64url must be canonical (unused trailing bits zero), so every token has
+ * exactly one spelling. The signature is checked, in constant time, before
+ * the payload is looked at.
+ *
+ * Keys are raw bytes of at least TOKEN_KEY_MIN (32) bytes, the HS256 minimum
+ * of RFC 7518 section 3.2; shorter keys give TOKEN_ERR_WEAK_KEY.
+ *
+ * Nothing here allocates, logs or keeps state; inputs are read only within
+ * the lengths given (a token need not be NUL-terminated). The one function
+ * that does I/O, token_key_load, lives in token_key.c.
+ */
+#ifndef NEARBY_TOKEN_H
+#define NEARBY_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TOKEN_LEN_MAX 2048 /* longer tokens are refused before any decoding */
+#define TOKEN_KEY_MIN 32   /* bytes; RFC 7518: HS256 keys of at least 256 bits */
+#define TOKEN_KEY_MAX 1024 /* bytes; token_key_load refuses bigger files */
+
+enum token_err {
+    TOKEN_OK = 0,
+    TOKEN_ERR_MALFORMED = -1,     /* not three canonical base64url parts of strict JSON */
+    TOKEN_ERR_BAD_ALG = -2,       /* header is not exactly HS256 */
+    TOKEN_ERR_BAD_SIGNATURE = -3, /* HMAC mismatch (wrong key or tampered token) */
+    TOKEN_ERR_EXPIRED = -4,       /* now >= exp */
+    TOKEN_ERR_NOT_YET_VALID = -5, /* now < nbf */
+    TOKEN_ERR_NO_SUB = -6,        /* sub missing or not a u64 user id */
+    TOKEN_ERR_NO_EXP = -7,        /* exp missing or not a non-negative integer */
+    TOKEN_ERR_WEAK_KEY = -8,      /* key shorter than TOKEN_KEY_MIN */
+    TOKEN_ERR_NO_SPACE = -9,      /* token_sign: output buffer too small */
+    TOKEN_ERR_CRYPTO = -10,       /* libcrypto failed to compute the HMAC */
+    TOKEN_ERR_IO = -11,           /* token_key_load: open/read failed; errno says why */
+};
+
+/* token_verify: checks TOKEN (LEN bytes, at most TOKEN_LEN_MAX) against KEY
+ * at time NOW_S (seconds since the epoch). Returns 0 and writes *USER_ID on
+ * success; on failure returns a negative TOKEN_ERR_* and leaves *USER_ID
+ * untouched. Checks run in this order, and the first failure is reported:
+ * structure and alphabet, header, signature, payload syntax, sub, exp, nbf,
+ * expiry. So a forged token reports BAD_SIGNATURE whatever its claims say. */
+int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t len,
+                 int64_t now_s, uint64_t *user_id);
+
+/* token_sign: writes a NUL-terminated token for USER_ID expiring at EXP_S
+ * (seconds since the epoch, >= 0) into OUT (CAP bytes). The header is always
+ * {"alg":"HS256","typ":"JWT"} and the payload {"sub":"<id>","exp":<exp>}, in
+ * that order, so the same inputs always give the same token. Returns the token
+ * length (without the NUL), or a negative TOKEN_ERR_* (WEAK_KEY, NO_EXP for a
+ * negative exp, NO_SPACE, CRYPTO); on failure OUT holds no token. */
+int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_s,
+               char *out, size_t cap);
+
+/* token_key_load: reads the secret file PATH into KEY (CAP bytes). The key is
+ * the file's bytes, except that one trailing "\n" or "\r\n" is dropped, so a
+ * file made by `openssl rand -hex 32 > F` works (its 64 hex characters, as
+ * text, are the key). Returns 0 and writes *KEYLEN on success; TOKEN_ERR_IO
+ * (errno set; EFBIG if the file exceeds CAP or TOKEN_KEY_MAX) or
+ * TOKEN_ERR_WEAK_KEY (under TOKEN_KEY_MIN bytes) on failure, with *KEYLEN
+ * untouched and KEY's contents unspecified. */
+int token_key_load(const char *path, uint8_t *key, size_t cap, size_t *keylen);
+
+/* token_strerror: a static, human-readable reason for a TOKEN_ERR_* value
+ * (never NULL; "unknown token error" for values it does not know). */
+const char *token_strerror(int err);
+
+#endif
