@@ -66,7 +66,8 @@ int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out, char 
     }
     pthread_once(&store_once, store_init_cond);
     zk_glue_quiet_log();
-    zh = zookeeper_init(hosts, store_watcher, STORE_SESSION_TIMEOUT_MS, NULL, NULL, 0);
+    zh = zookeeper_init2(hosts, store_watcher, STORE_SESSION_TIMEOUT_MS, NULL, NULL, 0,
+                         zk_glue_log);
     if (zh == NULL) {
         zk_glue_err(errbuf, errlen,
                     "cannot use ZooKeeper hosts '%s': %s (want host:port[,host:port...])",

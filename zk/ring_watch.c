@@ -215,8 +215,8 @@ static int rw_open(struct ring_watch *watch)
         return -1;
     handle->watch = watch;
     handle->gen = watch->gen + 1;
-    zh = zookeeper_init(watch->hosts, rw_on_session, watch->session_timeout_ms, NULL, handle,
-                        0);
+    zh = zookeeper_init2(watch->hosts, rw_on_session, watch->session_timeout_ms, NULL, handle,
+                         0, zk_glue_log);
     if (zh == NULL) {
         int err = errno;
         free(handle);

@@ -5,13 +5,21 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <zookeeper/zookeeper.h>
 
 #include "ring.h"
 #include "ring_store.h"
 
+#define ZK_GLUE_LOG_WINDOW_S 30
+#define ZK_GLUE_LOG_BURST 3
+
 static pthread_once_t zk_glue_log_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t zk_glue_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t zk_glue_log_window; /* start of the current window (monotonic s) */
+static unsigned zk_glue_log_lines; /* printed in the current window */
+static unsigned zk_glue_log_held;  /* held back in the current window */
 
 static void zk_glue_set_log(void)
 {
@@ -22,6 +30,32 @@ static void zk_glue_set_log(void)
 void zk_glue_quiet_log(void)
 {
     pthread_once(&zk_glue_log_once, zk_glue_set_log);
+}
+
+void zk_glue_log(const char *message)
+{
+    struct timespec now;
+    size_t len = strlen(message);
+
+    while (len > 0 && message[len - 1] == '\n')
+        len--;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&zk_glue_log_lock);
+    if (now.tv_sec - zk_glue_log_window >= ZK_GLUE_LOG_WINDOW_S) {
+        if (zk_glue_log_held > 0)
+            fprintf(stderr, "(ZooKeeper client: %u more log lines held back)\n",
+                    zk_glue_log_held);
+        zk_glue_log_window = now.tv_sec;
+        zk_glue_log_lines = 0;
+        zk_glue_log_held = 0;
+    }
+    if (zk_glue_log_lines < ZK_GLUE_LOG_BURST) {
+        zk_glue_log_lines++;
+        fprintf(stderr, "%.*s\n", (int)len, message);
+    } else {
+        zk_glue_log_held++;
+    }
+    pthread_mutex_unlock(&zk_glue_log_lock);
 }
 
 /* Returns 1 when the len bytes at s make a plain znode name. */

@@ -20,6 +20,12 @@ int zk_glue_ring_path(const char *root, const char *name, char *path, char *errb
  * application that wants the client's debug log can raise it afterwards. */
 void zk_glue_quiet_log(void);
 
+/* The log callback for zookeeper_init2: the client's lines go to stderr, but
+ * at most a few per half minute, so that a server that is down for a while
+ * (the client logs every failed connect, several a second) does not flood
+ * the log; how many were held back is said when the next window opens. */
+void zk_glue_log(const char *message);
+
 /* Writes a formatted reason into errbuf (errlen bytes, NUL-terminated) when
  * errbuf is not NULL and errlen > 0. */
 void zk_glue_err(char *errbuf, size_t errlen, const char *fmt, ...)
