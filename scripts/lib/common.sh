@@ -81,9 +81,9 @@ now_ms() {
     printf '%s\n' $((10#$us / 1000))
 }
 
-# wait_until SECONDS PID CMD [ARGS...]: runs CMD (after 10, 20, 50 ms, then every 100 ms)
-# until it succeeds (return 0),
-# SECONDS pass (return 1), or, when PID is not empty, process PID is gone (return 2).
+# wait_until SECONDS PID CMD [ARGS...]: runs CMD now, then after 10, 20, 50 ms and every
+# 100 ms, until it succeeds (return 0), SECONDS pass (return 1), or, when PID is not
+# empty, process PID is gone (return 2).
 # CMD must itself return quickly (bound network probes with their own timeouts).
 wait_until() {
     local seconds=$1 pid=$2
@@ -110,7 +110,7 @@ wait_until() {
 pid_alive() {
     local pid=$1 stat state
     [[ $pid =~ ^[1-9][0-9]*$ ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
     state=${stat##*) }
     state=${state%% *}
     [[ $state != Z && $state != X && $state != x ]]
@@ -119,7 +119,7 @@ pid_alive() {
 # pid_cmdline PID: the process's command line, arguments separated by spaces.
 pid_cmdline() {
     local pid=$1 cmd
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     printf '%s\n' "${cmd% }"
 }
 
@@ -136,7 +136,7 @@ pid_matches() {
 read_pidfile() {
     local file=$1 pid
     [[ -f $file ]] || return 1
-    read -r pid <"$file" 2>/dev/null || [[ -n ${pid:-} ]] || return 1
+    { read -r pid <"$file"; } 2>/dev/null || [[ -n ${pid:-} ]] || return 1
     [[ $pid =~ ^[1-9][0-9]*$ ]] || return 1
     printf '%s\n' "$pid"
 }
