@@ -157,8 +157,19 @@ static int run_command(struct ringctl *ctl, const struct ringctl_command *cmd, i
                                          optarg ? optarg : "");
         }
     }
-    if (rc == RINGCTL_EXIT_OK)
-        rc = cmd->run(ctl, argc - optind, argv + optind, state);
+    if (rc == RINGCTL_EXIT_OK) {
+        /* getopt moved the positionals to the end; commands see their name first. */
+        char **positional = calloc((size_t)(argc - optind) + 2, sizeof(char *));
+
+        if (!positional) {
+            free(state);
+            return ringctl_fail(ctl, "out of memory");
+        }
+        positional[0] = argv[0];
+        memcpy(positional + 1, argv + optind, (size_t)(argc - optind) * sizeof(char *));
+        rc = cmd->run(ctl, argc - optind + 1, positional, state);
+        free(positional);
+    }
     free(state);
     return rc;
 }
