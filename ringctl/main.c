@@ -138,7 +138,7 @@ static int run_command(struct ringctl *ctl, const struct ringctl_command *cmd, i
         if (!state)
             return ringctl_fail(ctl, "out of memory");
     }
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then forgets main's "+" (stop at the first positional) mode */
     opterr = 0;
     rc = RINGCTL_EXIT_OK;
     while (rc == RINGCTL_EXIT_OK &&

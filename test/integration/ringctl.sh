@@ -35,7 +35,7 @@ expect() {
 }
 
 # json_field NAME: the first numeric value of "NAME": in $out.
-json_field() { grep -o "\"$1\":[0-9.]*" <<<"$out" | head -n1 | cut -d: -f2; }
+json_field() { grep -o "\"$1\":[0-9.]*" <<<"$out" | head -n1 | cut -d: -f2 || true; }
 
 epoch() {
     expect 0 show --json
