@@ -413,10 +413,15 @@ static void rw_on_ring_data(struct ring_watch *watch, const struct rw_item *item
      * on a server that is behind: an older or equal one is stale. */
     if (item->stat.mzxid <= watch->mzxid)
         return;
-    watch->mzxid = item->stat.mzxid;
-    watch->missing = 0;
     memset(&perr, 0, sizeof(perr));
     rc = ring_parse(item->data, item->len, &ring, &perr);
+    if (rc == RING_ERR_NOMEM) {
+        /* Not the znode's fault: leave it unseen and read it again. */
+        rw_schedule_retry(watch);
+        return;
+    }
+    watch->mzxid = item->stat.mzxid;
+    watch->missing = 0;
     if (rc == RING_OK && strcmp(ring_name(ring), watch->name) != 0) {
         snprintf(detail, sizeof(detail), "%s version %d holds the ring named '%s', not '%s'",
                  watch->path, (int)item->stat.version, ring_name(ring), watch->name);
@@ -424,21 +429,13 @@ static void rw_on_ring_data(struct ring_watch *watch, const struct rw_item *item
         rw_emit(watch, RING_WATCH_CORRUPT, detail);
         return;
     }
-    if (rc == RING_ERR_PARSE) {
-        snprintf(detail, sizeof(detail), "%s version %d, line %u: %s", watch->path,
-                 (int)item->stat.version, perr.line, perr.reason);
-        rw_emit(watch, RING_WATCH_CORRUPT, detail);
-        return;
-    }
     if (rc != RING_OK) {
-        snprintf(detail, sizeof(detail), "%s version %d: %s", watch->path,
-                 (int)item->stat.version, ring_strerror(rc));
-        if (rc == RING_ERR_NOMEM) {
-            /* Not the znode's fault: forget it was seen and read again. */
-            watch->mzxid = 0;
-            rw_schedule_retry(watch);
-            return;
-        }
+        if (rc == RING_ERR_PARSE)
+            snprintf(detail, sizeof(detail), "%s version %d, line %u: %s", watch->path,
+                     (int)item->stat.version, perr.line, perr.reason);
+        else
+            snprintf(detail, sizeof(detail), "%s version %d: %s", watch->path,
+                     (int)item->stat.version, ring_strerror(rc));
         rw_emit(watch, RING_WATCH_CORRUPT, detail);
         return;
     }

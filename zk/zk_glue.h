@@ -15,9 +15,10 @@
 int zk_glue_ring_path(const char *root, const char *name, char *path, char *errbuf,
                       size_t errlen);
 
-/* Lowers the ZooKeeper client's own log to errors only, on stderr. The
- * setting is process-wide; it is applied once, on the first call, so an
- * application that wants the client's debug log can raise it afterwards. */
+/* Lowers the ZooKeeper client's log level to errors only. The level is
+ * process-wide; it is set once, on the first call, so an application that
+ * wants the client's debug log can raise it afterwards. Handles made with
+ * zk_glue_log as their log callback then print through it. */
 void zk_glue_quiet_log(void);
 
 /* The log callback for zookeeper_init2: the client's lines go to stderr, but
