@@ -66,10 +66,6 @@ int mp_skip(struct mp_reader *r, int depth);
 void mp_writer_init(struct mp_writer *w, uint8_t *buf, size_t cap);
 void mp_put_map(struct mp_writer *w, uint32_t n);
 void mp_put_array(struct mp_writer *w, uint32_t n);
-/* Writes an array32 header (5 bytes) whatever n is, so it can be patched. */
-void mp_put_array32(struct mp_writer *w, uint32_t n);
-/* Overwrites the 4 count bytes of an array32 header written at offset at. */
-void mp_patch_array32(struct mp_writer *w, size_t at, uint32_t n);
 void mp_put_str(struct mp_writer *w, const char *s, size_t len);
 void mp_put_uint(struct mp_writer *w, uint64_t v);
 void mp_put_double(struct mp_writer *w, double v);

@@ -301,20 +301,6 @@ void mp_put_array(struct mp_writer *w, uint32_t n)
     put_len(w, 0x90, 15, 0, 0xdc, 0xdd, n);
 }
 
-void mp_put_array32(struct mp_writer *w, uint32_t n)
-{
-    put_field(w, 0xdd, n, 4);
-}
-
-void mp_patch_array32(struct mp_writer *w, size_t at, uint32_t n)
-{
-    if (w->overflow || at > w->len || w->len - at < 5)
-        return;
-    uint8_t *p = w->buf + at + 1;
-    for (size_t k = 0; k < 4; k++)
-        p[k] = (uint8_t)(n >> (8 * (3 - k)));
-}
-
 void mp_put_str(struct mp_writer *w, const char *s, size_t len)
 {
     if (len > UINT32_MAX) {

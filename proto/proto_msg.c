@@ -683,8 +683,39 @@ int proto_nearby_begin(struct proto_nearby_writer *nw, uint8_t *buf, size_t cap,
     mp_put_double(&w, radius_km);
     put_key(&w, "friends");
     nw->count_at = w.len;
-    mp_put_array32(&w, 0);
+    mp_put_array(&w, 0);
     return nearby_store(nw, &w);
+}
+
+/* Rewrites the friends header for count, growing it in place (moving the
+ * friends already written) when count needs the next wider form, so the
+ * output is always the shortest encoding and needs no spare capacity. */
+static int nearby_set_count(struct proto_nearby_writer *nw, uint32_t count)
+{
+    size_t old_head = nw->count <= 15 ? 1 : nw->count <= UINT16_MAX ? 3 : 5;
+    size_t new_head = count <= 15 ? 1 : count <= UINT16_MAX ? 3 : 5;
+    uint8_t *p = nw->buf + nw->count_at;
+
+    if (new_head != old_head) {
+        size_t grow = new_head - old_head;
+        if (nw->cap - nw->len < grow)
+            return PROTO_ERR_NOSPACE;
+        memmove(p + new_head, p + old_head, nw->len - nw->count_at - old_head);
+        nw->len += grow;
+    }
+    if (new_head == 1) {
+        p[0] = (uint8_t)(0x90 | count);
+    } else if (new_head == 3) {
+        p[0] = 0xdc;
+        p[1] = (uint8_t)(count >> 8);
+        p[2] = (uint8_t)count;
+    } else {
+        p[0] = 0xdd;
+        for (size_t k = 0; k < 4; k++)
+            p[1 + k] = (uint8_t)(count >> (8 * (3 - k)));
+    }
+    nw->count = count;
+    return PROTO_OK;
 }
 
 int proto_nearby_add(struct proto_nearby_writer *nw, const struct proto_friend *f)
@@ -696,44 +727,23 @@ int proto_nearby_add(struct proto_nearby_writer *nw, const struct proto_friend *
         nw->err = PROTO_ERR_INVALID;
         return nw->err;
     }
+    nw->err = nearby_set_count(nw, nw->count + 1);
+    if (nw->err < 0)
+        return nw->err;
     nearby_load(nw, &w);
     mp_put_map(&w, 5);
     put_friend_fields(&w, f);
-    if (nearby_store(nw, &w) == 0)
-        nw->count++;
-    return nw->err;
+    return nearby_store(nw, &w);
 }
 
 int proto_nearby_finish(struct proto_nearby_writer *nw)
 {
     if (nw->err < 0)
         return nw->err;
-    /* Shrink the 5-byte array32 placeholder to the shortest header. */
-    size_t at = nw->count_at;
-    size_t body = at + 5;
-    uint8_t *p = nw->buf + at;
-    size_t head;
-    if (nw->count <= 15) {
-        head = 1;
-        p[0] = (uint8_t)(0x90 | nw->count);
-    } else if (nw->count <= UINT16_MAX) {
-        head = 3;
-        p[0] = 0xdc;
-        p[1] = (uint8_t)(nw->count >> 8);
-        p[2] = (uint8_t)nw->count;
-    } else {
-        struct mp_writer w;
-        nearby_load(nw, &w);
-        mp_patch_array32(&w, at, nw->count);
-        head = 5;
-    }
-    if (head < 5)
-        memmove(p + head, nw->buf + body, nw->len - body);
-    nw->len -= 5 - head;
     if (nw->len > INT_MAX) {
         nw->err = PROTO_ERR_NOSPACE;
         return nw->err;
     }
-    nw->err = PROTO_ERR_INVALID; /* finished: further adds are a caller bug */
+    nw->err = PROTO_ERR_INVALID; /* finished: further calls are a caller bug */
     return (int)nw->len;
 }

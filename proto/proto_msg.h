@@ -175,8 +175,10 @@ int proto_nearby_begin(struct proto_nearby_writer *w, uint8_t *buf, size_t cap,
 /* Appends one friend. Returns 0 or the writer's first error. */
 int proto_nearby_add(struct proto_nearby_writer *w, const struct proto_friend *f);
 
-/* Completes the message (the friends header takes its shortest form).
- * Returns the bytes written or the writer's first error. */
+/* Completes the message. Returns the bytes written or the writer's first
+ * error. The bytes are the same as proto_msg_encode_nearby's and need no
+ * more capacity than that: the friends header is kept in its shortest form
+ * as friends are added. */
 int proto_nearby_finish(struct proto_nearby_writer *w);
 
 #endif
