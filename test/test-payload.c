@@ -1,0 +1,667 @@
+/* test-payload.c: unit tests of the pub/sub payload: round trips, pinned bytes, every rejection, mutations. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "proto_payload.h"
+
+static int failures;
+
+#define CHECK(c)                                                                  \
+    do {                                                                          \
+        if (!(c)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+            if (++failures > 50)                                                  \
+                exit(1);                                                          \
+        }                                                                         \
+    } while (0)
+
+/* Like CHECK, with the input that failed. */
+#define CHECK_IN(c, in)                                                                       \
+    do {                                                                                      \
+        if (!(c)) {                                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (input: %s)\n", __FILE__, __LINE__, #c, \
+                    in);                                                                      \
+            if (++failures > 50)                                                              \
+                exit(1);                                                                      \
+        }                                                                                     \
+    } while (0)
+
+#define BUF_MAX (64u << 10)
+
+/* Input is copied right before a PROT_NONE page, so any read past its end faults. */
+static uint8_t *guard_area;
+static size_t guard_size;
+
+static void guard_setup(size_t readable)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    guard_size = (readable + page - 1) / page * page;
+    void *p = mmap(NULL, guard_size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED || mprotect((uint8_t *)p + guard_size, page, PROT_NONE) != 0) {
+        perror("mmap guard");
+        exit(1);
+    }
+    guard_area = p;
+}
+
+static const uint8_t *guard_place(const uint8_t *src, size_t len)
+{
+    if (len > guard_size) {
+        fprintf(stderr, "guard_place: %zu bytes do not fit\n", len);
+        exit(1);
+    }
+    uint8_t *dst = guard_area + guard_size - len;
+    if (len > 0)
+        memmove(dst, src, len);
+    return dst;
+}
+
+/* A tiny msgpack builder driven by a token string, so a test message reads
+ * like its content: "{2 s:t s:gone s:id u:42". Tokens: {N and [N (shortest
+ * map/array header), m16:N m32:N a16:N a32:N, s:TEXT (shortest str),
+ * S8:/S16:/S32:TEXT, rep:N:C (str of N times C), bin:TEXT, u:N (shortest),
+ * u8: u16: u32: u64:, i:N (shortest signed), i8: i16: i32: i64:, d:X
+ * (float64), f:X (float32), nil, true, false, x:HH (one raw byte). */
+struct builder {
+    uint8_t *b;
+    size_t n;
+    size_t cap;
+};
+
+static void put(struct builder *bd, uint8_t byte)
+{
+    if (bd->n >= bd->cap) {
+        fprintf(stderr, "builder overflow\n");
+        exit(1);
+    }
+    bd->b[bd->n++] = byte;
+}
+
+static void put_be(struct builder *bd, uint64_t v, int bytes)
+{
+    for (int k = bytes - 1; k >= 0; k--)
+        put(bd, (uint8_t)(v >> (8 * k)));
+}
+
+static void put_tag_be(struct builder *bd, uint8_t tag, uint64_t v, int bytes)
+{
+    put(bd, tag);
+    put_be(bd, v, bytes);
+}
+
+static void put_str_hdr(struct builder *bd, size_t len, int width)
+{
+    if (width == 0)
+        width = len <= 31 ? -1 : len <= 0xff ? 1 : len <= 0xffff ? 2 : 4;
+    if (width == -1)
+        put(bd, (uint8_t)(0xa0 | len));
+    else
+        put_tag_be(bd, width == 1 ? 0xd9 : width == 2 ? 0xda : 0xdb, len, width);
+}
+
+static void put_uint(struct builder *bd, uint64_t v, int width)
+{
+    if (width == 0)
+        width = v <= 0x7f ? -1 : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+    if (width == -1)
+        put(bd, (uint8_t)v);
+    else
+        put_tag_be(bd, (uint8_t)(width == 1 ? 0xcc : width == 2 ? 0xcd : width == 4 ? 0xce : 0xcf),
+                   v, width);
+}
+
+static void put_int(struct builder *bd, int64_t v, int width)
+{
+    if (width == 0) {
+        if (v >= -32 && v <= 127)
+            width = -1;
+        else
+            width = (v >= INT8_MIN && v <= INT8_MAX)     ? 1
+                    : (v >= INT16_MIN && v <= INT16_MAX) ? 2
+                    : (v >= INT32_MIN && v <= INT32_MAX) ? 4
+                                                         : 8;
+    }
+    if (width == -1)
+        put(bd, (uint8_t)(int8_t)v);
+    else
+        put_tag_be(bd, (uint8_t)(width == 1 ? 0xd0 : width == 2 ? 0xd1 : width == 4 ? 0xd2 : 0xd3),
+                   (uint64_t)v, width);
+}
+
+static int width_of(const char *tok)
+{
+    const char *colon = strchr(tok, ':');
+    int bits = atoi(tok + 1);
+    return colon == tok + 1 ? 0 : bits / 8;
+}
+
+static size_t build(uint8_t *out, size_t cap, const char *spec)
+{
+    struct builder bd = {out, 0, cap};
+    char *copy = strdup(spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+        const char *arg = strchr(tok, ':') ? strchr(tok, ':') + 1 : "";
+        if (strcmp(tok, "nil") == 0) {
+            put(&bd, 0xc0);
+        } else if (strcmp(tok, "true") == 0) {
+            put(&bd, 0xc3);
+        } else if (strcmp(tok, "false") == 0) {
+            put(&bd, 0xc2);
+        } else if (tok[0] == '{') {
+            unsigned long n = strtoul(tok + 1, NULL, 10);
+            if (n <= 15)
+                put(&bd, (uint8_t)(0x80 | n));
+            else
+                put_tag_be(&bd, n <= 0xffff ? 0xde : 0xdf, n, n <= 0xffff ? 2 : 4);
+        } else if (tok[0] == '[') {
+            unsigned long n = strtoul(tok + 1, NULL, 10);
+            if (n <= 15)
+                put(&bd, (uint8_t)(0x90 | n));
+            else
+                put_tag_be(&bd, n <= 0xffff ? 0xdc : 0xdd, n, n <= 0xffff ? 2 : 4);
+        } else if (strncmp(tok, "m16:", 4) == 0) {
+            put_tag_be(&bd, 0xde, strtoul(arg, NULL, 10), 2);
+        } else if (strncmp(tok, "m32:", 4) == 0) {
+            put_tag_be(&bd, 0xdf, strtoul(arg, NULL, 10), 4);
+        } else if (strncmp(tok, "a16:", 4) == 0) {
+            put_tag_be(&bd, 0xdc, strtoul(arg, NULL, 10), 2);
+        } else if (strncmp(tok, "a32:", 4) == 0) {
+            put_tag_be(&bd, 0xdd, strtoul(arg, NULL, 10), 4);
+        } else if (tok[0] == 's' && tok[1] == ':') {
+            put_str_hdr(&bd, strlen(arg), 0);
+            for (const char *c = arg; *c; c++)
+                put(&bd, (uint8_t)*c);
+        } else if (tok[0] == 'S') {
+            put_str_hdr(&bd, strlen(arg), width_of(tok));
+            for (const char *c = arg; *c; c++)
+                put(&bd, (uint8_t)*c);
+        } else if (strncmp(tok, "rep:", 4) == 0) {
+            char *end;
+            unsigned long n = strtoul(arg, &end, 10);
+            put_str_hdr(&bd, n, 0);
+            for (unsigned long k = 0; k < n; k++)
+                put(&bd, (uint8_t)end[1]);
+        } else if (strncmp(tok, "bin:", 4) == 0) {
+            put_tag_be(&bd, 0xc4, strlen(arg), 1);
+            for (const char *c = arg; *c; c++)
+                put(&bd, (uint8_t)*c);
+        } else if (tok[0] == 'u') {
+            put_uint(&bd, strtoull(arg, NULL, 10), width_of(tok));
+        } else if (tok[0] == 'i') {
+            put_int(&bd, strtoll(arg, NULL, 10), width_of(tok));
+        } else if (tok[0] == 'd') {
+            double d = strtod(arg, NULL);
+            uint64_t bits;
+            memcpy(&bits, &d, sizeof(bits));
+            put_tag_be(&bd, 0xcb, bits, 8);
+        } else if (tok[0] == 'f') {
+            float f = strtof(arg, NULL);
+            uint32_t bits;
+            memcpy(&bits, &f, sizeof(bits));
+            put_tag_be(&bd, 0xca, bits, 4);
+        } else if (tok[0] == 'x') {
+            put(&bd, (uint8_t)strtoul(arg, NULL, 16));
+        } else {
+            fprintf(stderr, "build: bad token %s\n", tok);
+            exit(1);
+        }
+    }
+    free(copy);
+    return bd.n;
+}
+
+
+static int hex_equal(const uint8_t *got, size_t len, const char *hex)
+{
+    size_t k = 0;
+    for (const char *p = hex; *p;) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        unsigned byte;
+        if (sscanf(p, "%2x", &byte) != 1 || k >= len || got[k] != byte)
+            return 0;
+        k++;
+        p += 2;
+    }
+    return k == len;
+}
+
+static uint8_t in[BUF_MAX];
+static uint8_t out[BUF_MAX];
+
+static int decode(const uint8_t *buf, size_t len, struct proto_payload *p, const char **why)
+{
+    return proto_payload_decode(guard_place(buf, len), len, p, why);
+}
+
+static int decode_spec(const char *spec, struct proto_payload *p, const char **why)
+{
+    size_t n = build(in, sizeof(in), spec);
+    return decode(in, n, p, why);
+}
+
+static int same_payload(const struct proto_payload *a, const struct proto_payload *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case PROTO_PAYLOAD_LOC:
+        return a->user == b->user && a->seq == b->seq && a->loc.lat == b->loc.lat &&
+               a->loc.lng == b->loc.lng && a->loc.ts == b->loc.ts;
+    case PROTO_PAYLOAD_OFF:
+        return a->user == b->user && a->seq == b->seq;
+    case PROTO_PAYLOAD_FRIEND_ADD:
+    case PROTO_PAYLOAD_FRIEND_DEL:
+        return a->user == b->user && a->seq == b->seq && a->friend.other == b->friend.other;
+    case PROTO_PAYLOAD_HB:
+        return a->hb.gateway_len == b->hb.gateway_len &&
+               memcmp(a->hb.gateway, b->hb.gateway, a->hb.gateway_len) == 0 &&
+               a->hb.counter == b->hb.counter && a->hb.ts == b->hb.ts;
+    }
+    return 0;
+}
+
+static const char gw_max[PROTO_GATEWAY_ID_MAX + 1] =
+    "gw-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab";
+
+/* One payload of every kind, with values at the edges of their ranges. */
+static struct proto_payload sample(int which)
+{
+    struct proto_payload p;
+    memset(&p, 0, sizeof(p));
+    switch (which) {
+    case 0:
+        p.kind = PROTO_PAYLOAD_LOC;
+        p.user = 42;
+        p.seq = 7;
+        p.loc.lat = 52.5;
+        p.loc.lng = -13.25;
+        p.loc.ts = 1700000000000ull;
+        break;
+    case 1:
+        p.kind = PROTO_PAYLOAD_LOC;
+        p.user = UINT64_MAX;
+        p.seq = UINT64_MAX;
+        p.loc.lat = -90;
+        p.loc.lng = 180;
+        p.loc.ts = UINT64_MAX;
+        break;
+    case 2:
+        p.kind = PROTO_PAYLOAD_OFF;
+        p.user = 0;
+        p.seq = 128;
+        break;
+    case 3:
+        p.kind = PROTO_PAYLOAD_FRIEND_ADD;
+        p.user = 70000;
+        p.seq = 1;
+        p.friend.other = 4294967296ull;
+        break;
+    case 4:
+        p.kind = PROTO_PAYLOAD_FRIEND_DEL;
+        p.user = 255;
+        p.seq = 65536;
+        p.friend.other = 256;
+        break;
+    case 5:
+        p.kind = PROTO_PAYLOAD_HB;
+        p.hb.gateway = "gw-1";
+        p.hb.gateway_len = 4;
+        p.hb.counter = 300;
+        p.hb.ts = 1700000000000ull;
+        break;
+    default:
+        p.kind = PROTO_PAYLOAD_HB;
+        p.hb.gateway = gw_max;
+        p.hb.gateway_len = PROTO_GATEWAY_ID_MAX;
+        p.hb.counter = UINT64_MAX;
+        p.hb.ts = 0;
+        break;
+    }
+    return p;
+}
+
+#define SAMPLES 7
+
+static void test_names(void)
+{
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_LOC), "loc") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_OFF), "off") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_FRIEND_ADD), "friend_add") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_FRIEND_DEL), "friend_del") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_HB), "hb") == 0);
+    CHECK(proto_payload_kind_name((enum proto_payload_kind)5) == NULL);
+}
+
+/* The format other gateways (maybe of another version) parse must not drift. */
+static void test_pinned(void)
+{
+    struct proto_payload p = sample(0);
+    int n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 32);
+    CHECK(hex_equal(out, (size_t)n,
+                    "97 01 00 2a 07 cb 40 4a 40 00 00 00 00 00 cb c0 2a 80 00 00 00 00 00"
+                    " cf 00 00 01 8b cf e5 68 00"));
+    p = sample(5);
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 20);
+    CHECK(hex_equal(out, (size_t)n, "95 01 04 a4 67 77 2d 31 cd 01 2c cf 00 00 01 8b cf e5 68 00"));
+    p = sample(2);
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 6 && hex_equal(out, (size_t)n, "94 01 01 00 cc 80"));
+    p = sample(3);
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 18);
+    CHECK(hex_equal(out, (size_t)n, "95 01 02 ce 00 01 11 70 01 cf 00 00 00 01 00 00 00 00"));
+}
+
+static void test_round_trip(void)
+{
+    for (int which = 0; which < SAMPLES; which++) {
+        struct proto_payload p = sample(which);
+        struct proto_payload q;
+        const char *why = NULL;
+        int n = proto_payload_encode(out, sizeof(out), &p);
+        CHECK(n > 0 && n <= PROTO_PAYLOAD_MAX);
+        CHECK(decode(out, (size_t)n, &q, &why) == 0);
+        CHECK(same_payload(&p, &q));
+    }
+}
+
+/* Numbers in every msgpack encoding, and extra trailing scalars, are accepted. */
+static void test_alternative_encodings(void)
+{
+    struct proto_payload p;
+    const char *why = NULL;
+    CHECK(decode_spec("[7 u8:1 u64:0 i32:42 u16:7 f:52.5 i:-13 i64:5", &p, &why) == 0);
+    CHECK(p.kind == PROTO_PAYLOAD_LOC && p.user == 42 && p.seq == 7 && p.loc.lat == 52.5 &&
+          p.loc.lng == -13.0 && p.loc.ts == 5);
+    CHECK(decode_spec("a32:4 i8:1 i16:1 u32:9 u64:10", &p, &why) == 0);
+    CHECK(p.kind == PROTO_PAYLOAD_OFF && p.user == 9 && p.seq == 10);
+    CHECK(decode_spec("a16:5 u:1 u:4 S16:gw u:1 u:2", &p, &why) == 0);
+    CHECK(p.kind == PROTO_PAYLOAD_HB && p.hb.gateway_len == 2 && p.hb.counter == 1);
+    /* A later minor addition to a kind: ignored by this decoder. */
+    CHECK(decode_spec("[8 u:1 u:2 u:1 u:2 u:3 nil s:later d:1.5", &p, &why) == 0);
+    CHECK(p.kind == PROTO_PAYLOAD_FRIEND_ADD && p.friend.other == 3);
+    CHECK(decode_spec("[5 u:1 u:1 u:1 u:2 bin:xyz", &p, &why) == 0);
+}
+
+struct bad_case {
+    const char *spec;
+    int err;
+    const char *reason; /* NULL: any */
+};
+
+#define LOC_WITH(user, seq, lat, lng, ts) "[7 u:1 u:0 " user " " seq " " lat " " lng " " ts
+
+static void test_reject(void)
+{
+    static const struct bad_case cases[] = {
+        {"", PROTO_ERR_MALFORMED, "payload: truncated"},
+        {"x:dd x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, "payload: truncated"},
+        {"x:dc x:ff x:ff", PROTO_ERR_MALFORMED, "payload: truncated"},
+        {"x:dc x:00 x:07 u:1 u:0", PROTO_ERR_MALFORMED, "payload: truncated"},
+        {"x:df x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, "payload: not an array"},
+        {"{2 u:1 u:0", PROTO_ERR_MALFORMED, "payload: not an array"},
+        {"u:1", PROTO_ERR_MALFORMED, "payload: not an array"},
+        {"x:c1", PROTO_ERR_MALFORMED, "payload: not an array"},
+        {"[0", PROTO_ERR_SCHEMA, "payload: missing version or kind"},
+        {"[1 u:1", PROTO_ERR_SCHEMA, "payload: missing version or kind"},
+        /* Version and kind come first, so newer payloads are recognised as such. */
+        {"[4 u:2 u:1 u:1 u:1", PROTO_ERR_VERSION, "payload: unknown version"},
+        {"[4 u:0 u:1 u:1 u:1", PROTO_ERR_VERSION, "payload: unknown version"},
+        {"[4 i:-1 u:1 u:1 u:1", PROTO_ERR_VERSION, "payload: unknown version"},
+        {"[3 u:2 u:1 {1 s:new [0", PROTO_ERR_VERSION, "payload: unknown version"},
+        {"[4 s:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
+        {"[4 d:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
+        {"[4 u:1 u:5 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[4 u:1 u64:18446744073709551615 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[4 u:1 i:-1 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[3 u:1 u:9 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[4 u:1 s:loc u:1 u:1", PROTO_ERR_SCHEMA, "payload: kind is not an unsigned integer"},
+        {"[4 u:1 nil u:1 u:1", PROTO_ERR_SCHEMA, "payload: kind is not an unsigned integer"},
+        /* Structure. */
+        {"[4 u:1 u:1 u:1 u:1 x:00", PROTO_ERR_MALFORMED, "payload: trailing bytes after the array"},
+        {"[3 u:1 u:1 u:1 u:1", PROTO_ERR_MALFORMED, "payload: trailing bytes after the array"},
+        {"[5 u:1 u:1 u:1 u:1 [0", PROTO_ERR_MALFORMED, "payload: nested or invalid element"},
+        {"[5 u:1 u:1 u:1 u:1 {0", PROTO_ERR_MALFORMED, "payload: nested or invalid element"},
+        {"[5 u:1 u:1 u:1 u:1 x:c1", PROTO_ERR_MALFORMED, "payload: nested or invalid element"},
+        {"[5 u:1 u:1 u:1 u:1 x:d4 x:00 x:00", PROTO_ERR_MALFORMED,
+         "payload: nested or invalid element"},
+        {"[4 u:1 u:1 u:1 [1 u:1", PROTO_ERR_MALFORMED, "payload: nested or invalid element"},
+        {"[5 u:1 u:1 u:1 u:1 x:db x:00 x:00 x:01 x:00", PROTO_ERR_MALFORMED, "payload: truncated"},
+        {"[5 u:1 u:1 u:1 u:1 x:cf x:00", PROTO_ERR_MALFORMED, "payload: truncated"},
+        {"[4 u:1 u:1 u:1 u:1 [4 u:1 u:1 u:1 u:1", PROTO_ERR_MALFORMED,
+         "payload: trailing bytes after the array"},
+        /* Too few elements for the kind. */
+        {"[3 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[6 u:1 u:0 u:1 u:1 d:1 d:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[4 u:1 u:2 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[4 u:1 u:3 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[4 u:1 u:4 s:gw u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        /* Wrong types. */
+        {LOC_WITH("s:1", "u:1", "d:1", "d:1", "u:1"), PROTO_ERR_SCHEMA,
+         "payload: user is not an unsigned integer"},
+        {LOC_WITH("d:1", "u:1", "d:1", "d:1", "u:1"), PROTO_ERR_SCHEMA,
+         "payload: user is not an unsigned integer"},
+        {LOC_WITH("i:-1", "u:1", "d:1", "d:1", "u:1"), PROTO_ERR_RANGE,
+         "payload: user is not an unsigned integer"},
+        {LOC_WITH("u:1", "nil", "d:1", "d:1", "u:1"), PROTO_ERR_SCHEMA,
+         "payload: seq is not an unsigned integer"},
+        {LOC_WITH("u:1", "i:-5", "d:1", "d:1", "u:1"), PROTO_ERR_RANGE,
+         "payload: seq is not an unsigned integer"},
+        {LOC_WITH("u:1", "u:1", "s:1", "d:1", "u:1"), PROTO_ERR_SCHEMA,
+         "payload loc: lat is not a number"},
+        {LOC_WITH("u:1", "u:1", "true", "d:1", "u:1"), PROTO_ERR_SCHEMA,
+         "payload loc: lat is not a number"},
+        {LOC_WITH("u:1", "u:1", "d:1", "bin:1", "u:1"), PROTO_ERR_SCHEMA,
+         "payload loc: lng is not a number"},
+        {LOC_WITH("u:1", "u:1", "d:1", "d:1", "d:1"), PROTO_ERR_SCHEMA,
+         "payload loc: ts is not an unsigned integer"},
+        {LOC_WITH("u:1", "u:1", "d:1", "d:1", "i:-1"), PROTO_ERR_RANGE,
+         "payload loc: ts is not an unsigned integer"},
+        {"[5 u:1 u:2 u:1 u:1 s:9", PROTO_ERR_SCHEMA, "payload: other is not an unsigned integer"},
+        {"[5 u:1 u:3 u:1 u:1 f:9", PROTO_ERR_SCHEMA, "payload: other is not an unsigned integer"},
+        {"[5 u:1 u:4 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload hb: gateway is not a string"},
+        {"[5 u:1 u:4 bin:gw u:1 u:1", PROTO_ERR_SCHEMA, "payload hb: gateway is not a string"},
+        {"[5 u:1 u:4 s:gw s:1 u:1", PROTO_ERR_SCHEMA,
+         "payload hb: counter is not an unsigned integer"},
+        {"[5 u:1 u:4 s:gw u:1 d:1", PROTO_ERR_SCHEMA, "payload hb: ts is not an unsigned integer"},
+        /* Ranges. */
+        {"[5 u:1 u:4 s: u:1 u:1", PROTO_ERR_RANGE, "payload hb: gateway length out of range"},
+        {"[5 u:1 u:4 rep:65:g u:1 u:1", PROTO_ERR_RANGE, "payload hb: gateway length out of range"},
+        {LOC_WITH("u:1", "u:1", "d:90.00000000000001", "d:1", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lat out of range or not finite"},
+        {LOC_WITH("u:1", "u:1", "i:-91", "d:1", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lat out of range or not finite"},
+        {LOC_WITH("u:1", "u:1", "d:nan", "d:1", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lat out of range or not finite"},
+        {LOC_WITH("u:1", "u:1", "f:inf", "d:1", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lat out of range or not finite"},
+        {LOC_WITH("u:1", "u:1", "d:1", "d:-180.00000000000003", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lng out of range or not finite"},
+        {LOC_WITH("u:1", "u:1", "d:1", "d:-inf", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lng out of range or not finite"},
+        {LOC_WITH("u:1", "u:1", "d:1", "f:-nan", "u:1"), PROTO_ERR_RANGE,
+         "payload loc: lng out of range or not finite"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct proto_payload p;
+        memset(&p, 0x5a, sizeof(p));
+        struct proto_payload before = p;
+        const char *why = NULL;
+        int rc = decode_spec(cases[k].spec, &p, &why);
+        CHECK_IN(rc == cases[k].err, cases[k].spec);
+        if (rc != cases[k].err)
+            fprintf(stderr, "  got %d (%s), want %d\n", rc, why ? why : "-", cases[k].err);
+        CHECK_IN(why != NULL && (cases[k].reason == NULL || strcmp(why, cases[k].reason) == 0),
+                 cases[k].spec);
+        if (why && cases[k].reason && strcmp(why, cases[k].reason) != 0)
+            fprintf(stderr, "  reason '%s', want '%s'\n", why, cases[k].reason);
+        CHECK_IN(memcmp(&p, &before, sizeof(p)) == 0, cases[k].spec); /* untouched on failure */
+    }
+
+    /* Boundaries are inside; NULL reason is fine. */
+    struct proto_payload p;
+    CHECK(decode_spec(LOC_WITH("u:0", "u:0", "d:90", "d:-180", "u:0"), &p, NULL) == 0);
+    CHECK(decode_spec(LOC_WITH("u:0", "u:0", "i:-90", "u:180", "u:0"), &p, NULL) == 0);
+    CHECK(decode_spec("[5 u:1 u:4 rep:64:g u:1 u:1", &p, NULL) == 0);
+    CHECK(decode_spec("[0", &p, NULL) == PROTO_ERR_SCHEMA);
+
+    /* Size limit, checked before anything is read. */
+    size_t n = build(in, sizeof(in), "[5 u:1 u:1 u:1 u:1 rep:504:z");
+    CHECK(n == PROTO_PAYLOAD_MAX);
+    CHECK(decode(in, n, &p, NULL) == 0);
+    n = build(in, sizeof(in), "[5 u:1 u:1 u:1 u:1 rep:505:z");
+    const char *why = NULL;
+    CHECK(decode(in, n, &p, &why) == PROTO_ERR_TOO_LARGE && why != NULL);
+    CHECK(proto_payload_decode(in, SIZE_MAX, &p, NULL) == PROTO_ERR_TOO_LARGE);
+}
+
+static void test_encoder_errors(void)
+{
+    struct proto_payload p = sample(0);
+    const double bad[] = {NAN, INFINITY, -INFINITY, 180.00000000000003, -1000};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        p = sample(0);
+        p.loc.lat = bad[k];
+        CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+        p = sample(0);
+        p.loc.lng = bad[k];
+        CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    }
+    p = sample(0);
+    p.kind = (enum proto_payload_kind)5;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    p = sample(5);
+    p.hb.gateway_len = 0;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    p.hb.gateway = gw_max;
+    p.hb.gateway_len = PROTO_GATEWAY_ID_MAX + 1;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    p.hb.gateway = NULL;
+    p.hb.gateway_len = 3;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    /* lat/lng of kinds that carry none are not looked at. */
+    p = sample(2);
+    p.loc.lat = NAN;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) > 0);
+
+    /* Every capacity below the size needed fails, writing nothing past cap. */
+    for (int which = 0; which < SAMPLES; which++) {
+        struct proto_payload s = sample(which);
+        int need = proto_payload_encode(out, sizeof(out), &s);
+        CHECK(need > 0);
+        for (size_t cap = 0; cap <= (size_t)need; cap++) {
+            uint8_t *buf = guard_area + guard_size - cap;
+            int rc = proto_payload_encode(buf, cap, &s);
+            CHECK(cap < (size_t)need ? rc == PROTO_ERR_NOSPACE : rc == need);
+        }
+    }
+}
+
+static void test_truncation(void)
+{
+    for (int which = 0; which < SAMPLES; which++) {
+        struct proto_payload p = sample(which);
+        struct proto_payload q;
+        int n = proto_payload_encode(out, sizeof(out), &p);
+        for (int cut = 0; cut < n; cut++) {
+            const char *why = NULL;
+            CHECK(decode(out, (size_t)cut, &q, &why) == PROTO_ERR_MALFORMED && why != NULL);
+        }
+    }
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void test_mutations(void)
+{
+    static const uint8_t interesting[] = {0x00, 0x01, 0x04, 0x05, 0x7f, 0x80, 0x90, 0x9f,
+                                          0xa0, 0xbf, 0xc0, 0xc1, 0xc4, 0xca, 0xcb, 0xcf,
+                                          0xd3, 0xd9, 0xdb, 0xdc, 0xdd, 0xdf, 0xe0, 0xff};
+    uint8_t buf[256];
+    int accepted = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        struct proto_payload p = sample((int)(rng() % SAMPLES));
+        int n = proto_payload_encode(buf, sizeof(buf) / 2, &p);
+        size_t len = (size_t)n;
+        int edits = 1 + (int)(rng() % 3);
+        for (int e = 0; e < edits && len > 0; e++) {
+            size_t at = rng() % len;
+            switch (rng() % 6) {
+            case 0: buf[at] ^= (uint8_t)(1u << (rng() % 8)); break;
+            case 1: buf[at] = (uint8_t)rng(); break;
+            case 2: buf[at] = interesting[rng() % sizeof(interesting)]; break;
+            case 3: len = at; break;
+            case 4:
+                if (len < sizeof(buf)) {
+                    memmove(buf + at + 1, buf + at, len - at);
+                    buf[at] = (uint8_t)rng();
+                    len++;
+                }
+                break;
+            default:
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+                break;
+            }
+        }
+        struct proto_payload q;
+        const char *why = NULL;
+        int rc = decode(buf, len, &q, &why);
+        CHECK(rc == 0 || (rc < 0 && rc >= PROTO_ERR_VERSION && why != NULL));
+        if (rc == 0) {
+            accepted++;
+            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_HB);
+            if (q.kind == PROTO_PAYLOAD_LOC)
+                CHECK(fabs(q.loc.lat) <= 90 && fabs(q.loc.lng) <= 180);
+            if (q.kind == PROTO_PAYLOAD_HB)
+                CHECK(q.hb.gateway_len >= 1 && q.hb.gateway_len <= PROTO_GATEWAY_ID_MAX);
+        }
+    }
+    CHECK(accepted > 0);
+    for (int iter = 0; iter < 5000; iter++) {
+        size_t len = rng() % 48;
+        for (size_t k = 0; k < len; k++)
+            buf[k] = (uint8_t)rng();
+        struct proto_payload q;
+        CHECK(decode(buf, len, &q, NULL) <= 0);
+    }
+}
+
+int main(void)
+{
+    guard_setup(BUF_MAX);
+    test_names();
+    test_pinned();
+    test_round_trip();
+    test_alternative_encodings();
+    test_reject();
+    test_encoder_errors();
+    test_truncation();
+    test_mutations();
+    if (failures) {
+        fprintf(stderr, "test-payload: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("test-payload: ok\n");
+    return 0;
+}

@@ -1,0 +1,1084 @@
+/* test-proto.c: unit tests of the phone <-> gateway messages: round trips, pinned bytes, every rejection, mutations. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "proto.h"
+#include "proto_msg.h"
+
+static int failures;
+
+#define CHECK(c)                                                                  \
+    do {                                                                          \
+        if (!(c)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+            if (++failures > 50)                                                  \
+                exit(1);                                                          \
+        }                                                                         \
+    } while (0)
+
+/* Like CHECK, with the input that failed. */
+#define CHECK_IN(c, in)                                                                       \
+    do {                                                                                      \
+        if (!(c)) {                                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (input: %s)\n", __FILE__, __LINE__, #c, \
+                    in);                                                                      \
+            if (++failures > 50)                                                              \
+                exit(1);                                                                      \
+        }                                                                                     \
+    } while (0)
+
+#define BUF_MAX (4u << 20)
+
+/* Input is copied right before a PROT_NONE page, so any read past its end faults. */
+static uint8_t *guard_area;
+static size_t guard_size;
+
+static void guard_setup(size_t readable)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    guard_size = (readable + page - 1) / page * page;
+    void *p = mmap(NULL, guard_size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED || mprotect((uint8_t *)p + guard_size, page, PROT_NONE) != 0) {
+        perror("mmap guard");
+        exit(1);
+    }
+    guard_area = p;
+}
+
+static const uint8_t *guard_place(const uint8_t *src, size_t len)
+{
+    if (len > guard_size) {
+        fprintf(stderr, "guard_place: %zu bytes do not fit\n", len);
+        exit(1);
+    }
+    uint8_t *dst = guard_area + guard_size - len;
+    if (len > 0)
+        memmove(dst, src, len);
+    return dst;
+}
+
+static int from_phone(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why)
+{
+    return proto_msg_decode_from_phone(guard_place(buf, len), len, m, why);
+}
+
+static int from_gateway(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why)
+{
+    return proto_msg_decode_from_gateway(guard_place(buf, len), len, m, why);
+}
+
+/* A tiny msgpack builder driven by a token string, so a test message reads
+ * like its content: "{2 s:t s:gone s:id u:42". Tokens: {N and [N (shortest
+ * map/array header), m16:N m32:N a16:N a32:N, s:TEXT (shortest str),
+ * S8:/S16:/S32:TEXT, rep:N:C (str of N times C), bin:TEXT, u:N (shortest),
+ * u8: u16: u32: u64:, i:N (shortest signed), i8: i16: i32: i64:, d:X
+ * (float64), f:X (float32), nil, true, false, x:HH (one raw byte). */
+struct builder {
+    uint8_t *b;
+    size_t n;
+    size_t cap;
+};
+
+static void put(struct builder *bd, uint8_t byte)
+{
+    if (bd->n >= bd->cap) {
+        fprintf(stderr, "builder overflow\n");
+        exit(1);
+    }
+    bd->b[bd->n++] = byte;
+}
+
+static void put_be(struct builder *bd, uint64_t v, int bytes)
+{
+    for (int k = bytes - 1; k >= 0; k--)
+        put(bd, (uint8_t)(v >> (8 * k)));
+}
+
+static void put_tag_be(struct builder *bd, uint8_t tag, uint64_t v, int bytes)
+{
+    put(bd, tag);
+    put_be(bd, v, bytes);
+}
+
+static void put_str_hdr(struct builder *bd, size_t len, int width)
+{
+    if (width == 0)
+        width = len <= 31 ? -1 : len <= 0xff ? 1 : len <= 0xffff ? 2 : 4;
+    if (width == -1)
+        put(bd, (uint8_t)(0xa0 | len));
+    else
+        put_tag_be(bd, width == 1 ? 0xd9 : width == 2 ? 0xda : 0xdb, len, width);
+}
+
+static void put_uint(struct builder *bd, uint64_t v, int width)
+{
+    if (width == 0)
+        width = v <= 0x7f ? -1 : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+    if (width == -1)
+        put(bd, (uint8_t)v);
+    else
+        put_tag_be(bd, (uint8_t)(width == 1 ? 0xcc : width == 2 ? 0xcd : width == 4 ? 0xce : 0xcf),
+                   v, width);
+}
+
+static void put_int(struct builder *bd, int64_t v, int width)
+{
+    if (width == 0) {
+        if (v >= -32 && v <= 127)
+            width = -1;
+        else
+            width = (v >= INT8_MIN && v <= INT8_MAX)     ? 1
+                    : (v >= INT16_MIN && v <= INT16_MAX) ? 2
+                    : (v >= INT32_MIN && v <= INT32_MAX) ? 4
+                                                         : 8;
+    }
+    if (width == -1)
+        put(bd, (uint8_t)(int8_t)v);
+    else
+        put_tag_be(bd, (uint8_t)(width == 1 ? 0xd0 : width == 2 ? 0xd1 : width == 4 ? 0xd2 : 0xd3),
+                   (uint64_t)v, width);
+}
+
+static int width_of(const char *tok)
+{
+    const char *colon = strchr(tok, ':');
+    int bits = atoi(tok + 1);
+    return colon == tok + 1 ? 0 : bits / 8;
+}
+
+static size_t build(uint8_t *out, size_t cap, const char *spec)
+{
+    struct builder bd = {out, 0, cap};
+    char *copy = strdup(spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+        const char *arg = strchr(tok, ':') ? strchr(tok, ':') + 1 : "";
+        if (strcmp(tok, "nil") == 0) {
+            put(&bd, 0xc0);
+        } else if (strcmp(tok, "true") == 0) {
+            put(&bd, 0xc3);
+        } else if (strcmp(tok, "false") == 0) {
+            put(&bd, 0xc2);
+        } else if (tok[0] == '{') {
+            unsigned long n = strtoul(tok + 1, NULL, 10);
+            if (n <= 15)
+                put(&bd, (uint8_t)(0x80 | n));
+            else
+                put_tag_be(&bd, n <= 0xffff ? 0xde : 0xdf, n, n <= 0xffff ? 2 : 4);
+        } else if (tok[0] == '[') {
+            unsigned long n = strtoul(tok + 1, NULL, 10);
+            if (n <= 15)
+                put(&bd, (uint8_t)(0x90 | n));
+            else
+                put_tag_be(&bd, n <= 0xffff ? 0xdc : 0xdd, n, n <= 0xffff ? 2 : 4);
+        } else if (strncmp(tok, "m16:", 4) == 0) {
+            put_tag_be(&bd, 0xde, strtoul(arg, NULL, 10), 2);
+        } else if (strncmp(tok, "m32:", 4) == 0) {
+            put_tag_be(&bd, 0xdf, strtoul(arg, NULL, 10), 4);
+        } else if (strncmp(tok, "a16:", 4) == 0) {
+            put_tag_be(&bd, 0xdc, strtoul(arg, NULL, 10), 2);
+        } else if (strncmp(tok, "a32:", 4) == 0) {
+            put_tag_be(&bd, 0xdd, strtoul(arg, NULL, 10), 4);
+        } else if (tok[0] == 's' && tok[1] == ':') {
+            put_str_hdr(&bd, strlen(arg), 0);
+            for (const char *c = arg; *c; c++)
+                put(&bd, (uint8_t)*c);
+        } else if (tok[0] == 'S') {
+            put_str_hdr(&bd, strlen(arg), width_of(tok));
+            for (const char *c = arg; *c; c++)
+                put(&bd, (uint8_t)*c);
+        } else if (strncmp(tok, "rep:", 4) == 0) {
+            char *end;
+            unsigned long n = strtoul(arg, &end, 10);
+            put_str_hdr(&bd, n, 0);
+            for (unsigned long k = 0; k < n; k++)
+                put(&bd, (uint8_t)end[1]);
+        } else if (strncmp(tok, "bin:", 4) == 0) {
+            put_tag_be(&bd, 0xc4, strlen(arg), 1);
+            for (const char *c = arg; *c; c++)
+                put(&bd, (uint8_t)*c);
+        } else if (tok[0] == 'u') {
+            put_uint(&bd, strtoull(arg, NULL, 10), width_of(tok));
+        } else if (tok[0] == 'i') {
+            put_int(&bd, strtoll(arg, NULL, 10), width_of(tok));
+        } else if (tok[0] == 'd') {
+            double d = strtod(arg, NULL);
+            uint64_t bits;
+            memcpy(&bits, &d, sizeof(bits));
+            put_tag_be(&bd, 0xcb, bits, 8);
+        } else if (tok[0] == 'f') {
+            float f = strtof(arg, NULL);
+            uint32_t bits;
+            memcpy(&bits, &f, sizeof(bits));
+            put_tag_be(&bd, 0xca, bits, 4);
+        } else if (tok[0] == 'x') {
+            put(&bd, (uint8_t)strtoul(arg, NULL, 16));
+        } else {
+            fprintf(stderr, "build: bad token %s\n", tok);
+            exit(1);
+        }
+    }
+    free(copy);
+    return bd.n;
+}
+
+static uint8_t in[BUF_MAX];
+static uint8_t out[BUF_MAX];
+
+static int phone_spec(const char *spec, struct proto_msg *m, const char **why)
+{
+    size_t n = build(in, sizeof(in), spec);
+    return from_phone(in, n, m, why);
+}
+
+static int gateway_spec(const char *spec, struct proto_msg *m, const char **why)
+{
+    size_t n = build(in, sizeof(in), spec);
+    return from_gateway(in, n, m, why);
+}
+
+static int hex_equal(const uint8_t *got, size_t len, const char *hex)
+{
+    size_t k = 0;
+    for (const char *p = hex; *p;) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        unsigned byte;
+        if (sscanf(p, "%2x", &byte) != 1 || k >= len || got[k] != byte)
+            return 0;
+        k++;
+        p += 2;
+    }
+    return k == len;
+}
+
+static void test_codes(void)
+{
+    for (int c = PROTO_CODE_BAD_FRAME; c < PROTO_CODE_UNKNOWN; c++) {
+        const char *name = proto_code_name((enum proto_code)c);
+        CHECK(name != NULL);
+        CHECK(proto_code_parse(name, strlen(name)) == (enum proto_code)c);
+    }
+    CHECK(strcmp(proto_code_name(PROTO_CODE_BAD_FRAME), "bad_frame") == 0);
+    CHECK(strcmp(proto_code_name(PROTO_CODE_NOT_INITIALIZED), "not_initialized") == 0);
+    CHECK(strcmp(proto_code_name(PROTO_CODE_INTERNAL), "internal") == 0);
+    CHECK(proto_code_name(PROTO_CODE_UNKNOWN) == NULL);
+    CHECK(proto_code_parse("bad_fram", 8) == PROTO_CODE_UNKNOWN);
+    CHECK(proto_code_parse("bad_framex", 10) == PROTO_CODE_UNKNOWN);
+    CHECK(proto_err_code(PROTO_ERR_TOO_LARGE) == PROTO_CODE_TOO_LARGE);
+    CHECK(proto_err_code(PROTO_ERR_TYPE) == PROTO_CODE_BAD_TYPE);
+    CHECK(proto_err_code(PROTO_ERR_RANGE) == PROTO_CODE_BAD_VALUE);
+    CHECK(proto_err_code(PROTO_ERR_SCHEMA) == PROTO_CODE_BAD_FRAME);
+    CHECK(proto_err_code(PROTO_ERR_MALFORMED) == PROTO_CODE_BAD_FRAME);
+    for (int e = 0; e >= PROTO_ERR_VERSION; e--)
+        CHECK(strcmp(proto_strerror(e), "unknown error") != 0);
+    CHECK(strcmp(proto_strerror(-100), "unknown error") == 0);
+    for (int t = PROTO_MSG_INIT; t <= PROTO_MSG_ERR; t++)
+        CHECK(proto_msg_type_name((enum proto_msg_type)t) != NULL);
+    CHECK(strcmp(proto_msg_type_name(PROTO_MSG_NEARBY), "nearby") == 0);
+}
+
+/* The wire format must not drift: these bytes are what phones in the field parse. */
+static void test_pinned(void)
+{
+    int n = proto_msg_encode_gone(out, sizeof(out), 42);
+    CHECK(n == 12);
+    CHECK(hex_equal(out, (size_t)n, "82 a1 74 a4 67 6f 6e 65 a2 69 64 2a"));
+
+    n = proto_msg_encode_loc(out, sizeof(out), 52.5, -13.25, 1700000000000ull);
+    CHECK(n == 45);
+    CHECK(hex_equal(out, (size_t)n,
+                    "84 a1 74 a3 6c 6f 63 a3 6c 61 74 cb 40 4a 40 00 00 00 00 00"
+                    " a3 6c 6e 67 cb c0 2a 80 00 00 00 00 00 a2 74 73 cf 00 00 01 8b cf e5 68 00"));
+
+    n = proto_msg_encode_err(out, sizeof(out), PROTO_CODE_BAD_TOKEN, "expired", 7);
+    CHECK(n == 34);
+    CHECK(hex_equal(out, (size_t)n,
+                    "83 a1 74 a3 65 72 72 a4 63 6f 64 65 a9 62 61 64 5f 74 6f 6b 65 6e"
+                    " a3 6d 73 67 a7 65 78 70 69 72 65 64"));
+
+    /* nearby with no friends: the friends header shrinks to a fixarray. */
+    n = proto_msg_encode_nearby(out, sizeof(out), 8.0, NULL, 0);
+    CHECK(n == 38);
+    CHECK(hex_equal(out, (size_t)n,
+                    "83 a1 74 a6 6e 65 61 72 62 79 a9 72 61 64 69 75 73 5f 6b 6d"
+                    " cb 40 20 00 00 00 00 00 00 a7 66 72 69 65 6e 64 73 90"));
+}
+
+static int same_friend(const struct proto_friend *a, const struct proto_friend *b)
+{
+    return a->id == b->id && a->lat == b->lat && a->lng == b->lng && a->ts == b->ts &&
+           a->dist_km == b->dist_km;
+}
+
+static void test_round_trip_phone(void)
+{
+    struct proto_msg m;
+    const char *why = NULL;
+    int n;
+
+    const char *token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.sig";
+    n = proto_msg_encode_init(out, sizeof(out), token, strlen(token));
+    CHECK(n > 0);
+    CHECK(from_phone(out, (size_t)n, &m, &why) == 0);
+    CHECK(m.type == PROTO_MSG_INIT);
+    CHECK(m.init.token_len == strlen(token));
+    CHECK(memcmp(m.init.token, token, strlen(token)) == 0);
+
+    static char long_token[PROTO_TOKEN_MAX];
+    memset(long_token, 'a', sizeof(long_token));
+    n = proto_msg_encode_init(out, sizeof(out), long_token, sizeof(long_token));
+    CHECK(n > 0 && from_phone(out, (size_t)n, &m, &why) == 0);
+    CHECK(m.init.token_len == PROTO_TOKEN_MAX);
+
+    const double coords[][2] = {{0, 0},          {90, 180},   {-90, -180}, {52.520008, 13.404954},
+                                {-33.8688, 151.2093}, {1e-300, -1e-300}, {-0.0, 0.0}};
+    const uint64_t stamps[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ull,
+                               4294967296ull, 1700000000000ull, UINT64_MAX};
+    for (size_t c = 0; c < sizeof(coords) / sizeof(coords[0]); c++) {
+        for (size_t s = 0; s < sizeof(stamps) / sizeof(stamps[0]); s++) {
+            n = proto_msg_encode_loc(out, sizeof(out), coords[c][0], coords[c][1], stamps[s]);
+            CHECK(n > 0);
+            CHECK(from_phone(out, (size_t)n, &m, &why) == 0);
+            CHECK(m.type == PROTO_MSG_LOC);
+            CHECK(m.loc.lat == coords[c][0] && m.loc.lng == coords[c][1]);
+            CHECK(m.loc.ts == stamps[s]);
+        }
+    }
+
+    const double radii[] = {8.047, 1e-9, 0.5, 20000, 1e300};
+    for (size_t k = 0; k < sizeof(radii) / sizeof(radii[0]); k++) {
+        n = proto_msg_encode_radius(out, sizeof(out), radii[k]);
+        CHECK(n > 0);
+        CHECK(from_phone(out, (size_t)n, &m, &why) == 0);
+        CHECK(m.type == PROTO_MSG_RADIUS && m.radius.km == radii[k]);
+    }
+}
+
+static void check_nearby(size_t count)
+{
+    struct proto_friend *friends = calloc(count + 1, sizeof(*friends));
+    for (size_t i = 0; i < count; i++) {
+        friends[i].id = i * 7919u + (i % 3 == 0 ? UINT64_MAX - i : 0);
+        friends[i].lat = -90.0 + (double)(i % 181);
+        friends[i].lng = 180.0 - (double)(i % 361);
+        friends[i].ts = 1700000000000ull + i;
+        friends[i].dist_km = (double)i / 3.0;
+    }
+    int n = proto_msg_encode_nearby(out, sizeof(out), 8.047, friends, count);
+    CHECK(n > 0);
+
+    struct proto_msg m;
+    const char *why = NULL;
+    CHECK(from_gateway(out, (size_t)n, &m, &why) == 0);
+    CHECK(m.type == PROTO_MSG_NEARBY);
+    CHECK(m.nearby.radius_km == 8.047);
+    CHECK(m.nearby.count == count);
+
+    struct proto_nearby_iter it;
+    struct proto_friend f;
+    size_t seen = 0;
+    int rc;
+    proto_nearby_iter_init(&it, &m.nearby);
+    while ((rc = proto_nearby_iter_next(&it, &f)) == 1) {
+        CHECK(seen < count && same_friend(&f, &friends[seen]));
+        seen++;
+    }
+    CHECK(rc == 0 && seen == count);
+    CHECK(proto_nearby_iter_next(&it, &f) == 0);
+
+    /* The incremental writer gives the same bytes as the array form. */
+    struct proto_nearby_writer w;
+    static uint8_t again[BUF_MAX];
+    CHECK(proto_nearby_begin(&w, again, sizeof(again), 8.047) == 0);
+    for (size_t i = 0; i < count; i++)
+        CHECK(proto_nearby_add(&w, &friends[i]) == 0);
+    CHECK(proto_nearby_finish(&w) == n);
+    CHECK(memcmp(again, out, (size_t)n) == 0);
+    free(friends);
+}
+
+static void test_round_trip_gateway(void)
+{
+    struct proto_msg m;
+    const char *why = NULL;
+    int n;
+
+    struct proto_friend f = {UINT64_MAX, -89.999, 179.5, 1700000000123ull, 0.0};
+    n = proto_msg_encode_friend(out, sizeof(out), &f);
+    CHECK(n > 0);
+    CHECK(from_gateway(out, (size_t)n, &m, &why) == 0);
+    CHECK(m.type == PROTO_MSG_FRIEND && same_friend(&m.friend, &f));
+
+    const uint64_t ids[] = {0, 42, 200, 70000, 5000000000ull, UINT64_MAX};
+    for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+        n = proto_msg_encode_gone(out, sizeof(out), ids[k]);
+        CHECK(n > 0);
+        CHECK(from_gateway(out, (size_t)n, &m, &why) == 0);
+        CHECK(m.type == PROTO_MSG_GONE && m.gone.id == ids[k]);
+    }
+
+    for (int c = PROTO_CODE_BAD_FRAME; c < PROTO_CODE_UNKNOWN; c++) {
+        n = proto_msg_encode_err(out, sizeof(out), (enum proto_code)c, "loc: missing ts", 15);
+        CHECK(n > 0);
+        CHECK(from_gateway(out, (size_t)n, &m, &why) == 0);
+        CHECK(m.type == PROTO_MSG_ERR && m.err.code == (enum proto_code)c);
+        CHECK(m.err.code_len == strlen(proto_code_name((enum proto_code)c)));
+        CHECK(m.err.msg_len == 15 && memcmp(m.err.msg, "loc: missing ts", 15) == 0);
+    }
+    n = proto_msg_encode_err(out, sizeof(out), PROTO_CODE_INTERNAL, NULL, 0);
+    CHECK(n > 0 && from_gateway(out, (size_t)n, &m, &why) == 0 && m.err.msg_len == 0);
+    static char long_msg[PROTO_ERR_MSG_MAX];
+    memset(long_msg, 'm', sizeof(long_msg));
+    n = proto_msg_encode_err(out, sizeof(out), PROTO_CODE_INTERNAL, long_msg, sizeof(long_msg));
+    CHECK(n > 0 && from_gateway(out, (size_t)n, &m, &why) == 0);
+    CHECK(m.err.msg_len == PROTO_ERR_MSG_MAX);
+
+    /* Friends header sizes: fixarray, array16 at 16 and above. */
+    const size_t counts[] = {0, 1, 2, 15, 16, 17, 400, 5000};
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+        check_nearby(counts[k]);
+}
+
+/* Above 65535 friends the header grows to array32. */
+static void test_nearby_array32(void)
+{
+    const uint32_t count = 65536;
+    struct proto_friend f = {1, 1.0, 2.0, 3, 4.0};
+    struct proto_nearby_writer w;
+    static uint8_t big[8u << 20];
+    CHECK(proto_nearby_begin(&w, big, sizeof(big), 1.0) == 0);
+    for (uint32_t i = 0; i < count; i++)
+        proto_nearby_add(&w, &f);
+    int n = proto_nearby_finish(&w);
+    CHECK(n > 0);
+    /* header: 83 a1 74 a6 "nearby" a9 "radius_km" cb <8> a7 "friends" */
+    size_t at = 1 + 2 + 7 + 10 + 9 + 8;
+    CHECK(big[at] == 0xdd && big[at + 1] == 0x00 && big[at + 2] == 0x01 && big[at + 3] == 0x00 &&
+          big[at + 4] == 0x00);
+    CHECK(big[at + 5] == 0x85);
+    /* Too large for a gateway frame, as the limit says. */
+    struct proto_msg m;
+    CHECK(proto_msg_decode_from_gateway(big, (size_t)n, &m, NULL) == PROTO_ERR_TOO_LARGE);
+}
+
+/* Other producers (phone apps, msgpack-c) may pick other encodings; all valid ones are accepted. */
+static void test_alternative_encodings(void)
+{
+    struct proto_msg m;
+    const char *why = NULL;
+
+    const char *lat_forms[] = {"u:45", "u8:45", "u16:45", "u32:45", "u64:45", "i8:45", "i16:45",
+                               "i32:45", "i64:45", "f:45", "d:45"};
+    for (size_t k = 0; k < sizeof(lat_forms) / sizeof(lat_forms[0]); k++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), "{4 s:t s:loc s:lat %s s:lng i:-30 s:ts u:1", lat_forms[k]);
+        CHECK_IN(phone_spec(spec, &m, &why) == 0, spec);
+        CHECK_IN(m.loc.lat == 45.0 && m.loc.lng == -30.0 && m.loc.ts == 1, spec);
+    }
+    const char *neg_forms[] = {"i:-30", "i8:-30", "i16:-30", "i32:-30", "i64:-30", "f:-30"};
+    for (size_t k = 0; k < sizeof(neg_forms) / sizeof(neg_forms[0]); k++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), "{4 s:t s:loc s:lat d:1 s:lng %s s:ts u:1", neg_forms[k]);
+        CHECK_IN(phone_spec(spec, &m, &why) == 0 && m.loc.lng == -30.0, spec);
+    }
+    const char *ts_forms[] = {"u8:200", "u16:200", "u32:200", "u64:200", "i16:200", "i32:200",
+                              "i64:200"};
+    for (size_t k = 0; k < sizeof(ts_forms) / sizeof(ts_forms[0]); k++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), "{4 s:t s:loc s:lat d:1 s:lng d:2 s:ts %s", ts_forms[k]);
+        CHECK_IN(phone_spec(spec, &m, &why) == 0 && m.loc.ts == 200, spec);
+    }
+    CHECK(phone_spec("{4 s:t s:loc s:lat d:1 s:lng d:2 s:ts i64:9223372036854775807", &m, &why) ==
+              0 &&
+          m.loc.ts == 9223372036854775807ull);
+    CHECK(phone_spec("{4 s:t s:loc s:lat d:1 s:lng d:2 s:ts u64:18446744073709551615", &m, &why) ==
+              0 &&
+          m.loc.ts == UINT64_MAX);
+    /* Keys in any order, long str forms, map16/map32 headers. */
+    CHECK(phone_spec("{4 s:ts u:5 s:lng d:2 s:lat d:1 s:t s:loc", &m, &why) == 0 &&
+          m.type == PROTO_MSG_LOC && m.loc.ts == 5);
+    CHECK(phone_spec("m16:2 S8:t S16:radius S32:km f:2.5", &m, &why) == 0 &&
+          m.type == PROTO_MSG_RADIUS && m.radius.km == 2.5);
+    CHECK(phone_spec("m32:2 s:t s:init S8:token s:abc", &m, &why) == 0 &&
+          m.init.token_len == 3);
+    /* Unknown keys with scalar values are ignored, even repeated. */
+    CHECK(phone_spec("{9 s:v u:2 s:t s:radius s:x nil s:km d:3 s:x true s:y bin:zz s:z d:nan "
+                     "s:w s:text s:q i:-7",
+                     &m, &why) == 0 &&
+          m.radius.km == 3);
+    /* Gateway side: friends and friend maps in other encodings. */
+    CHECK(gateway_spec("{3 s:friends a32:1 m16:5 s:dist_km u:0 s:ts u:1 s:lng f:2 s:lat i:-3 "
+                       "s:id u8:9 s:radius_km u:1 s:t s:nearby",
+                       &m, &why) == 0 &&
+          m.nearby.count == 1 && m.nearby.radius_km == 1.0);
+    CHECK(gateway_spec("{4 s:t s:err s:code s:later_code s:msg s: s:extra u:1", &m, &why) == 0 &&
+          m.err.code == PROTO_CODE_UNKNOWN && m.err.code_len == 10);
+}
+
+/* Interop both ways with msgpack-c, the other msgpack implementation we ship with. */
+static void test_msgpack_c(void)
+{
+    struct proto_friend f = {77, 10.5, -20.25, 123456, 3.5};
+    struct proto_friend two[2] = {f, f};
+    int n = proto_msg_encode_nearby(out, sizeof(out), 8.0, two, 2);
+    CHECK(n > 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    CHECK(msgpack_unpack_next(&u, (const char *)out, (size_t)n, &off) == MSGPACK_UNPACK_SUCCESS);
+    CHECK(off == (size_t)n);
+    CHECK(u.data.type == MSGPACK_OBJECT_MAP && u.data.via.map.size == 3);
+    const msgpack_object_kv *kv = u.data.via.map.ptr;
+    CHECK(kv[0].key.type == MSGPACK_OBJECT_STR && kv[0].key.via.str.size == 1);
+    CHECK(kv[1].val.type == MSGPACK_OBJECT_FLOAT64 && kv[1].val.via.f64 == 8.0);
+    CHECK(kv[2].val.type == MSGPACK_OBJECT_ARRAY && kv[2].val.via.array.size == 2);
+    const msgpack_object *fm = &kv[2].val.via.array.ptr[1];
+    CHECK(fm->type == MSGPACK_OBJECT_MAP && fm->via.map.size == 5);
+    CHECK(fm->via.map.ptr[0].val.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+          fm->via.map.ptr[0].val.via.u64 == 77);
+    CHECK(fm->via.map.ptr[2].val.via.f64 == -20.25);
+    msgpack_unpacked_destroy(&u);
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    msgpack_pack_str_with_body(&pk, "lat", 3);
+    msgpack_pack_float(&pk, -12.5f);
+    msgpack_pack_str_with_body(&pk, "t", 1);
+    msgpack_pack_str_with_body(&pk, "loc", 3);
+    msgpack_pack_str_with_body(&pk, "lng", 3);
+    msgpack_pack_int64(&pk, -100);
+    msgpack_pack_str_with_body(&pk, "ts", 2);
+    msgpack_pack_uint64(&pk, 1700000000000ull);
+    struct proto_msg m;
+    CHECK(from_phone((const uint8_t *)sb.data, sb.size, &m, NULL) == 0);
+    CHECK(m.type == PROTO_MSG_LOC && m.loc.lat == -12.5 && m.loc.lng == -100.0 &&
+          m.loc.ts == 1700000000000ull);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+struct bad_case {
+    const char *spec;
+    int err;
+    const char *reason; /* NULL: any */
+};
+
+static void run_phone_cases(const struct bad_case *cases, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        struct proto_msg m;
+        memset(&m, 0xa5, sizeof(m));
+        struct proto_msg before = m;
+        const char *why = NULL;
+        int rc = phone_spec(cases[k].spec, &m, &why);
+        CHECK_IN(rc == cases[k].err, cases[k].spec);
+        if (rc != cases[k].err)
+            fprintf(stderr, "  got %d (%s), want %d\n", rc, why ? why : "-", cases[k].err);
+        CHECK_IN(why != NULL, cases[k].spec);
+        CHECK_IN(cases[k].reason == NULL || (why && strcmp(why, cases[k].reason) == 0),
+                 cases[k].spec);
+        if (cases[k].reason && why && strcmp(why, cases[k].reason) != 0)
+            fprintf(stderr, "  reason '%s', want '%s'\n", why, cases[k].reason);
+        CHECK_IN(memcmp(&m, &before, sizeof(m)) == 0, cases[k].spec); /* untouched on failure */
+    }
+}
+
+static void run_gateway_cases(const struct bad_case *cases, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        struct proto_msg m;
+        const char *why = NULL;
+        int rc = gateway_spec(cases[k].spec, &m, &why);
+        CHECK_IN(rc == cases[k].err, cases[k].spec);
+        if (rc != cases[k].err)
+            fprintf(stderr, "  got %d (%s), want %d\n", rc, why ? why : "-", cases[k].err);
+        CHECK_IN(cases[k].reason == NULL || (why && strcmp(why, cases[k].reason) == 0),
+                 cases[k].spec);
+        if (cases[k].reason && why && strcmp(why, cases[k].reason) != 0)
+            fprintf(stderr, "  reason '%s', want '%s'\n", why, cases[k].reason);
+    }
+}
+
+#define LOC_WITH(lat, lng, ts) "{4 s:t s:loc s:lat " lat " s:lng " lng " s:ts " ts
+
+static void test_reject_phone(void)
+{
+    static const struct bad_case cases[] = {
+        /* Not a map / not msgpack / lying headers. */
+        {"", PROTO_ERR_MALFORMED, "truncated"},
+        {"x:dd x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, "not a map"},
+        {"x:df x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, "truncated"},
+        {"x:de x:ff x:ff", PROTO_ERR_MALFORMED, "truncated"},
+        {"x:df x:00 x:00 x:00 x:02 s:t s:loc", PROTO_ERR_MALFORMED, "truncated"},
+        {"{1 x:db x:ff x:ff x:ff x:ff s:x", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:token x:db x:7f x:ff x:ff x:ff s:abc", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:token x:da x:01 x:00 s:abc", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:token x:d9 x:09 s:abc", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:x x:dd x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:x x:dc x:ff x:ff", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:x x:c6 x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, NULL},
+        {"[2 s:t s:loc", PROTO_ERR_MALFORMED, "not a map"},
+        {"u:1", PROTO_ERR_MALFORMED, "not a map"},
+        {"s:loc", PROTO_ERR_MALFORMED, "not a map"},
+        {"x:c1", PROTO_ERR_MALFORMED, "not a map"},
+        {"{2 s:t s:radius s:km x:c1", PROTO_ERR_MALFORMED, NULL},
+        {"{3 s:t s:radius s:km d:1 s:x x:c1", PROTO_ERR_MALFORMED, NULL},
+        {"{3 s:t s:radius s:km d:1 s:x x:d4 x:01 x:00", PROTO_ERR_MALFORMED, NULL},
+        {"{3 s:t s:radius s:km d:1 s:x x:c7 x:01 x:01 x:00", PROTO_ERR_MALFORMED, NULL},
+        /* Phone messages are flat: any array or map value is refused. */
+        {"{3 s:t s:radius s:km d:1 s:x [0", PROTO_ERR_MALFORMED, NULL},
+        {"{3 s:t s:radius s:km d:1 s:x {0", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:radius s:km [1 d:1", PROTO_ERR_MALFORMED, NULL},
+        {"{2 s:t s:init s:token {1 s:a s:b", PROTO_ERR_MALFORMED, NULL},
+        /* Trailing bytes. */
+        {"{2 s:t s:radius s:km d:1 x:00", PROTO_ERR_MALFORMED, "trailing bytes after the map"},
+        {"{2 s:t s:radius s:km d:1 {2 s:t s:radius s:km d:1", PROTO_ERR_MALFORMED,
+         "trailing bytes after the map"},
+        {"{1 s:t s:radius s:km d:1", PROTO_ERR_MALFORMED, "trailing bytes after the map"},
+        /* Keys. */
+        {"{2 s:t s:radius u:1 d:1", PROTO_ERR_SCHEMA, "map key is not a string"},
+        {"{2 s:t s:radius bin:km d:1", PROTO_ERR_SCHEMA, "map key is not a string"},
+        {"{2 s:t s:radius nil d:1", PROTO_ERR_SCHEMA, "map key is not a string"},
+        /* The type. */
+        {"{0", PROTO_ERR_SCHEMA, "missing t"},
+        {"{1 s:km d:1", PROTO_ERR_SCHEMA, "missing t"},
+        {"{2 s:T s:radius s:km d:1", PROTO_ERR_SCHEMA, "missing t"},
+        {"{2 s:t u:1 s:km d:1", PROTO_ERR_SCHEMA, "t is not a string"},
+        {"{2 s:t bin:radius s:km d:1", PROTO_ERR_SCHEMA, "t is not a string"},
+        {"{2 s:t nil s:km d:1", PROTO_ERR_SCHEMA, "t is not a string"},
+        {"{2 s:t s:teleport s:km d:1", PROTO_ERR_TYPE, "unknown t"},
+        {"{2 s:t s: s:km d:1", PROTO_ERR_TYPE, "unknown t"},
+        {"{2 s:t s:RADIUS s:km d:1", PROTO_ERR_TYPE, "unknown t"},
+        {"{2 s:t s:radiuss s:km d:1", PROTO_ERR_TYPE, "unknown t"},
+        {"{2 s:t s:gone s:id u:1", PROTO_ERR_TYPE, "unknown t"},
+        {"{3 s:t s:err s:code s:bad_frame s:msg s:x", PROTO_ERR_TYPE, "unknown t"},
+        {"{3 s:t s:radius s:km d:1 s:t s:radius", PROTO_ERR_SCHEMA, "radius: duplicate t"},
+        {"{3 s:t s:radius s:km d:1 s:t s:loc", PROTO_ERR_SCHEMA, "radius: duplicate t"},
+        {"{3 s:t s:radius s:km d:1 s:t u:1", PROTO_ERR_SCHEMA, "radius: duplicate t"},
+        {"{3 s:km d:1 s:t u:1 s:t s:radius", PROTO_ERR_SCHEMA, "t is not a string"},
+        /* Missing and duplicate fields. */
+        {"{1 s:t s:init", PROTO_ERR_SCHEMA, "init: missing token"},
+        {"{3 s:t s:loc s:lat d:1 s:lng d:2", PROTO_ERR_SCHEMA, "loc: missing ts"},
+        {"{3 s:t s:loc s:lat d:1 s:ts u:2", PROTO_ERR_SCHEMA, "loc: missing lng"},
+        {"{3 s:t s:loc s:lng d:1 s:ts u:2", PROTO_ERR_SCHEMA, "loc: missing lat"},
+        {"{1 s:t s:radius", PROTO_ERR_SCHEMA, "radius: missing km"},
+        {"{2 s:t s:radius s:KM d:1", PROTO_ERR_SCHEMA, "radius: missing km"},
+        {"{3 s:t s:init s:token s:a s:token s:a", PROTO_ERR_SCHEMA, "init: duplicate token"},
+        {"{5 s:t s:loc s:lat d:1 s:lng d:2 s:ts u:3 s:lat d:1", PROTO_ERR_SCHEMA,
+         "loc: duplicate lat"},
+        {"{5 s:t s:loc s:lat d:1 s:lng d:2 s:ts u:3 s:ts u:3", PROTO_ERR_SCHEMA,
+         "loc: duplicate ts"},
+        {"{3 s:t s:radius s:km d:1 s:km d:1", PROTO_ERR_SCHEMA, "radius: duplicate km"},
+        /* Wrong types. */
+        {"{2 s:t s:init s:token u:5", PROTO_ERR_SCHEMA, "init: token is not a string"},
+        {"{2 s:t s:init s:token bin:abc", PROTO_ERR_SCHEMA, "init: token is not a string"},
+        {"{2 s:t s:init s:token nil", PROTO_ERR_SCHEMA, "init: token is not a string"},
+        {"{2 s:t s:init s:token x:c1", PROTO_ERR_MALFORMED, NULL},
+        {LOC_WITH("s:1", "d:2", "u:3"), PROTO_ERR_SCHEMA, "loc: lat is not a number"},
+        {LOC_WITH("nil", "d:2", "u:3"), PROTO_ERR_SCHEMA, "loc: lat is not a number"},
+        {LOC_WITH("true", "d:2", "u:3"), PROTO_ERR_SCHEMA, "loc: lat is not a number"},
+        {LOC_WITH("false", "d:2", "u:3"), PROTO_ERR_SCHEMA, "loc: lat is not a number"},
+        {LOC_WITH("bin:1", "d:2", "u:3"), PROTO_ERR_SCHEMA, "loc: lat is not a number"},
+        {LOC_WITH("d:1", "s:2", "u:3"), PROTO_ERR_SCHEMA, "loc: lng is not a number"},
+        {LOC_WITH("d:1", "nil", "u:3"), PROTO_ERR_SCHEMA, "loc: lng is not a number"},
+        {LOC_WITH("d:1", "d:2", "s:3"), PROTO_ERR_SCHEMA, "loc: ts is not an unsigned integer"},
+        {LOC_WITH("d:1", "d:2", "d:3"), PROTO_ERR_SCHEMA, "loc: ts is not an unsigned integer"},
+        {LOC_WITH("d:1", "d:2", "f:3"), PROTO_ERR_SCHEMA, "loc: ts is not an unsigned integer"},
+        {LOC_WITH("d:1", "d:2", "nil"), PROTO_ERR_SCHEMA, "loc: ts is not an unsigned integer"},
+        {LOC_WITH("d:1", "d:2", "true"), PROTO_ERR_SCHEMA, "loc: ts is not an unsigned integer"},
+        {"{2 s:t s:radius s:km s:5", PROTO_ERR_SCHEMA, "radius: km is not a number"},
+        {"{2 s:t s:radius s:km nil", PROTO_ERR_SCHEMA, "radius: km is not a number"},
+        /* Values out of range. */
+        {"{2 s:t s:init s:token s:", PROTO_ERR_RANGE, "init: token out of range"},
+        {"{2 s:t s:init s:token rep:2049:a", PROTO_ERR_RANGE, "init: token out of range"},
+        {LOC_WITH("d:1", "d:2", "i:-1"), PROTO_ERR_RANGE, "loc: ts out of range"},
+        {LOC_WITH("d:1", "d:2", "i64:-9223372036854775808"), PROTO_ERR_RANGE,
+         "loc: ts out of range"},
+        {LOC_WITH("d:90.00000000000001", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat out of range"},
+        {LOC_WITH("d:-90.00000000000001", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat out of range"},
+        {LOC_WITH("u:91", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat out of range"},
+        {LOC_WITH("i:-91", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat out of range"},
+        {LOC_WITH("u64:18446744073709551615", "d:2", "u:3"), PROTO_ERR_RANGE,
+         "loc: lat out of range"},
+        {LOC_WITH("f:1e30", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat out of range"},
+        {LOC_WITH("d:1", "d:180.00000000000003", "u:3"), PROTO_ERR_RANGE, "loc: lng out of range"},
+        {LOC_WITH("d:1", "d:-180.00000000000003", "u:3"), PROTO_ERR_RANGE,
+         "loc: lng out of range"},
+        {LOC_WITH("d:1", "i16:-181", "u:3"), PROTO_ERR_RANGE, "loc: lng out of range"},
+        {LOC_WITH("d:nan", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat is not finite"},
+        {LOC_WITH("d:-nan", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat is not finite"},
+        {LOC_WITH("d:inf", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat is not finite"},
+        {LOC_WITH("d:-inf", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat is not finite"},
+        {LOC_WITH("f:nan", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat is not finite"},
+        {LOC_WITH("f:inf", "d:2", "u:3"), PROTO_ERR_RANGE, "loc: lat is not finite"},
+        {LOC_WITH("d:1", "d:nan", "u:3"), PROTO_ERR_RANGE, "loc: lng is not finite"},
+        {LOC_WITH("d:1", "f:-inf", "u:3"), PROTO_ERR_RANGE, "loc: lng is not finite"},
+        {"{2 s:t s:radius s:km d:0", PROTO_ERR_RANGE, "radius: km out of range"},
+        {"{2 s:t s:radius s:km d:-0", PROTO_ERR_RANGE, "radius: km out of range"},
+        {"{2 s:t s:radius s:km u:0", PROTO_ERR_RANGE, "radius: km out of range"},
+        {"{2 s:t s:radius s:km i:-5", PROTO_ERR_RANGE, "radius: km out of range"},
+        {"{2 s:t s:radius s:km d:-1e-300", PROTO_ERR_RANGE, "radius: km out of range"},
+        {"{2 s:t s:radius s:km d:nan", PROTO_ERR_RANGE, "radius: km is not finite"},
+        {"{2 s:t s:radius s:km d:inf", PROTO_ERR_RANGE, "radius: km is not finite"},
+        {"{2 s:t s:radius s:km f:inf", PROTO_ERR_RANGE, "radius: km is not finite"},
+    };
+    run_phone_cases(cases, sizeof(cases) / sizeof(cases[0]));
+
+    /* Boundaries are inside. */
+    struct proto_msg m;
+    CHECK(phone_spec(LOC_WITH("i:-90", "u:180", "u:0"), &m, NULL) == 0);
+    CHECK(phone_spec(LOC_WITH("d:90", "d:-180", "u:0"), &m, NULL) == 0);
+    CHECK(phone_spec("{2 s:t s:radius s:km d:4.9e-324", &m, NULL) == 0);
+    CHECK(phone_spec("{2 s:t s:init s:token s:a", &m, NULL) == 0);
+    /* A NULL reason pointer is fine. */
+    CHECK(phone_spec("{0", &m, NULL) == PROTO_ERR_SCHEMA);
+}
+
+static void test_frame_size(void)
+{
+    struct proto_msg m;
+    const char *why = NULL;
+    /* Exactly PROTO_FRAME_MAX bytes of valid message: {2 t radius km d:1 pad: <str>}. */
+    size_t base = build(in, sizeof(in), "{3 s:t s:radius s:km d:1 s:pad");
+    size_t pad = PROTO_FRAME_MAX - base - 3; /* str16 header */
+    char spec[64];
+    snprintf(spec, sizeof(spec), "{3 s:t s:radius s:km d:1 s:pad rep:%zu:p", pad);
+    size_t n = build(in, sizeof(in), spec);
+    CHECK(n == PROTO_FRAME_MAX);
+    CHECK(from_phone(in, n, &m, &why) == 0);
+
+    snprintf(spec, sizeof(spec), "{3 s:t s:radius s:km d:1 s:pad rep:%zu:p", pad + 1);
+    n = build(in, sizeof(in), spec);
+    CHECK(n == PROTO_FRAME_MAX + 1);
+    CHECK(from_phone(in, n, &m, &why) == PROTO_ERR_TOO_LARGE);
+    CHECK(strcmp(why, "frame too large") == 0);
+    CHECK(proto_err_code(PROTO_ERR_TOO_LARGE) == PROTO_CODE_TOO_LARGE);
+    /* Size is checked before anything is read. */
+    CHECK(proto_msg_decode_from_phone(in, SIZE_MAX, &m, &why) == PROTO_ERR_TOO_LARGE);
+    CHECK(proto_msg_decode_from_gateway(in, PROTO_GATEWAY_FRAME_MAX + 1u, &m, &why) ==
+          PROTO_ERR_TOO_LARGE);
+}
+
+#define FRIEND_MAP(id, lat, lng, ts, dist) \
+    "{5 s:id " id " s:lat " lat " s:lng " lng " s:ts " ts " s:dist_km " dist
+#define GOOD_FRIEND FRIEND_MAP("u:1", "d:1", "d:2", "u:3", "d:4")
+
+static void test_reject_gateway(void)
+{
+    static const struct bad_case cases[] = {
+        {"x:dd x:ff x:ff x:ff x:ff", PROTO_ERR_MALFORMED, "not a map"},
+        {"{2 s:t s:loc s:km d:1", PROTO_ERR_TYPE, "unknown t"},
+        {"{2 s:t s:init s:token s:x", PROTO_ERR_TYPE, "unknown t"},
+        {"{1 s:t s:gone", PROTO_ERR_SCHEMA, "gone: missing id"},
+        {"{2 s:t s:gone s:id i:-1", PROTO_ERR_RANGE, "gone: id out of range"},
+        {"{2 s:t s:gone s:id d:1", PROTO_ERR_SCHEMA, "gone: id is not an unsigned integer"},
+        {"{2 s:t s:gone s:id [0", PROTO_ERR_SCHEMA, "gone: id is not an unsigned integer"},
+        {"{3 s:t s:gone s:id u:1 s:id u:1", PROTO_ERR_SCHEMA, "gone: duplicate id"},
+        {"{3 s:t s:gone s:id u:1 s:x [0", PROTO_ERR_MALFORMED, NULL},
+        {"{3 s:t s:gone s:id u:1 s:x [1 [1 [0", PROTO_ERR_MALFORMED, NULL},
+        {"{6 s:t s:friend s:id u:1 s:lat d:91 s:lng d:2 s:ts u:3 s:dist_km d:4", PROTO_ERR_RANGE,
+         "friend: lat out of range"},
+        {"{6 s:t s:friend s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3 s:dist_km d:-1", PROTO_ERR_RANGE,
+         "friend: dist_km out of range"},
+        {"{6 s:t s:friend s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3 s:dist_km d:inf", PROTO_ERR_RANGE,
+         "friend: dist_km is not finite"},
+        {"{5 s:t s:friend s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3", PROTO_ERR_SCHEMA,
+         "friend: missing dist_km"},
+        {"{6 s:t s:friend s:id s:1 s:lat d:1 s:lng d:2 s:ts u:3 s:dist_km d:4", PROTO_ERR_SCHEMA,
+         "friend: id is not an unsigned integer"},
+        {"{3 s:t s:err s:code s: s:msg s:x", PROTO_ERR_RANGE, "err: code out of range"},
+        {"{3 s:t s:err s:code rep:33:c s:msg s:x", PROTO_ERR_RANGE, "err: code out of range"},
+        {"{3 s:t s:err s:code s:bad_frame s:msg rep:257:m", PROTO_ERR_RANGE,
+         "err: msg out of range"},
+        {"{3 s:t s:err s:code u:1 s:msg s:x", PROTO_ERR_SCHEMA, "err: code is not a string"},
+        {"{2 s:t s:err s:code s:bad_frame", PROTO_ERR_SCHEMA, "err: missing msg"},
+        {"{2 s:t s:nearby s:radius_km d:8", PROTO_ERR_SCHEMA, "nearby: missing friends"},
+        {"{2 s:t s:nearby s:friends [0", PROTO_ERR_SCHEMA, "nearby: missing radius_km"},
+        {"{3 s:t s:nearby s:radius_km d:0 s:friends [0", PROTO_ERR_RANGE,
+         "nearby: radius_km out of range"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends {0", PROTO_ERR_SCHEMA,
+         "nearby: friends is not an array of maps"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends nil", PROTO_ERR_SCHEMA,
+         "nearby: friends is not an array of maps"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 u:1", PROTO_ERR_SCHEMA,
+         "nearby: friends is not an array of maps"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [2 " GOOD_FRIEND " [0", PROTO_ERR_SCHEMA,
+         "nearby: friends is not an array of maps"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 {4 s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3",
+         PROTO_ERR_SCHEMA, "nearby friend: missing dist_km"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 " FRIEND_MAP("u:1", "d:1", "d:200", "u:3",
+                                                                     "d:4"),
+         PROTO_ERR_RANGE, "nearby friend: lng out of range"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 " FRIEND_MAP("u:1", "d:nan", "d:2", "u:3",
+                                                                     "d:4"),
+         PROTO_ERR_RANGE, "nearby friend: lat is not finite"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 " FRIEND_MAP("d:1", "d:1", "d:2", "u:3",
+                                                                     "d:4"),
+         PROTO_ERR_SCHEMA, "nearby friend: id is not an unsigned integer"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 {6 s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3 "
+         "s:dist_km d:4 s:id u:2",
+         PROTO_ERR_SCHEMA, "nearby friend: duplicate id"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 {6 s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3 "
+         "s:dist_km d:4 s:x [0",
+         PROTO_ERR_MALFORMED, NULL},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 {6 s:id u:1 s:lat d:1 s:lng d:2 s:ts u:3 "
+         "s:dist_km d:4 u:7 u:7",
+         PROTO_ERR_SCHEMA, "map key is not a string"},
+        {"{4 s:t s:nearby s:radius_km d:8 s:friends [0 s:friends [0", PROTO_ERR_SCHEMA,
+         "nearby: duplicate friends"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends a32:4294967295", PROTO_ERR_MALFORMED,
+         "truncated"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 m32:4294967295", PROTO_ERR_MALFORMED,
+         "truncated"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [2 " GOOD_FRIEND, PROTO_ERR_MALFORMED,
+         "truncated"},
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 " GOOD_FRIEND " x:00", PROTO_ERR_MALFORMED,
+         "trailing bytes after the map"},
+        /* Only array -> map -> scalar: a deeper value anywhere is refused. */
+        {"{3 s:t s:nearby s:radius_km d:8 s:friends [1 {1 s:x [0", PROTO_ERR_MALFORMED, NULL},
+    };
+    run_gateway_cases(cases, sizeof(cases) / sizeof(cases[0]));
+
+    struct proto_msg m;
+    CHECK(gateway_spec("{3 s:t s:nearby s:radius_km d:8 s:friends [2 " GOOD_FRIEND " " GOOD_FRIEND,
+                       &m, NULL) == 0 &&
+          m.nearby.count == 2);
+    CHECK(gateway_spec("{3 s:t s:nearby s:radius_km d:8 s:friends [1 {7 s:id u:1 s:lat d:1 "
+                       "s:lng d:2 s:ts u:3 s:dist_km d:0 s:name s:bob s:x nil",
+                       &m, NULL) == 0);
+    struct proto_nearby_iter it;
+    struct proto_friend f;
+    proto_nearby_iter_init(&it, &m.nearby);
+    CHECK(proto_nearby_iter_next(&it, &f) == 1 && f.id == 1 && f.dist_km == 0.0);
+    CHECK(proto_nearby_iter_next(&it, &f) == 0);
+}
+
+static void test_encoder_errors(void)
+{
+    struct proto_friend f = {1, 1, 2, 3, 4};
+    const double bad_coords[] = {NAN, INFINITY, -INFINITY, 90.00000000000001, -91, 1e308};
+    for (size_t k = 0; k < sizeof(bad_coords) / sizeof(bad_coords[0]); k++) {
+        CHECK(proto_msg_encode_loc(out, sizeof(out), bad_coords[k], 0, 1) == PROTO_ERR_INVALID);
+        CHECK(proto_msg_encode_loc(out, sizeof(out), 0, bad_coords[k] * 2, 1) ==
+              PROTO_ERR_INVALID);
+        struct proto_friend g = f;
+        g.lat = bad_coords[k];
+        CHECK(proto_msg_encode_friend(out, sizeof(out), &g) == PROTO_ERR_INVALID);
+    }
+    CHECK(proto_msg_encode_radius(out, sizeof(out), 0) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_radius(out, sizeof(out), -1) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_radius(out, sizeof(out), NAN) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_radius(out, sizeof(out), INFINITY) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_init(out, sizeof(out), "", 0) == PROTO_ERR_INVALID);
+    static char token[PROTO_TOKEN_MAX + 1];
+    CHECK(proto_msg_encode_init(out, sizeof(out), token, sizeof(token)) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_err(out, sizeof(out), PROTO_CODE_UNKNOWN, "x", 1) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_err(out, sizeof(out), (enum proto_code)99, "x", 1) ==
+          PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_err(out, sizeof(out), PROTO_CODE_INTERNAL, NULL, 1) ==
+          PROTO_ERR_INVALID);
+    static char msg[PROTO_ERR_MSG_MAX + 1];
+    CHECK(proto_msg_encode_err(out, sizeof(out), PROTO_CODE_INTERNAL, msg, sizeof(msg)) ==
+          PROTO_ERR_INVALID);
+    struct proto_friend g = f;
+    g.dist_km = -0.5;
+    CHECK(proto_msg_encode_friend(out, sizeof(out), &g) == PROTO_ERR_INVALID);
+    g.dist_km = NAN;
+    CHECK(proto_msg_encode_nearby(out, sizeof(out), 8, &g, 1) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_nearby(out, sizeof(out), 0, &f, 1) == PROTO_ERR_INVALID);
+
+    /* The writer's first error sticks. */
+    struct proto_nearby_writer w;
+    CHECK(proto_nearby_begin(&w, out, sizeof(out), NAN) == PROTO_ERR_INVALID);
+    CHECK(proto_nearby_add(&w, &f) == PROTO_ERR_INVALID);
+    CHECK(proto_nearby_finish(&w) == PROTO_ERR_INVALID);
+    CHECK(proto_nearby_begin(&w, out, sizeof(out), 8) == 0);
+    CHECK(proto_nearby_add(&w, &g) == PROTO_ERR_INVALID);
+    CHECK(proto_nearby_add(&w, &f) == PROTO_ERR_INVALID);
+    CHECK(proto_nearby_finish(&w) == PROTO_ERR_INVALID);
+    CHECK(proto_nearby_begin(&w, out, sizeof(out), 8) == 0);
+    CHECK(proto_nearby_add(&w, &f) == 0);
+    CHECK(proto_nearby_finish(&w) > 0);
+    CHECK(proto_nearby_finish(&w) < 0); /* finished once only */
+}
+
+/* Every encoder, at every capacity below the size it needs, fails cleanly
+ * without writing past cap (the output ends right before the guard page). */
+static int encode_one(int which, uint8_t *buf, size_t cap)
+{
+    static const struct proto_friend fr[3] = {
+        {1, 1, 2, 3, 4}, {UINT64_MAX, -90, 180, UINT64_MAX, 0}, {300, 0.5, -0.5, 70000, 1e-9}};
+    switch (which) {
+    case 0: return proto_msg_encode_init(buf, cap, "token.part.sig", 14);
+    case 1: return proto_msg_encode_loc(buf, cap, 52.52, 13.4, 1700000000000ull);
+    case 2: return proto_msg_encode_radius(buf, cap, 8.047);
+    case 3: return proto_msg_encode_friend(buf, cap, &fr[1]);
+    case 4: return proto_msg_encode_gone(buf, cap, 5000000000ull);
+    case 5: return proto_msg_encode_err(buf, cap, PROTO_CODE_RATE_LIMITED, "slow down", 9);
+    case 6: return proto_msg_encode_nearby(buf, cap, 8.047, fr, 3);
+    default: return proto_msg_encode_nearby(buf, cap, 8.047, NULL, 0);
+    }
+}
+
+#define ENCODERS 8
+
+static void test_encoder_capacity(void)
+{
+    for (int which = 0; which < ENCODERS; which++) {
+        int need = encode_one(which, out, sizeof(out));
+        CHECK(need > 0);
+        for (size_t cap = 0; cap <= (size_t)need; cap++) {
+            uint8_t *buf = guard_area + guard_size - cap;
+            int rc = encode_one(which, buf, cap);
+            if (cap < (size_t)need) {
+                CHECK(rc == PROTO_ERR_NOSPACE);
+            } else {
+                CHECK(rc == need);
+                CHECK(memcmp(buf, out, (size_t)need) == 0);
+            }
+        }
+    }
+}
+
+/* Every valid message cut short at every byte is an error, never a crash. */
+static void test_truncation(void)
+{
+    for (int which = 0; which < ENCODERS; which++) {
+        int n = encode_one(which, out, sizeof(out));
+        int phone = which < 3;
+        struct proto_msg m;
+        const char *why;
+        CHECK((phone ? from_phone(out, (size_t)n, &m, &why)
+                     : from_gateway(out, (size_t)n, &m, &why)) == 0);
+        for (int cut = 0; cut < n; cut++) {
+            why = NULL;
+            int rc = phone ? from_phone(out, (size_t)cut, &m, &why)
+                           : from_gateway(out, (size_t)cut, &m, &why);
+            CHECK(rc < 0 && why != NULL);
+            /* A cut value is truncated, never misread as another type. */
+            CHECK(rc == PROTO_ERR_MALFORMED);
+        }
+    }
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Mutated valid messages must decode to an error or to values that pass the
+ * same validation; either way no crash and no read past the end. */
+static void test_mutations(void)
+{
+    static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+                                          0xc0, 0xc1, 0xc4, 0xca, 0xcb, 0xcf, 0xd3, 0xd9,
+                                          0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
+    uint8_t buf[512];
+    int accepted = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        int which = (int)(rng() % ENCODERS);
+        int n = encode_one(which, buf, sizeof(buf) / 2);
+        size_t len = (size_t)n;
+        int edits = 1 + (int)(rng() % 4);
+        for (int e = 0; e < edits && len > 0; e++) {
+            size_t at = rng() % len;
+            switch (rng() % 6) {
+            case 0: buf[at] ^= (uint8_t)(1u << (rng() % 8)); break;
+            case 1: buf[at] = (uint8_t)rng(); break;
+            case 2: buf[at] = interesting[rng() % sizeof(interesting)]; break;
+            case 3: len = at; break;
+            case 4:
+                if (len < sizeof(buf)) {
+                    memmove(buf + at + 1, buf + at, len - at);
+                    buf[at] = (uint8_t)rng();
+                    len++;
+                }
+                break;
+            default:
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+                break;
+            }
+        }
+        struct proto_msg m;
+        const char *why = NULL;
+        int rc = from_phone(buf, len, &m, &why);
+        CHECK(rc == 0 || (rc < 0 && rc >= PROTO_ERR_VERSION && why != NULL));
+        if (rc == 0) {
+            accepted++;
+            CHECK(m.type >= PROTO_MSG_INIT && m.type <= PROTO_MSG_RADIUS);
+            if (m.type == PROTO_MSG_LOC)
+                CHECK(fabs(m.loc.lat) <= 90 && fabs(m.loc.lng) <= 180);
+            if (m.type == PROTO_MSG_RADIUS)
+                CHECK(m.radius.km > 0 && isfinite(m.radius.km));
+            if (m.type == PROTO_MSG_INIT)
+                CHECK(m.init.token_len >= 1 && m.init.token_len <= PROTO_TOKEN_MAX);
+        }
+        rc = from_gateway(buf, len, &m, &why);
+        CHECK(rc == 0 || (rc < 0 && rc >= PROTO_ERR_VERSION));
+        if (rc == 0 && m.type == PROTO_MSG_NEARBY) {
+            struct proto_nearby_iter it;
+            struct proto_friend f;
+            uint32_t seen = 0;
+            proto_nearby_iter_init(&it, &m.nearby);
+            while (proto_nearby_iter_next(&it, &f) == 1) {
+                CHECK(fabs(f.lat) <= 90 && fabs(f.lng) <= 180 && f.dist_km >= 0);
+                seen++;
+            }
+            CHECK(seen == m.nearby.count);
+        }
+    }
+    CHECK(accepted > 0); /* some mutations keep the message valid: the check above ran */
+
+    /* Pure random bytes too. */
+    for (int iter = 0; iter < 5000; iter++) {
+        size_t len = rng() % 64;
+        for (size_t k = 0; k < len; k++)
+            buf[k] = (uint8_t)rng();
+        struct proto_msg m;
+        CHECK(from_phone(buf, len, &m, NULL) <= 0);
+        CHECK(from_gateway(buf, len, &m, NULL) <= 0);
+    }
+}
+
+int main(void)
+{
+    guard_setup(BUF_MAX);
+    test_codes();
+    test_pinned();
+    test_round_trip_phone();
+    test_round_trip_gateway();
+    test_nearby_array32();
+    test_alternative_encodings();
+    test_msgpack_c();
+    test_reject_phone();
+    test_frame_size();
+    test_reject_gateway();
+    test_encoder_errors();
+    test_encoder_capacity();
+    test_truncation();
+    test_mutations();
+    if (failures) {
+        fprintf(stderr, "test-proto: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("test-proto: ok\n");
+    return 0;
+}
