@@ -865,6 +865,119 @@ static void test_reject_gateway(void)
     CHECK(proto_nearby_iter_next(&it, &f) == 0);
 }
 
+/* Every field of every message, systematically: each wrong type, each field
+ * missing, each field twice, and all fields in reverse order. */
+enum value_kind { V_TYPE, V_NUM, V_UINT, V_STR, V_FRIENDS };
+
+struct template_field {
+    const char *key;
+    const char *value;
+    enum value_kind kind;
+};
+
+struct template {
+    int phone;
+    const char *prefix; /* tokens before the map under test (the nearby around a friend) */
+    struct template_field fields[6];
+    size_t nfields;
+};
+
+static const struct template templates[] = {
+    {1, "", {{"t", "s:init", V_TYPE}, {"token", "s:abc", V_STR}}, 2},
+    {1, "",
+     {{"t", "s:loc", V_TYPE}, {"lat", "d:1", V_NUM}, {"lng", "d:2", V_NUM}, {"ts", "u:3", V_UINT}},
+     4},
+    {1, "", {{"t", "s:radius", V_TYPE}, {"km", "d:5", V_NUM}}, 2},
+    {0, "",
+     {{"t", "s:nearby", V_TYPE}, {"radius_km", "d:8", V_NUM}, {"friends", "[1 " GOOD_FRIEND, V_FRIENDS}},
+     3},
+    {0, "{3 s:t s:nearby s:radius_km d:8 s:friends [1 ",
+     {{"id", "u:1", V_UINT},
+      {"lat", "d:1", V_NUM},
+      {"lng", "d:2", V_NUM},
+      {"ts", "u:3", V_UINT},
+      {"dist_km", "d:4", V_NUM}},
+     5},
+    {0, "",
+     {{"t", "s:friend", V_TYPE},
+      {"id", "u:1", V_UINT},
+      {"lat", "d:1", V_NUM},
+      {"lng", "d:2", V_NUM},
+      {"ts", "u:3", V_UINT},
+      {"dist_km", "d:4", V_NUM}},
+     6},
+    {0, "", {{"t", "s:gone", V_TYPE}, {"id", "u:1", V_UINT}}, 2},
+    {0, "", {{"t", "s:err", V_TYPE}, {"code", "s:bad_frame", V_STR}, {"msg", "s:m", V_STR}}, 3},
+};
+
+/* Builds the template's spec with field `swap` given `value`, field `drop`
+ * left out and field `twice` repeated (-1: none); reverse reverses the order. */
+static void template_spec(const struct template *t, char *spec, size_t cap, int swap,
+                          const char *value, int drop, int twice, int reverse)
+{
+    size_t n = t->nfields - (drop >= 0) + (twice >= 0);
+    size_t len = (size_t)snprintf(spec, cap, "%s{%zu", t->prefix, n);
+    for (size_t i = 0; i < t->nfields; i++) {
+        size_t k = reverse ? t->nfields - 1 - i : i;
+        if ((int)k == drop)
+            continue;
+        const char *v = (int)k == swap ? value : t->fields[k].value;
+        len += (size_t)snprintf(spec + len, cap - len, " s:%s %s", t->fields[k].key, v);
+        if ((int)k == twice)
+            len += (size_t)snprintf(spec + len, cap - len, " s:%s %s", t->fields[k].key, v);
+    }
+}
+
+static int template_decode(const struct template *t, const char *spec, const char **why)
+{
+    struct proto_msg m;
+    return t->phone ? phone_spec(spec, &m, why) : gateway_spec(spec, &m, why);
+}
+
+static void test_every_field(void)
+{
+    static const char *const wrong[][7] = {
+        [V_TYPE] = {"u:1", "nil", "bin:x", "d:1", "true", NULL},
+        [V_NUM] = {"s:x", "nil", "true", "false", "bin:x", "s:1", NULL},
+        [V_UINT] = {"s:x", "nil", "false", "d:1", "f:1", "bin:x", NULL},
+        [V_STR] = {"u:1", "nil", "d:1", "bin:x", "true", NULL},
+        [V_FRIENDS] = {"u:1", "nil", "s:x", "{0", "[1 u:1", "[1 [0", NULL},
+    };
+    char spec[512];
+    const char *why;
+    for (size_t ti = 0; ti < sizeof(templates) / sizeof(templates[0]); ti++) {
+        const struct template *t = &templates[ti];
+        template_spec(t, spec, sizeof(spec), -1, NULL, -1, -1, 0);
+        CHECK_IN(template_decode(t, spec, &why) == 0, spec);
+        template_spec(t, spec, sizeof(spec), -1, NULL, -1, -1, 1);
+        CHECK_IN(template_decode(t, spec, &why) == 0, spec);
+        for (int k = 0; k < (int)t->nfields; k++) {
+            for (size_t w = 0; wrong[t->fields[k].kind][w] != NULL; w++) {
+                template_spec(t, spec, sizeof(spec), k, wrong[t->fields[k].kind][w], -1, -1, 0);
+                CHECK_IN(template_decode(t, spec, &why) == PROTO_ERR_SCHEMA, spec);
+            }
+            /* An array or map value: nesting the schema does not allow where
+             * the message must be flat (phone messages, friend maps), else a
+             * type error; t is checked first and is always a type error. */
+            if (t->fields[k].kind != V_FRIENDS) {
+                int flat = t->phone || t->prefix[0] != '\0';
+                int want = flat && t->fields[k].kind != V_TYPE ? PROTO_ERR_MALFORMED
+                                                                : PROTO_ERR_SCHEMA;
+                template_spec(t, spec, sizeof(spec), k, "[0", -1, -1, 0);
+                CHECK_IN(template_decode(t, spec, &why) == want, spec);
+                template_spec(t, spec, sizeof(spec), k, "{0", -1, -1, 0);
+                CHECK_IN(template_decode(t, spec, &why) == want, spec);
+            }
+            template_spec(t, spec, sizeof(spec), -1, NULL, k, -1, 0);
+            CHECK_IN(template_decode(t, spec, &why) == PROTO_ERR_SCHEMA, spec);
+            CHECK_IN(strstr(why, "missing") != NULL, spec);
+            template_spec(t, spec, sizeof(spec), -1, NULL, -1, k, 0);
+            CHECK_IN(template_decode(t, spec, &why) == PROTO_ERR_SCHEMA, spec);
+            CHECK_IN(strstr(why, "duplicate") != NULL, spec);
+        }
+    }
+}
+
 static void test_encoder_errors(void)
 {
     struct proto_friend f = {1, 1, 2, 3, 4};
@@ -1071,6 +1184,7 @@ int main(void)
     test_reject_phone();
     test_frame_size();
     test_reject_gateway();
+    test_every_field();
     test_encoder_errors();
     test_encoder_capacity();
     test_truncation();
