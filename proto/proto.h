@@ -15,8 +15,8 @@
  * it and never reads past buf + len, so a hostile frame costs at most one pass
  * over its own bytes.
  *
- * Every function that returns int gives a byte count or 0 on success and a
- * negative PROTO_ERR_* on failure. Out-parameters are written only on success;
+ * Unless its comment says otherwise, a function that returns int gives a
+ * byte count or 0 on success and a negative PROTO_ERR_* on failure. Out-parameters are written only on success;
  * the one exception is the optional `const char **reason` of the decoders,
  * which is written only on failure with a short static description (e.g.
  * "loc: missing ts") suitable for the `msg` of an `err` reply. On encoder
