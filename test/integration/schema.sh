@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# schema against a real PostgreSQL: migrate (twice, racing, a failing file), the tables,
+# index and constraints it makes, and seed-graph's graph (symmetric, capped, mean, deterministic).
+set -euo pipefail
+
+src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+port=${NEARBY_TEST_PG_PORT:-25442}
+dir=$(mktemp -d /tmp/nearby-test-schema.XXXXXX)
+failures=0
+
+cleanup() {
+    "$src/scripts/postgres" stop --dir "$dir" >/dev/null 2>&1 || true
+    rm -rf -- "$dir"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# sql QUERY: runs QUERY on $pg; one line per row, fields separated by '|'.
+sql() { timeout 60 psql -X -q -At -v ON_ERROR_STOP=1 -d "$pg" -c "$1"; }
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+    [[ $2 == "$3" ]] || fail "$1: got '$2', want '$3'"
+}
+
+# expect_sql_error WHAT PATTERN SQL...: the statements (one psql run, one transaction)
+# must fail with an error matching PATTERN.
+expect_sql_error() {
+    local what=$1 pattern=$2 out stmt
+    local args=()
+    shift 2
+    for stmt; do args+=(-c "$stmt"); done
+    if out=$(timeout 60 psql -X -q -At -v ON_ERROR_STOP=1 -d "$pg" --single-transaction \
+        "${args[@]}" 2>&1); then
+        fail "$what: succeeded, want an error matching /$pattern/"
+    elif [[ ! $out =~ $pattern ]]; then
+        fail "$what: error '$out', want /$pattern/"
+    fi
+}
+
+t0=$(date +%s%N)
+echo "# starting PostgreSQL on 127.0.0.1:$port in $dir"
+start_out=$("$src/scripts/postgres" start --dir "$dir" --port "$port")
+pg=$(tail -n 1 <<<"$start_out")
+expect_eq "conninfo line" "$pg" "host=127.0.0.1 port=$port user=postgres dbname=nearby"
+
+# ---------------------------------------------------------------- migrate
+
+out=$("$src/scripts/migrate" --pg "$pg" --list)
+expect_eq "list before" "$out" $'pending  001_users\npending  002_friendships\npending  003_location_history'
+
+out=$("$src/scripts/migrate" --pg "$pg")
+while IFS= read -r line; do echo "# $line"; done <<<"$out"
+for name in 001_users 002_friendships 003_location_history; do
+    [[ $out == *"applied $name"* ]] || fail "first migrate did not say it applied $name: $out"
+done
+out=$("$src/scripts/migrate" --pg "$pg")
+[[ $out == "nothing to do"* ]] || fail "second migrate was not a no-op: $out"
+out=$(NEARBY_PG=$pg "$src/scripts/migrate")
+[[ $out == "nothing to do"* ]] || fail "migrate with NEARBY_PG was not a no-op: $out"
+expect_eq "schema_migrations" "$(sql 'SELECT version, name FROM schema_migrations ORDER BY 1')" \
+    $'1|001_users\n2|002_friendships\n3|003_location_history'
+
+# A failing migration leaves nothing behind, not even its first statement.
+mkdir "$dir/schema"
+cp "$src"/schema/*.sql "$dir/schema/"
+printf 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n' >"$dir/schema/004_broken.sql"
+if out=$("$src/scripts/migrate" --pg "$pg" --schema-dir "$dir/schema" 2>&1); then
+    fail "migrate with a broken file succeeded: $out"
+fi
+[[ $out == *"004_broken.sql failed and was rolled back"* ]] || fail "broken migration message: $out"
+expect_eq "table of the broken migration" "$(sql "SELECT to_regclass('half_done') IS NULL")" t
+expect_eq "version 4 recorded" "$(sql 'SELECT count(*) FROM schema_migrations WHERE version = 4')" 0
+rm "$dir/schema/004_broken.sql"
+
+# Two migrate runs at once on a fresh database: each file applied exactly once.
+sql 'CREATE DATABASE nearby_race' >/dev/null
+pg_race="host=127.0.0.1 port=$port user=postgres dbname=nearby_race"
+"$src/scripts/migrate" --pg "$pg_race" >"$dir/race1" 2>&1 &
+race1=$!
+"$src/scripts/migrate" --pg "$pg_race" >"$dir/race2" 2>&1 &
+race2=$!
+wait "$race1" || fail "racing migrate 1 failed: $(cat "$dir/race1")"
+wait "$race2" || fail "racing migrate 2 failed: $(cat "$dir/race2")"
+applied=$(cat "$dir/race1" "$dir/race2" | grep -c '^applied 00' || true)
+expect_eq "files applied by two racing runs" "$applied" 3
+expect_eq "racing schema_migrations rows" \
+    "$(psql -X -At -d "$pg_race" -c 'SELECT count(*) FROM schema_migrations')" 3
+
+# ---------------------------------------------------------------- tables, index, constraints
+
+for t in users friendships location_history schema_migrations; do
+    expect_eq "table $t exists" "$(sql "SELECT to_regclass('public.$t') IS NOT NULL")" t
+done
+expect_eq "history index" \
+    "$(sql "SELECT indexdef FROM pg_indexes WHERE indexname = 'location_history_user_ts_idx'")" \
+    "CREATE INDEX location_history_user_ts_idx ON public.location_history USING btree (user_id, ts)"
+expect_eq "friendships primary key" \
+    "$(sql "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'friendships_pkey'")" \
+    "PRIMARY KEY (user_id, friend_id)"
+expect_eq "users.id type" \
+    "$(sql "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'id'")" \
+    bigint
+expect_eq "users defaults" \
+    "$(sql "INSERT INTO users (id) VALUES (9223372036854775807) RETURNING sharing, created_at IS NOT NULL")" \
+    "t|t"
+expect_sql_error "user id 0" users_id_check "INSERT INTO users (id) VALUES (0)"
+expect_sql_error "negative user id" users_id_check "INSERT INTO users (id) VALUES (-5)"
+
+sql 'INSERT INTO users (id) SELECT generate_series(1, 5)' >/dev/null
+sql 'SELECT befriend(1, 2), befriend(1, 3), befriend(2, 1)' >/dev/null
+expect_eq "befriend writes both rows once" "$(sql 'SELECT user_id, friend_id FROM friendships ORDER BY 1, 2' | tr '\n' ' ')" \
+    "1|2 1|3 2|1 3|1 "
+expect_sql_error "one direction only" friendships_mirror_fkey \
+    "INSERT INTO friendships (user_id, friend_id) VALUES (4, 5)"
+sql 'BEGIN; INSERT INTO friendships (user_id, friend_id) VALUES (4, 5); INSERT INTO friendships (user_id, friend_id) VALUES (5, 4); COMMIT' >/dev/null ||
+    fail "two directions in two statements of one transaction were refused"
+expect_sql_error "self friendship" friendships_no_self "SELECT befriend(4, 4)"
+expect_sql_error "friend who is no user" friendships_user_id_fkey "SELECT befriend(4, 99)"
+sql 'SELECT unfriend(2, 1)' >/dev/null
+expect_eq "unfriend removes both rows" "$(sql 'SELECT count(*) FROM friendships WHERE 2 IN (user_id, friend_id)')" 0
+sql 'DELETE FROM users WHERE id = 1' >/dev/null
+expect_eq "deleting a user removes both directions" \
+    "$(sql 'SELECT user_id, friend_id FROM friendships ORDER BY 1, 2' | tr '\n' ' ')" "4|5 5|4 "
+
+sql "INSERT INTO location_history (user_id, ts, lat, lng) VALUES (4, 1700000000000, 52.52, 13.405), (4, 1700000030000, -90, 180)" >/dev/null
+expect_eq "trail query" \
+    "$(sql 'SELECT count(*) FROM location_history WHERE user_id = 4 AND ts >= 1700000000000 AND ts < 1700000060000')" 2
+expect_sql_error "latitude NaN" location_history_lat_check \
+    "INSERT INTO location_history VALUES (4, 1, 'NaN', 0)"
+expect_sql_error "latitude 90.5" location_history_lat_check \
+    "INSERT INTO location_history VALUES (4, 1, 90.5, 0)"
+expect_sql_error "longitude -181" location_history_lng_check \
+    "INSERT INTO location_history VALUES (4, 1, 0, -181)"
+expect_sql_error "negative ts" location_history_ts_check \
+    "INSERT INTO location_history VALUES (4, -1, 0, 0)"
+
+# ---------------------------------------------------------------- seed-graph
+
+edge_digest() { sql "SELECT md5(string_agg(user_id || ',' || friend_id, ';' ORDER BY user_id, friend_id)) FROM friendships"; }
+
+out=$("$src/scripts/seed-graph" --pg "$pg" --users 1000 --avg-friends 20 --seed 42)
+echo "# $out"
+[[ $out == *"loaded 1000 users and 10000 friendship pairs"* ]] || fail "seed-graph said: $out"
+expect_eq "users" "$(sql 'SELECT count(*), min(id), max(id) FROM users')" "1000|1|1000"
+expect_eq "rows without their mirror" \
+    "$(sql 'SELECT count(*) FROM friendships f WHERE NOT EXISTS (SELECT 1 FROM friendships g WHERE g.user_id = f.friend_id AND g.friend_id = f.user_id)')" 0
+expect_eq "self friendships" "$(sql 'SELECT count(*) FROM friendships WHERE user_id = friend_id')" 0
+expect_eq "duplicate rows" "$(sql 'SELECT count(*) - count(DISTINCT (user_id, friend_id)) FROM friendships')" 0
+stats=$(sql 'SELECT max(d), round(sum(d)::numeric / 1000, 2) FROM (SELECT count(*) AS d FROM friendships GROUP BY user_id) s')
+maxdeg=${stats%%|*} mean=${stats##*|}
+((maxdeg <= 5000)) || fail "max degree $maxdeg > 5000"
+awk -v m="$mean" 'BEGIN { exit !(m >= 14 && m <= 26) }' || fail "mean degree $mean not within 30 % of 20"
+# Heavy-tailed, not uniform: the best connected user has many times the mean.
+((maxdeg >= 60)) || fail "max degree $maxdeg: no heavy tail (mean $mean)"
+echo "# seed 42: mean degree $mean, max degree $maxdeg"
+expect_eq "constraints after seeding" \
+    "$(sql "SELECT string_agg(conname, ' ' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'friendships'::regclass")" \
+    "friendships_mirror_fkey friendships_no_self friendships_pkey friendships_user_id_fkey"
+expect_eq "location_history kept" "$(sql 'SELECT count(*) FROM location_history')" 2
+
+digest=$(edge_digest)
+"$src/scripts/seed-graph" --pg "$pg" --users 1000 --avg-friends 20 --seed 42 >/dev/null
+expect_eq "same seed, same graph" "$(edge_digest)" "$digest"
+"$src/scripts/seed-graph" --pg "$pg" --users 1000 --avg-friends 20 --seed 43 >/dev/null
+[[ $(edge_digest) != "$digest" ]] || fail "seeds 42 and 43 gave the same graph"
+
+if out=$("$src/scripts/seed-graph" --pg "$pg" --users 10 --avg-friends 10 2>&1); then
+    fail "seed-graph accepted 10 friends among 10 users"
+fi
+[[ $out == *"more than the other 9 users"* ]] || fail "seed-graph refusal: $out"
+
+echo "# took $((($(date +%s%N) - t0) / 1000000)) ms"
+if ((failures)); then
+    echo "schema: $failures failure(s)" >&2
+    exit 1
+fi
+echo "schema: all passed"
