@@ -246,20 +246,26 @@ int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct rin
     return RING_STORE_OK;
 }
 
-/* Formats ring as text for the znode and checks that it parses back as the
- * same ring name: 0 with the text in *text (malloc'd) and its length in *len,
- * and, when built is not NULL, the parsed (built) copy in *built. On failure
- * RING_STORE_ERR_NOMEM or fail_rc with a reason. */
-static int store_format(const struct ring *ring, const char *path, int fail_rc, char **text,
-                        size_t *len, struct ring **built, char *errbuf, size_t errlen)
+/* Builds ring (so that a ring no reader could build is never written) and
+ * formats it as text for the znode: 0 with the text in *text (malloc'd) and
+ * its length in *len; on failure RING_STORE_ERR_NOMEM or fail_rc with a
+ * reason. */
+static int store_format(struct ring *ring, const char *path, int fail_rc, char **text,
+                        size_t *len, char *errbuf, size_t errlen)
 {
-    struct ring_parse_error perr;
-    struct ring *copy = NULL;
     char *buf;
     size_t n = 0;
-    int rc = RING_STORE_OK;
-    int prc;
+    int brc;
 
+    brc = ring_build(ring);
+    if (brc == RING_ERR_NOMEM) {
+        zk_glue_err(errbuf, errlen, "out of memory building the ring for %s", path);
+        return RING_STORE_ERR_NOMEM;
+    }
+    if (brc != RING_OK) {
+        zk_glue_err(errbuf, errlen, "the ring cannot be built: %s", ring_strerror(brc));
+        return fail_rc;
+    }
     buf = ring_to_text(ring, &n);
     if (buf == NULL) {
         zk_glue_err(errbuf, errlen, "out of memory formatting the ring for %s", path);
@@ -270,40 +276,12 @@ static int store_format(const struct ring *ring, const char *path, int fail_rc, 
                     "the ring text is %zu bytes, more than the %d that fit in one znode "
                     "(ZooKeeper's jute.maxbuffer): use fewer nodes",
                     n, ZK_GLUE_DATA_MAX);
-        rc = fail_rc;
-        goto out;
-    }
-    /* Parse what we are about to write, so that no reader ever finds text
-     * that it rejects, and so that *built is exactly what readers will see. */
-    memset(&perr, 0, sizeof(perr));
-    prc = ring_parse(buf, n, &copy, &perr);
-    if (prc == RING_ERR_NOMEM) {
-        zk_glue_err(errbuf, errlen, "out of memory checking the ring for %s", path);
-        rc = RING_STORE_ERR_NOMEM;
-        goto out;
-    }
-    if (prc == RING_ERR_PARSE) {
-        zk_glue_err(errbuf, errlen, "the ring would not read back: line %u: %s", perr.line,
-                    perr.reason);
-        rc = fail_rc;
-        goto out;
-    }
-    if (prc != RING_OK) {
-        zk_glue_err(errbuf, errlen, "the ring cannot be built: %s", ring_strerror(prc));
-        rc = fail_rc;
-        goto out;
+        free(buf);
+        return fail_rc;
     }
     *text = buf;
     *len = n;
-    buf = NULL;
-    if (built != NULL) {
-        *built = copy;
-        copy = NULL;
-    }
-out:
-    ring_free(copy);
-    free(buf);
-    return rc;
+    return RING_STORE_OK;
 }
 
 /* Creates the persistent, empty znode at path unless it exists: 0 or
@@ -323,6 +301,7 @@ int ring_store_create(zhandle_t *zh, const char *root, const char *name,
 {
     char path[RING_STORE_PATH_MAX];
     char parent[RING_STORE_PATH_MAX];
+    struct ring *copy;
     char *text = NULL;
     size_t len = 0, i;
     int rc, zrc;
@@ -339,7 +318,13 @@ int ring_store_create(zhandle_t *zh, const char *root, const char *name,
                     ring_name(ring), name);
         return RING_STORE_ERR_INVALID;
     }
-    rc = store_format(ring, path, RING_STORE_ERR_INVALID, &text, &len, NULL, errbuf, errlen);
+    copy = ring_dup(ring);
+    if (copy == NULL) {
+        zk_glue_err(errbuf, errlen, "out of memory copying the ring for %s", path);
+        return RING_STORE_ERR_NOMEM;
+    }
+    rc = store_format(copy, path, RING_STORE_ERR_INVALID, &text, &len, errbuf, errlen);
+    ring_free(copy);
     if (rc != RING_STORE_OK)
         return rc;
     /* Parents one level at a time: ROOT's own components, then ROOT/rings.
@@ -409,7 +394,7 @@ int ring_store_update(zhandle_t *zh, const char *root, const char *name,
         seed = 0x9e3779b97f4a7c15ULL;
 
     for (attempt = 0; attempt < STORE_UPDATE_TRIES; attempt++) {
-        struct ring *ring = NULL, *written = NULL;
+        struct ring *ring = NULL;
         char *text = NULL, *next = NULL;
         size_t len = 0, next_len = 0;
         struct Stat stat;
@@ -439,21 +424,21 @@ int ring_store_update(zhandle_t *zh, const char *root, const char *name,
             return RING_STORE_ERR_REFUSED;
         }
         ring_set_epoch(ring, epoch + 1);
-        rc = store_format(ring, path, RING_STORE_ERR_REFUSED, &next, &next_len, &written,
-                          errbuf, errlen);
-        ring_free(ring);
-        if (rc != RING_STORE_OK)
+        rc = store_format(ring, path, RING_STORE_ERR_REFUSED, &next, &next_len, errbuf, errlen);
+        if (rc != RING_STORE_OK) {
+            ring_free(ring);
             return rc;
+        }
         zrc = zoo_set(zh, path, next, (int)next_len, stat.version);
         free(next);
         if (zrc == ZOK) {
             if (out != NULL)
-                *out = written;
+                *out = ring;
             else
-                ring_free(written);
+                ring_free(ring);
             return RING_STORE_OK;
         }
-        ring_free(written);
+        ring_free(ring);
         if (zrc == ZBADVERSION)
             continue;
         if (zrc == ZNONODE) {

@@ -109,6 +109,13 @@ line_of() { grep -nE -- "$2" "$dir/$1.out" | head -n1 | cut -d: -f1 || echo 0; }
 [ -x "$ringctl_bin" ] || die "no ringctl at $ringctl_bin (build first)"
 zk_start
 
+step=$SECONDS
+# ok MESSAGE: reports a passed step with the seconds it took.
+ok() {
+    echo "ok $* ($((SECONDS - step)) s)"
+    step=$SECONDS
+}
+
 # -- 0: a ring that does not exist is reported missing, then seen once created. -----------
 start_watcher missing --ring later watch
 await missing 10 '^event=connected ' "the first session"
@@ -116,10 +123,11 @@ await missing 10 '^event=missing ' "the ring 'later' reported missing"
 ringctl --ring later init a=127.0.0.1:7001 >/dev/null
 await missing 10 '^ring epoch=1 version=0 nodes=1$' "ring 'later' at epoch 1 once created"
 stop_watcher missing
-echo "ok 0: missing ring reported, then delivered when created"
+ok "0: missing ring reported, then delivered when created"
 
 # -- 1a: lock step, so every epoch must be delivered. --------------------------------------
-ringctl init r1=127.0.0.1:7001 r2=127.0.0.1:7002 >/dev/null
+# Few vnodes keep the many rebuilds (writers and watchers) cheap on a small machine.
+ringctl init --vnodes 256 r1=127.0.0.1:7001 r2=127.0.0.1:7002 >/dev/null
 start_watcher lockstep watch
 await lockstep 10 '^ring epoch=1 ' "the ring at epoch 1"
 for ((i = 1; i <= 100; i++)); do
@@ -130,7 +138,7 @@ done
 want=$(seq 1 101 | paste -sd' ')
 got=$(epochs lockstep | paste -sd' ')
 [ "$got" = "$want" ] || die "every epoch 1..101 exactly once in order; got: $got" lockstep
-echo "ok 1a: 100 writes in lock step, every epoch delivered once, in order"
+ok "1a: 100 writes in lock step, every epoch delivered once, in order"
 
 # -- 1b: a burst from four racing writers; ZooKeeper may coalesce changes between a watch
 # firing and the re-read, so: strictly increasing epochs, ending on the last one. ---------
@@ -154,7 +162,7 @@ done
 await lockstep 10 '^ring epoch=201 version=200 nodes=52$' "the last epoch 201 with 52 nodes"
 check_increasing lockstep
 [ "$(epochs lockstep | tail -n1)" = 201 ] || die "the watcher must end on epoch 201" lockstep
-echo "ok 1b: 100 racing writes, $(($(epochs lockstep | wc -l) - 101)) rings delivered," \
+ok "1b: 100 racing writes, $(($(epochs lockstep | wc -l) - 101)) rings delivered," \
     "strictly increasing, ending on epoch 201"
 stop_watcher lockstep
 
@@ -178,7 +186,7 @@ grep -qE '^event=expired ' "$dir/short.out" && die "no expiry when down for ~2 s
     die "disconnected must come before reconnected" short
 check_increasing short
 stop_watcher short
-echo "ok 2: down ~2 s with a 15 s session: disconnected, reconnected, epoch 202 seen"
+ok "2: down ~2 s with a 15 s session: disconnected, reconnected, epoch 202 seen"
 
 # -- 3: ZooKeeper down for longer than the session timeout: expiry and a new session. -----
 # A standalone server revives old sessions when it restarts, so the watcher must give the
@@ -202,6 +210,6 @@ grep -qE '^event=reconnected ' "$dir/long.out" && die "no reconnect of an expire
     die "disconnected must come before expired" long
 check_increasing long
 stop_watcher long
-echo "ok 3: down >4 s with a 4 s session: expired, new session, epoch 203 seen"
+ok "3: down >4 s with a 4 s session: expired, new session, epoch 203 seen"
 
 echo "ring-watch: all passed in $((SECONDS - started)) s"
