@@ -19,6 +19,7 @@
  *                 and verifier are our own servers on synchronised clocks.
  *            nbf  optional integer; the token is refused while now < nbf.
  *            iat  optional integer; checked for type only.
+ *            An nbf or iat that is not a non-negative integer is MALFORMED.
  *            Any other member is ignored if it is a string, number, true,
  *            false or null. Nested objects and arrays are refused (malformed).
  *
