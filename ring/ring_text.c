@@ -6,6 +6,9 @@
 
 #include "ring-internal.h"
 
+/* The header's version is matched as a single digit. */
+_Static_assert(RING_TEXT_VERSION >= 0 && RING_TEXT_VERSION <= 9, "one-digit text version");
+
 /* Longest line the printer can produce, with room to spare. */
 #define RING_LINE_MAX 512
 
@@ -160,16 +163,15 @@ static int parse_header(struct text_cursor *c, struct ring **out)
     char name[RING_NAME_MAX + 1];
     const char *tok;
     size_t len;
-    uint64_t version, epoch, vnodes;
+    uint64_t epoch, vnodes;
     struct ring *ring;
 
     if (!take(c, "nearby-ring v")) {
         parse_fail(c, "expected header 'nearby-ring v1 name=... epoch=... vnodes=...'");
         return RING_ERR_PARSE;
     }
-    if (take_number(c, "", "version", 0, UINT64_MAX, &version) < 0)
-        return RING_ERR_PARSE;
-    if (version != RING_TEXT_VERSION) {
+    take_token(c, &tok, &len);
+    if (len != 1 || tok[0] != '0' + RING_TEXT_VERSION) {
         parse_fail(c, "unsupported version (this build reads v1)");
         return RING_ERR_PARSE;
     }
@@ -250,7 +252,7 @@ static int parse_node(struct text_cursor *c, struct ring *ring)
 int ring_parse(const char *buf, size_t len, struct ring **out, struct ring_parse_error *err)
 {
     struct text_cursor c = { .line = 1, .err = err };
-    const char *p = buf, *end = buf + len;
+    const char *p = buf, *end;
     struct ring *ring = NULL;
     int rc = RING_ERR_PARSE;
 
@@ -262,6 +264,7 @@ int ring_parse(const char *buf, size_t len, struct ring **out, struct ring_parse
         parse_fail(&c, "empty text: expected the header line");
         goto cleanup;
     }
+    end = buf + len; /* only now: buf may be NULL when len is 0 */
     if (find_line(&c, p, end) < 0)
         goto cleanup;
     rc = parse_header(&c, &ring);

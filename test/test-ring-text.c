@@ -106,6 +106,8 @@ static const struct bad_case bad_cases[] = {
     { "ring v1 name=main epoch=12 vnodes=4\n", 1 },
     { "nearby-ring v2 name=main epoch=12 vnodes=4\n", 1 },        /* version */
     { "nearby-ring v0 name=main epoch=12 vnodes=4\n", 1 },
+    { "nearby-ring v1x name=main epoch=12 vnodes=4\n", 1 },
+    { "nearby-ring v name=main epoch=12 vnodes=4\n", 1 },
     { "nearby-ring v01 name=main epoch=12 vnodes=4\n", 1 },
     { "nearby-ring 1 name=main epoch=12 vnodes=4\n", 1 },
     { "nearby-ring v1 epoch=12 name=main vnodes=4\n", 1 },        /* key order */
@@ -203,6 +205,7 @@ static void test_errors(void)
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
         check_bad(bad_cases[i].text, strlen(bad_cases[i].text), bad_cases[i].line);
     check_bad(nul_text, sizeof(nul_text) - 1, 2);
+    CHECK(ring_parse(NULL, 0, &out, &err) == RING_ERR_PARSE && err.line == 1 && out == NULL);
     check_bad(HEADER "\0", strlen(HEADER) + 1, 2);
     check_bad("\0" HEADER, strlen(HEADER) + 1, 1);
 
