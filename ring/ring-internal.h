@@ -71,6 +71,19 @@ struct ring {
  * same id and same address. Either may be NULL (no owner). */
 int ring_node_same(const struct ring_node *a, const struct ring_node *b);
 
+/* A vnode while a table is being built. */
+struct ring_vnode {
+    uint64_t pos;
+    uint32_t owner; /* node index */
+    uint32_t rank;  /* the node's place in id order: breaks position ties */
+};
+
+/* Sorts the n vnodes of in into out by position, then rank, with a counting
+ * sort on the top bits (1 <= bits <= 24) and start as scratch space of
+ * (1 << bits) + 1 entries. */
+void ring_sort_vnodes(const struct ring_vnode *in, struct ring_vnode *out, size_t n, unsigned bits,
+                      uint32_t *start);
+
 /* Returns the position of virtual node i of the node with this id. */
 uint64_t ring_vnode_position(const char *id, uint32_t i);
 

@@ -1,5 +1,4 @@
 /* ring.c: ring nodes, validation, table building, owner lookup, shares, hashes. */
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +46,7 @@ int ring_state_parse(const char *s, size_t len, enum ring_state *out)
 
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         const char *name = ring_state_name(all[i]);
+
         if (strlen(name) == len && memcmp(name, s, len) == 0) {
             *out = all[i];
             return 0;
@@ -110,8 +110,8 @@ int ring_valid_addr(const char *s)
     if (host_len == 0 || s[n] != ':')
         return 0;
     n++;
-    /* One canonical spelling per port, so an address compares equal as a
-     * string exactly when it is the same endpoint: no leading zeros. */
+    /* No leading zeros: one spelling per port, so "h:7001" and "h:07001"
+     * cannot both pass the duplicate-address check. */
     if (s[n] < '1' || s[n] > '9')
         return 0;
     for (; s[n] >= '0' && s[n] <= '9'; n++) {
@@ -121,8 +121,6 @@ int ring_valid_addr(const char *s)
     }
     return s[n] == '\0' && n <= RING_ADDR_MAX;
 }
-
-static void ring_unbuild(struct ring *ring);
 
 struct ring *ring_new(const char *name, uint64_t epoch, uint32_t vnodes)
 {
@@ -484,12 +482,6 @@ uint64_t ring_vnode_position(const char *id, uint32_t i)
     return position_at(base, i);
 }
 
-/* A vnode while the table is being built. */
-struct vnode {
-    uint64_t pos;
-    uint32_t owner;
-};
-
 static int cmp_node_id(const void *a, const void *b)
 {
     const struct ring_node *const *x = a, *const *y = b;
@@ -497,25 +489,26 @@ static int cmp_node_id(const void *a, const void *b)
     return strcmp((*x)->id, (*y)->id);
 }
 
-/* Orders by position, then by the id rank the vnodes were generated in. */
+/* Orders by position, then by id. */
 static int cmp_vnode(const void *a, const void *b)
 {
-    const struct vnode *x = a, *y = b;
+    const struct ring_vnode *x = a, *y = b;
 
     if (x->pos != y->pos)
         return x->pos < y->pos ? -1 : 1;
-    return (x->owner > y->owner) - (x->owner < y->owner);
+    return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* Sorts one counting-sort bucket stably by position. */
-static void sort_bucket(struct vnode *v, size_t n)
+/* Sorts one counting-sort bucket by position, then id. Insertion sort is
+ * stable and the vnodes arrive in id order, so it needs no rank compare. */
+static void sort_bucket(struct ring_vnode *v, size_t n)
 {
     if (n > RING_SORT_INSERTION_MAX) {
         qsort(v, n, sizeof(*v), cmp_vnode);
         return;
     }
     for (size_t i = 1; i < n; i++) {
-        struct vnode cur = v[i];
+        struct ring_vnode cur = v[i];
         size_t j = i;
 
         while (j > 0 && v[j - 1].pos > cur.pos) {
@@ -523,6 +516,30 @@ static void sort_bucket(struct vnode *v, size_t n)
             j--;
         }
         v[j] = cur;
+    }
+}
+
+/* Positions are uniform, so a counting sort on the top bits leaves about
+ * one vnode per bucket: linear time, where qsort took several times as long
+ * on a 200-node ring. */
+void ring_sort_vnodes(const struct ring_vnode *in, struct ring_vnode *out, size_t n, unsigned bits,
+                      uint32_t *start)
+{
+    size_t buckets = (size_t)1 << bits;
+    unsigned shift = 64 - bits;
+
+    memset(start, 0, (buckets + 1) * sizeof(*start));
+    for (size_t k = 0; k < n; k++)
+        start[(in[k].pos >> shift) + 1]++;
+    for (size_t b = 0; b < buckets; b++)
+        start[b + 1] += start[b];
+    for (size_t k = 0; k < n; k++)
+        out[start[in[k].pos >> shift]++] = in[k];
+    /* start[b] now holds the end of bucket b, which is the start of b + 1. */
+    for (size_t b = 0; b < buckets; b++) {
+        uint32_t lo = b ? start[b - 1] : 0;
+
+        sort_bucket(out + lo, start[b] - lo);
     }
 }
 
@@ -627,7 +644,7 @@ static uint64_t view_vnodes(const struct ring *ring, enum ring_view view)
 static int table_build(const struct ring *ring, enum ring_view view, struct ring_table **out)
 {
     const struct ring_node **by_id = NULL;
-    struct vnode *gen = NULL, *sorted = NULL;
+    struct ring_vnode *gen = NULL, *sorted = NULL;
     uint32_t *start = NULL;
     struct ring_table *t = NULL;
     uint64_t total = view_vnodes(ring, view);
@@ -650,7 +667,7 @@ static int table_build(const struct ring *ring, enum ring_view view, struct ring
     sorted = malloc(total * sizeof(*sorted));
     bits = bucket_bits((uint32_t)total);
     buckets = (size_t)1 << bits;
-    start = calloc(buckets + 1, sizeof(*start));
+    start = malloc((buckets + 1) * sizeof(*start));
     t = calloc(1, sizeof(*t));
     if (by_id == NULL || gen == NULL || sorted == NULL || start == NULL || t == NULL)
         goto cleanup;
@@ -669,25 +686,13 @@ static int table_build(const struct ring *ring, enum ring_view view, struct ring
         for (uint32_t i = 0; i < count; i++) {
             gen[n].pos = position_at(base, i);
             gen[n].owner = owner;
+            gen[n].rank = (uint32_t)m;
             n++;
         }
     }
 
-    /* Positions are uniform, so a counting sort on the top bits leaves about
-     * one vnode per bucket: linear time, where qsort took several times as
-     * long on a 200-node ring. */
     t->shift = 64 - bits;
-    for (size_t k = 0; k < n; k++)
-        start[(gen[k].pos >> t->shift) + 1]++;
-    for (size_t b = 0; b < buckets; b++)
-        start[b + 1] += start[b];
-    for (size_t k = 0; k < n; k++)
-        sorted[start[gen[k].pos >> t->shift]++] = gen[k];
-    /* start[b] now holds the end of bucket b, which is the start of b + 1. */
-    for (size_t b = 0; b < buckets; b++) {
-        uint32_t lo = b ? start[b - 1] : 0;
-        sort_bucket(sorted + lo, start[b] - lo);
-    }
+    ring_sort_vnodes(gen, sorted, n, bits, start);
 
     t->pos = malloc((n + 1) * sizeof(*t->pos));
     t->owner = malloc((n + 1) * sizeof(*t->owner));

@@ -316,6 +316,49 @@ static void test_lookup_reference(void)
     }
 }
 
+static void check_sorted(const struct ring_vnode *in, size_t n, unsigned bits)
+{
+    struct ring_vnode *out = malloc(n * sizeof(*out));
+    uint32_t *start = malloc((((size_t)1 << bits) + 1) * sizeof(*start));
+    uint64_t sum_in = 0, sum_out = 0;
+
+    CHECK(out != NULL && start != NULL);
+    ring_sort_vnodes(in, out, n, bits, start);
+    for (size_t k = 0; k < n; k++) {
+        sum_in += in[k].pos * 31 + in[k].rank;
+        sum_out += out[k].pos * 31 + out[k].rank;
+        CHECK(k == 0 || out[k - 1].pos < out[k].pos ||
+              (out[k - 1].pos == out[k].pos && out[k - 1].rank <= out[k].rank));
+    }
+    CHECK(sum_in == sum_out);
+    free(start);
+    free(out);
+}
+
+/* Equal positions go to the node first in id order (lowest rank), also
+ * when a crowded bucket takes the qsort path. */
+static void test_sort_ties(void)
+{
+    struct ring_vnode v[600];
+
+    /* Uniform positions with some repeated, generated in rank order as
+     * ring_build does: the insertion-sort path. */
+    for (uint32_t k = 0; k < 600; k++) {
+        v[k].pos = k % 7 == 3 ? v[rnd_below(k)].pos : rnd();
+        v[k].rank = k / 10;
+        v[k].owner = k / 10;
+    }
+    check_sorted(v, 600, 10);
+    /* Few distinct positions in one bucket, ranks in any order: qsort. */
+    for (uint32_t k = 0; k < 600; k++) {
+        v[k].pos = (UINT64_C(1) << 60) + rnd_below(5);
+        v[k].rank = rnd_below(50);
+        v[k].owner = v[k].rank;
+    }
+    check_sorted(v, 600, 4);
+    check_sorted(v, 1, 1);
+}
+
 /* The same nodes added in another order give the same owners. */
 static void test_order_independence(void)
 {
@@ -557,6 +600,7 @@ int main(void)
     test_validation();
     test_nodes();
     test_lookup_reference();
+    test_sort_ties();
     test_order_independence();
     test_shares();
     test_views();
