@@ -195,7 +195,7 @@ static int parse_header(struct text_cursor *c, struct ring **out)
 /* Parses one node line and adds the node to ring. Returns 0 or a RING_ERR_*. */
 static int parse_node(struct text_cursor *c, struct ring *ring)
 {
-    char id[RING_ID_MAX + 1], addr[RING_ADDR_MAX + 1], reason[RING_ADDR_MAX + 32];
+    char id[RING_ID_MAX + 1], addr[RING_ADDR_MAX + 1], reason[RING_ADDR_MAX + 64];
     const char *tok;
     size_t len;
     uint64_t weight;
@@ -231,10 +231,13 @@ static int parse_node(struct text_cursor *c, struct ring *ring)
 
     rc = ring_add_node(ring, id, addr, (uint32_t)weight, state);
     if (rc == RING_ERR_EXISTS) {
-        if (ring_find(ring, id) != NULL)
-            snprintf(reason, sizeof(reason), "duplicate id %s", id);
-        else
-            snprintf(reason, sizeof(reason), "duplicate addr %s", addr);
+        const struct ring_node *same_id = ring_find(ring, id);
+        const struct ring_node *first = same_id != NULL ? same_id : ring_find_addr(ring, addr);
+
+        /* Node i came from line i + 2: the header is line 1. */
+        snprintf(reason, sizeof(reason), "duplicate %s %s (first on line %zu)",
+                 same_id != NULL ? "id" : "addr", same_id != NULL ? id : addr,
+                 ring_node_index(ring, first) + 2);
         parse_fail(c, reason);
         return RING_ERR_PARSE;
     }

@@ -214,7 +214,10 @@ static void test_errors(void)
     CHECK(parse_guarded(text, strlen(text), &out, &err) == RING_ERR_PARSE);
     CHECK(err.line == 3 && strcmp(err.reason, "weight must be 1..100") == 0);
     CHECK(parse_guarded(HEADER NODE1 NODE1, strlen(HEADER NODE1 NODE1), &out, &err) == RING_ERR_PARSE);
-    CHECK(err.line == 3 && strcmp(err.reason, "duplicate id r1") == 0);
+    CHECK(err.line == 3 && strcmp(err.reason, "duplicate id r1 (first on line 2)") == 0);
+    text = HEADER NODE1 NODE2 "node id=r3 addr=127.0.0.1:7002 weight=1 state=active\n";
+    CHECK(parse_guarded(text, strlen(text), &out, &err) == RING_ERR_PARSE);
+    CHECK(err.line == 4 && strcmp(err.reason, "duplicate addr 127.0.0.1:7002 (first on line 3)") == 0);
     CHECK(parse_guarded(HEADER "x\n", strlen(HEADER) + 2, &out, &err) == RING_ERR_PARSE);
     CHECK(err.line == 2 && strstr(err.reason, "node") != NULL);
     CHECK(parse_guarded(HEADER NODE1 "x", strlen(HEADER NODE1) + 1, &out, &err) == RING_ERR_PARSE);
