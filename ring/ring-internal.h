@@ -90,4 +90,17 @@ uint64_t ring_vnode_position(const char *id, uint32_t i);
 /* Returns the number of bytes the lookup tables of both views hold. */
 size_t ring_table_bytes(const struct ring *ring);
 
+/* Frees a table; NULL does nothing. */
+void ring_table_free(struct ring_table *table);
+
+/* Returns a deep copy of table for a ring of node_count nodes, or NULL when
+ * out of memory. */
+struct ring_table *ring_table_dup(const struct ring_table *src, size_t node_count);
+
+/* Drops both views' tables: the ring is unbuilt until ring_build. */
+void ring_unbuild(struct ring *ring);
+
+/* Returns a malloc'd copy of len bytes of src, or NULL when out of memory. */
+void *ring_dup_bytes(const void *src, size_t len);
+
 #endif
