@@ -1,0 +1,73 @@
+/* channels.h: the gateway's table of watched users, one entry per channel u:<id> its local sessions need.
+ *
+ * An entry exists while some local session has the user as a friend (a
+ * watcher) or is that user (a self reference: control messages for a user,
+ * such as a new friendship, arrive on the user's own channel). The entry also
+ * caches the user's latest known position, shared by every watcher, so a
+ * session moving can re-check all its friends without asking Redis, and the
+ * highest update sequence seen, to drop the duplicates a ring change brings.
+ *
+ * The gateway keeps one subscription per entry, whatever the number of
+ * watchers: callers subscribe when channels_ref creates an entry and
+ * unsubscribe when channels_release removes it.
+ *
+ * Ownership: the table owns its entries; sessions in watchers are borrowed
+ * (a session removes itself before it is freed). Entry pointers stay valid
+ * until channels_release removes the entry or channels_free. Single-threaded:
+ * everything runs on the gateway's loop.
+ */
+#ifndef NEARBY_GATEWAY_CHANNELS_H
+#define NEARBY_GATEWAY_CHANNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+struct channels;
+
+struct channel {
+    uint64_t user;
+    /* Latest known position; ts == 0 when none (never seen, stopped sharing,
+     * or expired). */
+    double lat, lng;
+    uint64_t ts;
+    uint64_t seq;         /* highest update sequence applied */
+    uint64_t seen_ms;     /* gateway clock when the position arrived: expiry */
+    uint32_t self_refs;   /* local sessions of this very user */
+    uint32_t watcher_count;
+    uint32_t watcher_cap;
+    struct session **watchers; /* ref: sessions that have user as a friend */
+};
+
+/* Returns an empty table, or NULL when out of memory. */
+struct channels *channels_new(void);
+
+/* Frees the table and every entry (not the sessions); NULL does nothing. */
+void channels_free(struct channels *table);
+
+/* Returns the entry of user, or NULL. */
+struct channel *channels_get(const struct channels *table, uint64_t user);
+
+/* Returns the entry of user, creating it (with no watcher and no position)
+ * when missing; *created (may be NULL) says which. NULL when out of memory. */
+struct channel *channels_ref(struct channels *table, uint64_t user, int *created);
+
+/* Removes ch when it has no watcher and no self reference left, and returns
+ * 1 (ch is then freed: the caller unsubscribes); returns 0 when ch is still
+ * in use. */
+int channels_release(struct channels *table, struct channel *ch);
+
+/* Adds session to ch's watchers. Returns 0, or -1 when out of memory. */
+int channel_add_watcher(struct channel *ch, struct session *session);
+
+/* Removes session from ch's watchers (no-op when absent). */
+void channel_remove_watcher(struct channel *ch, struct session *session);
+
+/* Number of entries. */
+size_t channels_count(const struct channels *table);
+
+/* Iterates the entries: start with *cursor = 0; returns the next entry or
+ * NULL at the end. The table must not change during an iteration. */
+struct channel *channels_next(const struct channels *table, size_t *cursor);
+
+#endif
