@@ -1,0 +1,222 @@
+/* test-session.c: what a phone is shown: nearby, friend, gone, and never anyone but a friend in range. */
+#include <math.h>
+
+#include "channels.h"
+#include "geo.h"
+#include "proto_msg.h"
+#include "session.h"
+#include "test-util.h"
+
+#define MAX_SESSIONS 64
+#define MAX_USERS 200
+
+/* What each session's phone has been told, rebuilt from the frames alone. */
+struct phone {
+    int shown[MAX_USERS + 1];
+    int frames;
+    int foreign; /* frames about a user that is not a friend, or about itself */
+};
+
+static struct phone phones[MAX_SESSIONS];
+static struct session sessions[MAX_SESSIONS];
+static int created[MAX_USERS + 1], released[MAX_USERS + 1];
+
+static void on_send(void *arg, struct session *s, const uint8_t *frame, size_t len)
+{
+    struct phone *p = &phones[s - sessions];
+    struct proto_msg msg;
+    const char *reason;
+    uint64_t id;
+
+    CHECK(proto_msg_decode_from_gateway(frame, len, &msg, &reason) == 0);
+    p->frames++;
+    if (msg.type == PROTO_MSG_FRIEND) {
+        id = msg.friend.id;
+        CHECK(msg.friend.dist_km <= s->radius_km);
+    } else {
+        CHECK(msg.type == PROTO_MSG_GONE);
+        id = msg.gone.id;
+    }
+    if (id == s->user || session_find_friend(s, id) == NULL || id > MAX_USERS) {
+        p->foreign++;
+        return;
+    }
+    p->shown[id] = msg.type == PROTO_MSG_FRIEND;
+}
+
+static void on_created(void *arg, struct channel *ch)
+{
+    created[ch->user]++;
+}
+
+static void on_released(void *arg, uint64_t user)
+{
+    released[user]++;
+}
+
+static const struct session_sink sink = {on_send, on_created, on_released, NULL};
+
+static void place(struct channels *table, uint64_t user, double lat, double lng, uint64_t ts)
+{
+    struct channel *ch = channels_get(table, user);
+
+    ch->lat = lat;
+    ch->lng = lng;
+    ch->ts = ts;
+    for (uint32_t i = 0; i < ch->watcher_count; i++) {
+        struct session *s = ch->watchers[i];
+
+        session_friend_changed(s, session_find_friend(s, user), &sink);
+    }
+}
+
+static void test_one_session(void)
+{
+    struct channels *table = channels_new();
+    struct session *a = &sessions[0];
+    uint64_t friends[] = {4, 2, 1, 3, 3};
+    uint8_t buf[4096];
+    struct proto_msg msg;
+    struct proto_nearby_iter it;
+    struct proto_friend f;
+    const char *reason;
+    int len, n = 0;
+
+    session_init(a, 1, 8.047);
+    CHECK(session_set_friends(a, table, friends, 5, &sink) == 0);
+    CHECK(a->friend_count == 3); /* itself and the duplicate skipped */
+    CHECK(created[2] == 1 && created[3] == 1 && created[4] == 1 && created[1] == 0);
+
+    /* Paris; friend 2 about 1 km away, 3 about 100 km, 4 unknown. */
+    a->has_position = 1;
+    a->lat = 48.8566;
+    a->lng = 2.3522;
+    channels_get(table, 2)->lat = 48.8656;
+    channels_get(table, 2)->lng = 2.3522;
+    channels_get(table, 2)->ts = 1000;
+    channels_get(table, 3)->lat = 49.75;
+    channels_get(table, 3)->lng = 2.3522;
+    channels_get(table, 3)->ts = 1000;
+    len = session_encode_nearby(a, buf, sizeof(buf));
+    CHECK(len > 0);
+    CHECK(proto_msg_decode_from_gateway(buf, (size_t)len, &msg, &reason) == 0);
+    CHECK(msg.type == PROTO_MSG_NEARBY);
+    CHECK(fabs(msg.nearby.radius_km - 8.047) < 1e-9);
+    proto_nearby_iter_init(&it, &msg.nearby);
+    while (proto_nearby_iter_next(&it, &f) == 1) {
+        CHECK(f.id == 2);
+        CHECK(fabs(f.dist_km - 1.0) < 0.01);
+        n++;
+    }
+    CHECK(n == 1);
+    CHECK(session_find_friend(a, 2)->sent_ts == 1000);
+
+    phones[0].shown[2] = 1; /* what nearby told the phone */
+    place(table, 3, 48.86, 2.36, 2000);  /* 3 comes into range */
+    CHECK(phones[0].shown[3] == 1);
+    place(table, 2, 40.0, 2.36, 2000);   /* 2 leaves */
+    CHECK(phones[0].shown[2] == 0);
+    place(table, 2, 41.0, 2.36, 3000);   /* out of range and not shown: nothing */
+    CHECK(phones[0].frames == 2);
+    place(table, 3, 48.86, 2.36, 0);     /* 3 stops sharing */
+    CHECK(phones[0].shown[3] == 0);
+    CHECK(phones[0].frames == 3);
+
+    /* Friendship changes live. */
+    CHECK(session_add_friend(a, table, 5, &sink) == 0);
+    CHECK(created[5] == 1);
+    CHECK(session_add_friend(a, table, 5, &sink) == 1);
+    CHECK(session_add_friend(a, table, 1, &sink) == SESSION_ERR_INVALID);
+    place(table, 5, 48.857, 2.353, 5000);
+    CHECK(phones[0].shown[5] == 1);
+    CHECK(session_remove_friend(a, table, 5, &sink) == 0);
+    CHECK(phones[0].shown[5] == 0);
+    CHECK(released[5] == 1);
+    CHECK(channels_get(table, 5) == NULL);
+    CHECK(session_remove_friend(a, table, 5, &sink) == 1);
+
+    /* Moving far away hides everyone; coming back shows them again. */
+    place(table, 3, 48.86, 2.36, 6000);
+    CHECK(phones[0].shown[3] == 1);
+    session_moved(a, 10.0, 10.0, 7000, &sink);
+    CHECK(phones[0].shown[3] == 0);
+    session_moved(a, 48.8566, 2.3522, 8000, &sink);
+    CHECK(phones[0].shown[3] == 1);
+    session_set_radius(a, 0.1, &sink);
+    CHECK(phones[0].shown[3] == 0);
+    CHECK(phones[0].foreign == 0);
+
+    session_clear_friends(a, table, &sink);
+    CHECK(channels_count(table) == 0);
+    CHECK(released[2] == 1 && released[3] == 1 && released[4] == 1);
+    channels_free(table);
+}
+
+/* Many sessions, random friendships and moves: after every step, each phone
+ * shows exactly its friends within its radius, and was never told about
+ * anyone else. */
+static void test_property(void)
+{
+    struct channels *table = channels_new();
+    uint64_t ids[MAX_USERS];
+
+    memset(phones, 0, sizeof(phones));
+    rnd_seed(11);
+    for (int i = 0; i < MAX_SESSIONS; i++) {
+        size_t n = rnd_below(40);
+
+        for (size_t k = 0; k < n; k++)
+            ids[k] = 1 + rnd_below(MAX_USERS);
+        session_init(&sessions[i], 1 + rnd_below(MAX_USERS), 1.0 + rnd_below(20));
+        CHECK(session_set_friends(&sessions[i], table, ids, n, &sink) == 0);
+        session_moved(&sessions[i], 48.0 + rnd_below(1000) / 5000.0,
+                      2.0 + rnd_below(1000) / 5000.0, 1, &sink);
+    }
+    for (int step = 0; step < 20000; step++) {
+        uint64_t user = 1 + rnd_below(MAX_USERS);
+        struct session *s = &sessions[rnd_below(MAX_SESSIONS)];
+
+        switch (rnd_below(10)) {
+        case 0:
+            session_moved(s, 48.0 + rnd_below(1000) / 5000.0, 2.0 + rnd_below(1000) / 5000.0,
+                          (uint64_t)step + 2, &sink);
+            break;
+        case 1:
+            session_add_friend(s, table, user, &sink);
+            break;
+        case 2:
+            session_remove_friend(s, table, user, &sink);
+            break;
+        case 3:
+            session_set_radius(s, 1.0 + rnd_below(20), &sink);
+            break;
+        default:
+            if (channels_get(table, user) != NULL)
+                place(table, user, 48.0 + rnd_below(1000) / 5000.0, 2.0 + rnd_below(1000) / 5000.0,
+                      rnd_below(8) ? (uint64_t)step + 2 : 0);
+        }
+    }
+    for (int i = 0; i < MAX_SESSIONS; i++) {
+        struct session *s = &sessions[i];
+
+        CHECK(phones[i].foreign == 0);
+        for (uint64_t u = 1; u <= MAX_USERS; u++) {
+            struct session_friend *f = session_find_friend(s, u);
+            const struct channel *ch = f ? f->channel : NULL;
+            int want = ch && ch->ts != 0 &&
+                       geo_distance_km(s->lat, s->lng, ch->lat, ch->lng) <= s->radius_km;
+
+            CHECK(phones[i].shown[u] == want);
+        }
+        session_clear_friends(s, table, &sink);
+    }
+    CHECK(channels_count(table) == 0);
+    channels_free(table);
+}
+
+int main(void)
+{
+    test_one_session();
+    test_property();
+    return failures ? 1 : 0;
+}
