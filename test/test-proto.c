@@ -3,230 +3,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <msgpack.h>
 
+#include "msgpack-builder.h"
 #include "proto.h"
 #include "proto_msg.h"
 
-static int failures;
+/* Every case is independent: report up to 50 failures, then give up. */
+#define CHECK_STOP_AFTER 51
+#include "test-util.h"
 
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            if (++failures > 50)                                                  \
-                exit(1);                                                          \
-        }                                                                         \
-    } while (0)
-
-/* Like CHECK, with the input that failed. */
-#define CHECK_IN(c, in)                                                                       \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (input: %s)\n", __FILE__, __LINE__, #c, \
-                    in);                                                                      \
-            if (++failures > 50)                                                              \
-                exit(1);                                                                      \
-        }                                                                                     \
-    } while (0)
+/* One guard mapping for the whole test: decoded messages point into their input. */
+static struct guarded guard;
 
 #define BUF_MAX (4u << 20)
 
-/* Input is copied right before a PROT_NONE page, so any read past its end faults. */
-static uint8_t *guard_area;
-static size_t guard_size;
-
-static void guard_setup(size_t readable)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_size = (readable + page - 1) / page * page;
-    void *p = mmap(NULL, guard_size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (p == MAP_FAILED || mprotect((uint8_t *)p + guard_size, page, PROT_NONE) != 0) {
-        perror("mmap guard");
-        exit(1);
-    }
-    guard_area = p;
-}
-
-static const uint8_t *guard_place(const uint8_t *src, size_t len)
-{
-    if (len > guard_size) {
-        fprintf(stderr, "guard_place: %zu bytes do not fit\n", len);
-        exit(1);
-    }
-    uint8_t *dst = guard_area + guard_size - len;
-    if (len > 0)
-        memmove(dst, src, len);
-    return dst;
-}
-
 static int from_phone(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why)
 {
-    return proto_msg_decode_from_phone(guard_place(buf, len), len, m, why);
+    return proto_msg_decode_from_phone(guard_put(&guard, buf, len), len, m, why);
 }
 
 static int from_gateway(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why)
 {
-    return proto_msg_decode_from_gateway(guard_place(buf, len), len, m, why);
-}
-
-/* A tiny msgpack builder driven by a token string, so a test message reads
- * like its content: "{2 s:t s:gone s:id u:42". Tokens: {N and [N (shortest
- * map/array header), m16:N m32:N a16:N a32:N, s:TEXT (shortest str),
- * S8:/S16:/S32:TEXT, rep:N:C (str of N times C), bin:TEXT, u:N (shortest),
- * u8: u16: u32: u64:, i:N (shortest signed), i8: i16: i32: i64:, d:X
- * (float64), f:X (float32), nil, true, false, x:HH (one raw byte). */
-struct builder {
-    uint8_t *b;
-    size_t n;
-    size_t cap;
-};
-
-static void put(struct builder *bd, uint8_t byte)
-{
-    if (bd->n >= bd->cap) {
-        fprintf(stderr, "builder overflow\n");
-        exit(1);
-    }
-    bd->b[bd->n++] = byte;
-}
-
-static void put_be(struct builder *bd, uint64_t v, int bytes)
-{
-    for (int k = bytes - 1; k >= 0; k--)
-        put(bd, (uint8_t)(v >> (8 * k)));
-}
-
-static void put_tag_be(struct builder *bd, uint8_t tag, uint64_t v, int bytes)
-{
-    put(bd, tag);
-    put_be(bd, v, bytes);
-}
-
-static void put_str_hdr(struct builder *bd, size_t len, int width)
-{
-    if (width == 0)
-        width = len <= 31 ? -1 : len <= 0xff ? 1 : len <= 0xffff ? 2 : 4;
-    if (width == -1)
-        put(bd, (uint8_t)(0xa0 | len));
-    else
-        put_tag_be(bd, width == 1 ? 0xd9 : width == 2 ? 0xda : 0xdb, len, width);
-}
-
-static void put_uint(struct builder *bd, uint64_t v, int width)
-{
-    if (width == 0)
-        width = v <= 0x7f ? -1 : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
-    if (width == -1)
-        put(bd, (uint8_t)v);
-    else
-        put_tag_be(bd, (uint8_t)(width == 1 ? 0xcc : width == 2 ? 0xcd : width == 4 ? 0xce : 0xcf),
-                   v, width);
-}
-
-static void put_int(struct builder *bd, int64_t v, int width)
-{
-    if (width == 0) {
-        if (v >= -32 && v <= 127)
-            width = -1;
-        else
-            width = (v >= INT8_MIN && v <= INT8_MAX)     ? 1
-                    : (v >= INT16_MIN && v <= INT16_MAX) ? 2
-                    : (v >= INT32_MIN && v <= INT32_MAX) ? 4
-                                                         : 8;
-    }
-    if (width == -1)
-        put(bd, (uint8_t)(int8_t)v);
-    else
-        put_tag_be(bd, (uint8_t)(width == 1 ? 0xd0 : width == 2 ? 0xd1 : width == 4 ? 0xd2 : 0xd3),
-                   (uint64_t)v, width);
-}
-
-static int width_of(const char *tok)
-{
-    const char *colon = strchr(tok, ':');
-    int bits = atoi(tok + 1);
-    return colon == tok + 1 ? 0 : bits / 8;
-}
-
-static size_t build(uint8_t *out, size_t cap, const char *spec)
-{
-    struct builder bd = {out, 0, cap};
-    char *copy = strdup(spec);
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
-        const char *arg = strchr(tok, ':') ? strchr(tok, ':') + 1 : "";
-        if (strcmp(tok, "nil") == 0) {
-            put(&bd, 0xc0);
-        } else if (strcmp(tok, "true") == 0) {
-            put(&bd, 0xc3);
-        } else if (strcmp(tok, "false") == 0) {
-            put(&bd, 0xc2);
-        } else if (tok[0] == '{') {
-            unsigned long n = strtoul(tok + 1, NULL, 10);
-            if (n <= 15)
-                put(&bd, (uint8_t)(0x80 | n));
-            else
-                put_tag_be(&bd, n <= 0xffff ? 0xde : 0xdf, n, n <= 0xffff ? 2 : 4);
-        } else if (tok[0] == '[') {
-            unsigned long n = strtoul(tok + 1, NULL, 10);
-            if (n <= 15)
-                put(&bd, (uint8_t)(0x90 | n));
-            else
-                put_tag_be(&bd, n <= 0xffff ? 0xdc : 0xdd, n, n <= 0xffff ? 2 : 4);
-        } else if (strncmp(tok, "m16:", 4) == 0) {
-            put_tag_be(&bd, 0xde, strtoul(arg, NULL, 10), 2);
-        } else if (strncmp(tok, "m32:", 4) == 0) {
-            put_tag_be(&bd, 0xdf, strtoul(arg, NULL, 10), 4);
-        } else if (strncmp(tok, "a16:", 4) == 0) {
-            put_tag_be(&bd, 0xdc, strtoul(arg, NULL, 10), 2);
-        } else if (strncmp(tok, "a32:", 4) == 0) {
-            put_tag_be(&bd, 0xdd, strtoul(arg, NULL, 10), 4);
-        } else if (tok[0] == 's' && tok[1] == ':') {
-            put_str_hdr(&bd, strlen(arg), 0);
-            for (const char *c = arg; *c; c++)
-                put(&bd, (uint8_t)*c);
-        } else if (tok[0] == 'S') {
-            put_str_hdr(&bd, strlen(arg), width_of(tok));
-            for (const char *c = arg; *c; c++)
-                put(&bd, (uint8_t)*c);
-        } else if (strncmp(tok, "rep:", 4) == 0) {
-            char *end;
-            unsigned long n = strtoul(arg, &end, 10);
-            put_str_hdr(&bd, n, 0);
-            for (unsigned long k = 0; k < n; k++)
-                put(&bd, (uint8_t)end[1]);
-        } else if (strncmp(tok, "bin:", 4) == 0) {
-            put_tag_be(&bd, 0xc4, strlen(arg), 1);
-            for (const char *c = arg; *c; c++)
-                put(&bd, (uint8_t)*c);
-        } else if (tok[0] == 'u') {
-            put_uint(&bd, strtoull(arg, NULL, 10), width_of(tok));
-        } else if (tok[0] == 'i') {
-            put_int(&bd, strtoll(arg, NULL, 10), width_of(tok));
-        } else if (tok[0] == 'd') {
-            double d = strtod(arg, NULL);
-            uint64_t bits;
-            memcpy(&bits, &d, sizeof(bits));
-            put_tag_be(&bd, 0xcb, bits, 8);
-        } else if (tok[0] == 'f') {
-            float f = strtof(arg, NULL);
-            uint32_t bits;
-            memcpy(&bits, &f, sizeof(bits));
-            put_tag_be(&bd, 0xca, bits, 4);
-        } else if (tok[0] == 'x') {
-            put(&bd, (uint8_t)strtoul(arg, NULL, 16));
-        } else {
-            fprintf(stderr, "build: bad token %s\n", tok);
-            exit(1);
-        }
-    }
-    free(copy);
-    return bd.n;
+    return proto_msg_decode_from_gateway(guard_put(&guard, buf, len), len, m, why);
 }
 
 static uint8_t in[BUF_MAX];
@@ -242,23 +42,6 @@ static int gateway_spec(const char *spec, struct proto_msg *m, const char **why)
 {
     size_t n = build(in, sizeof(in), spec);
     return from_gateway(in, n, m, why);
-}
-
-static int hex_equal(const uint8_t *got, size_t len, const char *hex)
-{
-    size_t k = 0;
-    for (const char *p = hex; *p;) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        unsigned byte;
-        if (sscanf(p, "%2x", &byte) != 1 || k >= len || got[k] != byte)
-            return 0;
-        k++;
-        p += 2;
-    }
-    return k == len;
 }
 
 static void test_codes(void)
@@ -1053,7 +836,7 @@ static void test_encoder_capacity(void)
         int need = encode_one(which, out, sizeof(out));
         CHECK(need > 0);
         for (size_t cap = 0; cap <= (size_t)need; cap++) {
-            uint8_t *buf = guard_area + guard_size - cap;
+            uint8_t *buf = guard.end - cap;
             int rc = encode_one(which, buf, cap);
             if (cap < (size_t)need) {
                 CHECK(rc == PROTO_ERR_NOSPACE);
@@ -1090,10 +873,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 /* Mutated valid messages must decode to an error or to values that pass the
@@ -1110,26 +890,8 @@ static void test_mutations(void)
         int n = encode_one(which, buf, sizeof(buf) / 2);
         size_t len = (size_t)n;
         int edits = 1 + (int)(rng() % 4);
-        for (int e = 0; e < edits && len > 0; e++) {
-            size_t at = rng() % len;
-            switch (rng() % 6) {
-            case 0: buf[at] ^= (uint8_t)(1u << (rng() % 8)); break;
-            case 1: buf[at] = (uint8_t)rng(); break;
-            case 2: buf[at] = interesting[rng() % sizeof(interesting)]; break;
-            case 3: len = at; break;
-            case 4:
-                if (len < sizeof(buf)) {
-                    memmove(buf + at + 1, buf + at, len - at);
-                    buf[at] = (uint8_t)rng();
-                    len++;
-                }
-                break;
-            default:
-                memmove(buf + at, buf + at + 1, len - at - 1);
-                len--;
-                break;
-            }
-        }
+        len = mutate_bytes(buf, len, sizeof(buf), edits, interesting, sizeof(interesting),
+                           &rng_state);
         struct proto_msg m;
         const char *why = NULL;
         int rc = from_phone(buf, len, &m, &why);
@@ -1173,7 +935,7 @@ static void test_mutations(void)
 
 int main(void)
 {
-    guard_setup(BUF_MAX);
+    guard_map(&guard, BUF_MAX);
     test_codes();
     test_pinned();
     test_round_trip_phone();

@@ -3,55 +3,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "ring.h"
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
+#include "test-util.h"
 
 #define HEADER "nearby-ring v1 name=main epoch=12 vnodes=4\n"
 #define NODE1 "node id=r1 addr=127.0.0.1:7001 weight=1 state=active\n"
 #define NODE2 "node id=r2 addr=127.0.0.1:7002 weight=1 state=joining\n"
-
-static uint64_t rng_state = 0x7e57;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 /* Parses len bytes placed so that the last one is followed by a page that
  * cannot be read: a parser reading past buf + len crashes the test. */
 static int parse_guarded(const char *text, size_t len, struct ring **out,
                          struct ring_parse_error *err)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data_pages = (len + page - 1) / page + 1;
-    char *map = mmap(NULL, (data_pages + 1) * page, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    char *guard, *buf;
+    struct guarded g;
+    const char *buf = guard_place(&g, text, len);
     int rc;
 
-    CHECK(map != MAP_FAILED);
-    guard = map + data_pages * page;
-    CHECK(mprotect(guard, page, PROT_NONE) == 0);
-    buf = guard - len;
-    memcpy(buf, text, len);
     /* Read-only, too: the parser must not write into its input. */
-    CHECK(mprotect(map, data_pages * page, PROT_READ) == 0);
+    guard_readonly(&g);
     rc = ring_parse(buf, len, out, err);
-    CHECK(munmap(map, (data_pages + 1) * page) == 0);
+    guard_release(&g);
     return rc;
 }
 
@@ -371,6 +343,7 @@ static void test_mutations(void)
 
 int main(void)
 {
+    rnd_seed(0x7e57);
     test_valid();
     test_errors();
     test_limits();

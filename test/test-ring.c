@@ -8,30 +8,7 @@
 #include "ring-internal.h"
 #include "ring.h"
 #include "ring_sim.h"
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
-
-static uint64_t rng_state = 0x5eed;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint32_t rnd_below(uint32_t n)
-{
-    return (uint32_t)(rnd() % n);
-}
+#include "test-util.h"
 
 /* Values computed once with libxxhash directly, not through ring.c. */
 static void test_pinned_hashes(void)
@@ -596,6 +573,7 @@ static void test_simulate(void)
 
 int main(void)
 {
+    rnd_seed(0x5eed);
     test_pinned_hashes();
     test_validation();
     test_nodes();

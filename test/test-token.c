@@ -5,23 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
 #include "token.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 /* 32 bytes: the shortest key the library takes. */
 static const uint8_t key[] = "nearby-test-key-0123456789abcdef";
@@ -33,34 +26,19 @@ static const uint8_t other_key[] = "nearby-test-key-0123456789abcdeg";
 
 /* ------------------------------------------------------------------ helpers */
 
-/* Input is copied so that its last byte sits just before a PROT_NONE page: a
- * read past the end faults instead of passing unnoticed. */
-static uint8_t *guard_end;
-
-static void guard_setup(void)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t room = (TOKEN_LEN_MAX * 2 / page + 1) * page;
-    uint8_t *base = mmap(NULL, room + page, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + room, page, PROT_NONE) != 0) {
-        perror("test-token: mmap/mprotect for the guard page");
-        exit(1);
-    }
-    guard_end = base + room;
-}
+/* Inputs are copied against one guard page, room for the largest buffer below. */
+static struct guarded guard;
 
 /* verify: token_verify on a copy of TOK (LEN bytes) that ends at the guard
  * page. *ID is preset to a sentinel so that a write on failure shows. */
 static int verify_n(const uint8_t *k, size_t klen, const char *tok, size_t len, int64_t now,
                     uint64_t *id)
 {
-    uint8_t *copy = guard_end - len;
+    const char *copy = guard_put(&guard, tok, len);
     uint64_t before = *id;
     int r;
 
-    memcpy(copy, tok, len);
-    r = token_verify(k, klen, (const char *)copy, len, now, id);
+    r = token_verify(k, klen, copy, len, now, id);
     if (r != 0 && *id != before) {
         fprintf(stderr, "token_verify wrote *user_id on failure %d\n", r);
         failures++;
@@ -671,11 +649,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 static uint64_t rng(void)
 {
-    /* xorshift64*: deterministic, so a failure reproduces. */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1du;
+    return xorshift64star(&rng_state);
 }
 
 /* mutate: 1..4 random edits of BUF (LEN bytes, room for CAP) using bytes
@@ -770,7 +744,7 @@ int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 100000;
 
-    guard_setup();
+    guard_map(&guard, 4 * TOKEN_LEN_MAX);
     test_pinned_vectors();
     test_round_trip();
     test_expiry();

@@ -4,63 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                         \
-    do {                                                                       \
-        long long a_ = (long long)(a), b_ = (long long)(b);                    \
-        if (a_ != b_) {                                                        \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",        \
-                    __FILE__, __LINE__, #a, a_, #b, b_);                       \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+#include "test-util.h"
 
 #define LIMIT 4096
-
-/* --- guard page: inputs end right before an inaccessible page ------------ */
-
-struct guarded {
-    uint8_t *map;
-    size_t map_len;
-    uint8_t *data;
-};
-
-static void guard_place(struct guarded *g, const void *src, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t pages = (len + page - 1) / page + 1;
-    g->map_len = pages * page;
-    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g->map == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    if (mprotect(g->map + g->map_len - page, page, PROT_NONE) != 0) {
-        perror("mprotect");
-        exit(1);
-    }
-    g->data = g->map + g->map_len - page - len;
-    if (len > 0)
-        memcpy(g->data, src, len);
-}
-
-static void guard_release(struct guarded *g)
-{
-    munmap(g->map, g->map_len);
-}
 
 /* Parses src[0..len) placed against the guard page; on success the frame's
  * payload pointer is rebased onto src. */
@@ -68,10 +17,10 @@ static int parse_guarded(const uint8_t *src, size_t len, enum ws_role role, size
                          struct ws_frame *f)
 {
     struct guarded g;
-    guard_place(&g, src, len);
-    int r = ws_frame_parse(g.data, len, role, limit, f);
+    uint8_t *data = guard_place(&g, src, len);
+    int r = ws_frame_parse(data, len, role, limit, f);
     if (r > 0)
-        f->payload = src + (f->payload - g.data);
+        f->payload = src + (f->payload - data);
     guard_release(&g);
     return r;
 }
@@ -386,9 +335,9 @@ static void test_byte_splits(void)
     size_t start = 0;
     for (size_t have = 0; have <= n; have++) {
         struct guarded g;
-        guard_place(&g, stream + start, have - start);
+        uint8_t *data = guard_place(&g, stream + start, have - start);
         struct ws_frame f;
-        int r = ws_frame_parse(g.data, have - start, WS_ROLE_SERVER, LIMIT, &f);
+        int r = ws_frame_parse(data, have - start, WS_ROLE_SERVER, LIMIT, &f);
         guard_release(&g);
         if (r == WS_NEED_MORE)
             continue;
@@ -843,10 +792,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 static void test_random(void)
@@ -867,27 +813,27 @@ static void test_random(void)
         }
         enum ws_role role = round % 2 ? WS_ROLE_SERVER : WS_ROLE_CLIENT;
         struct guarded g;
-        guard_place(&g, input, len);
+        uint8_t *data = guard_place(&g, input, len);
         size_t pos = 0;
         for (;;) {
             struct ws_frame f;
-            int r = ws_frame_parse(g.data + pos, len - pos, role, 200, &f);
+            int r = ws_frame_parse(data + pos, len - pos, role, 200, &f);
             if (r <= 0) {
                 CHECK(r == WS_NEED_MORE || (r < 0 && ws_err_close_code(r) != 1011));
                 break;
             }
             CHECK((size_t)r <= len - pos);
             CHECK_EQ(f.header_len + f.payload_len, r);
-            ws_mask(g.data + pos + f.header_len, f.payload_len, f.mask, 0);
+            ws_mask(data + pos + f.header_len, f.payload_len, f.mask, 0);
             struct ws_data d;
-            int a = ws_message_feed(&m, &f, g.data + pos + f.header_len, &d);
+            int a = ws_message_feed(&m, &f, data + pos + f.header_len, &d);
             CHECK(a >= 0 || ws_err_close_code(a) != 1011);
             if (f.opcode == WS_OP_CLOSE) {
                 struct ws_close c;
-                int cr = ws_close_parse(g.data + pos + f.header_len, f.payload_len, &c);
+                int cr = ws_close_parse(data + pos + f.header_len, f.payload_len, &c);
                 CHECK(cr == 0 || ws_err_close_code(cr) != 1011);
             }
-            ws_utf8_valid(g.data + pos, len - pos);
+            ws_utf8_valid(data + pos, len - pos);
             pos += (size_t)r;
         }
         guard_release(&g);

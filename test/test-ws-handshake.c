@@ -4,29 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                         \
-    do {                                                                       \
-        long long a_ = (long long)(a), b_ = (long long)(b);                    \
-        if (a_ != b_) {                                                        \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",        \
-                    __FILE__, __LINE__, #a, a_, #b, b_);                       \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+#include "test-util.h"
 
 /* Returns true when span s holds exactly the string lit. */
 static bool span_eq(struct ws_span s, const char *lit)
@@ -35,52 +16,20 @@ static bool span_eq(struct ws_span s, const char *lit)
     return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-/* --- guard page ----------------------------------------------------------- */
-
-struct guarded {
-    char *map;
-    size_t map_len;
-    char *data;
-};
-
-static void guard_place(struct guarded *g, const void *src, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t pages = (len + page - 1) / page + 1;
-    g->map_len = pages * page;
-    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g->map == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    if (mprotect(g->map + g->map_len - page, page, PROT_NONE) != 0) {
-        perror("mprotect");
-        exit(1);
-    }
-    g->data = g->map + g->map_len - page - len;
-    if (len > 0)
-        memcpy(g->data, src, len);
-}
-
-static void guard_release(struct guarded *g)
-{
-    munmap(g->map, g->map_len);
-}
-
 /* Parses s[0..len) placed against the guard page. On success the spans of
  * req are rebased onto s, so they can be compared after the guard is gone. */
 static int parse_n(const char *s, size_t len, struct ws_request *req)
 {
     struct guarded g;
-    guard_place(&g, s, len);
+    const char *data = guard_place(&g, s, len);
     struct ws_request r;
-    int n = ws_handshake_parse(g.data, len, &r);
+    int n = ws_handshake_parse(data, len, &r);
     if (n > 0) {
         struct ws_span *spans[] = {&r.method, &r.target, &r.path, &r.query, &r.host,
                                    &r.origin, &r.authorization, &r.key, &r.protocol};
         for (size_t i = 0; i < sizeof spans / sizeof spans[0]; i++) {
             if (spans[i]->ptr)
-                spans[i]->ptr = s + (spans[i]->ptr - g.data);
+                spans[i]->ptr = s + (spans[i]->ptr - data);
         }
         *req = r;
     }
@@ -533,14 +482,14 @@ static void test_client(void)
     CHECK(n > 0);
     for (int cut = 0; cut < n; cut++) {
         struct guarded g;
-        guard_place(&g, resp, (size_t)cut);
-        CHECK_EQ(ws_handshake_parse_response(g.data, (size_t)cut, key, strlen(key)),
+        const char *data = guard_place(&g, resp, (size_t)cut);
+        CHECK_EQ(ws_handshake_parse_response(data, (size_t)cut, key, strlen(key)),
                  WS_HS_NEED_MORE);
         guard_release(&g);
     }
     struct guarded g;
-    guard_place(&g, resp, (size_t)n);
-    CHECK_EQ(ws_handshake_parse_response(g.data, (size_t)n, key, strlen(key)), n);
+    const char *data = guard_place(&g, resp, (size_t)n);
+    CHECK_EQ(ws_handshake_parse_response(data, (size_t)n, key, strlen(key)), n);
     guard_release(&g);
     /* With a frame behind it. */
     memcpy(resp + n, "\x82\x00", 2);
@@ -586,10 +535,7 @@ static uint64_t rng_state = 0x243F6A8885A308D3u;
 
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 static void test_random(void)
@@ -625,16 +571,16 @@ static void test_random(void)
             len = rng() % (len + 1);
         }
         struct guarded g;
-        guard_place(&g, input, len);
+        const char *data = guard_place(&g, input, len);
         struct ws_request r;
-        int n = ws_handshake_parse(g.data, len, &r);
+        int n = ws_handshake_parse(data, len, &r);
         CHECK(n == WS_HS_NEED_MORE || (n < 0 && n >= WS_HS_ERR_EXTENSION) ||
               (n > 0 && (size_t)n <= len && n <= WS_HS_HEAD_MAX));
         if (n > 0) {
-            CHECK(r.method.ptr >= g.data && r.method.ptr + r.method.len <= g.data + n);
-            CHECK(!r.host.ptr || (r.host.ptr >= g.data && r.host.ptr + r.host.len <= g.data + n));
+            CHECK(r.method.ptr >= data && r.method.ptr + r.method.len <= data + n);
+            CHECK(!r.host.ptr || (r.host.ptr >= data && r.host.ptr + r.host.len <= data + n));
         }
-        n = ws_handshake_parse_response(g.data, len, "dGhlIHNhbXBsZSBub25jZQ==", 24);
+        n = ws_handshake_parse_response(data, len, "dGhlIHNhbXBsZSBub25jZQ==", 24);
         CHECK(n == WS_HS_NEED_MORE || n < 0 || (size_t)n <= len);
         guard_release(&g);
     }
