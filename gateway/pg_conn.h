@@ -55,7 +55,9 @@ enum pg_conn_err {
 
 /* Zero fields take the defaults given. */
 struct pg_conn_options {
-    const char *conninfo;   /* libpq connection string, copied (required) */
+    const char *conninfo;   /* libpq connection string, copied (required); give a
+                             * numeric host or hostaddr: libpq resolves names
+                             * with a blocking getaddrinfo in PQconnectStart */
     int connect_timeout_ms; /* one connection attempt; default 5000 */
     int request_timeout_ms; /* one request once sent; default 30000, <0 none */
     int backoff_min_ms;     /* first retry delay; default 100 */

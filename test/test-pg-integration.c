@@ -225,8 +225,6 @@ static void test_friends(struct pg_conn *pc)
     static uint64_t want[FRIENDS_DB_MAX_FRIENDS];
     for (uint64_t u = 1; u <= N; u++)
         CHECK_EQ(friends_db_load(pc, u, on_load, &loads[u]), 0);
-    struct { int i; } unused = { 0 };
-    (void)unused;
     for (uint64_t u = 1; u <= N; u++)
         CHECK(run_until(flag_set, &loads[u].done, 10000));
     size_t total = 0;
