@@ -6,8 +6,9 @@
 #include "proto_msg.h"
 #include "session.h"
 
-/* A `friend` or `gone` frame: a few dozen bytes, 64 is ample. */
-#define SESSION_SMALL_FRAME 64
+/* A `friend` or `gone` frame: at most about 90 bytes (six keys, three
+ * float64, two uint64), so 128 always fits. */
+#define SESSION_SMALL_FRAME 128
 
 void session_init(struct session *s, uint64_t user, double radius_km)
 {
@@ -277,12 +278,13 @@ int session_encode_nearby(struct session *s, uint8_t *buf, size_t cap)
     len = proto_nearby_finish(&w);
     if (len < 0)
         return SESSION_ERR_NOSPACE;
-    /* Only now that the frame exists do the friends in it count as shown. */
+    /* Only now that the frame exists do the friends in it count as shown,
+     * and exactly those: nearby replaces whatever the phone held. */
     for (uint32_t i = 0; i < s->friend_count; i++) {
+        struct session_friend *f = &s->friends[i];
         double dist_km;
 
-        if (in_range(s, &s->friends[i], &dist_km))
-            s->friends[i].sent_ts = s->friends[i].channel->ts ? s->friends[i].channel->ts : 1;
+        f->sent_ts = in_range(s, f, &dist_km) ? (f->channel->ts ? f->channel->ts : 1) : 0;
     }
     return len;
 }

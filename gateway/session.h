@@ -88,7 +88,8 @@ int session_remove_friend(struct session *s, struct channels *table, uint64_t us
                           const struct session_sink *sink);
 
 /* Encodes the `nearby` reply into buf: every friend with a known position
- * within the radius (each then counts as shown). Returns the bytes written,
+ * within the radius (each then counts as shown, and every other friend as
+ * not shown). Returns the bytes written,
  * or SESSION_ERR_NOSPACE. */
 int session_encode_nearby(struct session *s, uint8_t *buf, size_t cap);
 

@@ -37,21 +37,24 @@ static void on_send(void *arg, struct session *s, const uint8_t *frame, size_t l
         CHECK(msg.type == PROTO_MSG_GONE);
         id = msg.gone.id;
     }
-    if (id == s->user || session_find_friend(s, id) == NULL || id > MAX_USERS) {
+    if (id == s->user || session_find_friend(s, id) == NULL) {
         p->foreign++;
         return;
     }
-    p->shown[id] = msg.type == PROTO_MSG_FRIEND;
+    if (id <= MAX_USERS)
+        p->shown[id] = msg.type == PROTO_MSG_FRIEND;
 }
 
 static void on_created(void *arg, struct channel *ch)
 {
-    created[ch->user]++;
+    if (ch->user <= MAX_USERS)
+        created[ch->user]++;
 }
 
 static void on_released(void *arg, uint64_t user)
 {
-    released[user]++;
+    if (user <= MAX_USERS)
+        released[user]++;
 }
 
 static const struct session_sink sink = {on_send, on_created, on_released, NULL};
@@ -214,8 +217,30 @@ static void test_property(void)
     channels_free(table);
 }
 
+/* Real-sized values: ids near 2^63, ts in ms since the epoch, negative
+ * coordinates; the frames must still go out. */
+static void test_large_values(void)
+{
+    struct channels *table = channels_new();
+    struct session *s = &sessions[1];
+    uint64_t big = UINT64_C(9223372036854775807), friend_id = big - 1;
+
+    memset(&phones[1], 0, sizeof(phones[1]));
+    session_init(s, big, 8.047);
+    CHECK(session_set_friends(s, table, &friend_id, 1, &sink) == 0);
+    session_moved(s, -33.8688197, -151.2092955, UINT64_C(1795617062414), &sink);
+    place(table, friend_id, -33.8688, -151.2093, UINT64_C(1795617062415));
+    CHECK(phones[1].frames == 1); /* friend */
+    session_moved(s, 33.0, 151.0, UINT64_C(1795617062416), &sink);
+    CHECK(phones[1].frames == 2); /* gone */
+    CHECK(phones[1].foreign == 0);
+    session_clear_friends(s, table, &sink);
+    channels_free(table);
+}
+
 int main(void)
 {
+    test_large_values();
     test_one_session();
     test_property();
     return failures ? 1 : 0;

@@ -1,0 +1,37 @@
+/* config.h: nearby-gateway's settings, from command-line flags with defaults shown by --help. */
+#ifndef NEARBY_GATEWAY_CONFIG_H
+#define NEARBY_GATEWAY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GATEWAY_ORIGINS_MAX 16
+#define GATEWAY_KEY_MAX 1024
+
+struct gateway_config {
+    char listen[256];        /* host:port */
+    char id[128];            /* this gateway in ZooKeeper and on heartbeat channels */
+    char zk[512];
+    char root[256];
+    char ring[64];
+    char cache[256];         /* location cache Redis, host:port */
+    char pg[1024];           /* libpq conninfo */
+    uint8_t jwt_key[GATEWAY_KEY_MAX];
+    size_t jwt_key_len;
+    double radius_km;
+    double max_radius_km;
+    unsigned location_ttl_s;
+    unsigned drain_seconds;
+    double loc_rate;         /* loc messages per second per session, sustained */
+    unsigned loc_burst;
+    unsigned session_timeout_ms; /* ZooKeeper session */
+    const char *origins[GATEWAY_ORIGINS_MAX]; /* ref: argv */
+    size_t origin_count;
+    int check_only;          /* --check-config: validate and exit */
+};
+
+/* Parses argv into *cfg (defaults first). Returns 0 to run, 1 when --help was
+ * printed (exit 0), or -1 after printing what is wrong on stderr (exit 2). */
+int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,594 @@
+/* gateway.c: the gateway's back end: the ring from ZooKeeper, pub/sub nodes, fan-out of updates to local sessions, expiry. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway-internal.h"
+#include "log.h"
+
+#define GATEWAY_CHANNEL_MAX 32 /* "u:" and 20 digits */
+
+uint64_t gateway_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* -- frames and channel changes from sessions ---------------------------- */
+
+static void sink_send(void *arg, struct session *s, const uint8_t *frame, size_t len)
+{
+    struct phone *p = s->transport;
+
+    /* Until its nearby goes out a phone hears nothing: nearby replaces
+     * whatever the session decided while it was loading. */
+    if (p->state == PHONE_LIVE)
+        phone_send(p, frame, len);
+}
+
+static void sink_created(void *arg, struct channel *ch)
+{
+    gateway_subscribe(((struct phone *)arg)->gw, ch->user);
+}
+
+static void sink_released(void *arg, uint64_t user)
+{
+    gateway_unsubscribe(((struct phone *)arg)->gw, user);
+}
+
+/* The sink's arg is set per call by phone.c (the phone whose session acts);
+ * fan-out uses the session's own transport for sends. */
+const struct session_sink gateway_session_sink = {sink_send, sink_created, sink_released, NULL};
+
+/* -- the ring's nodes ----------------------------------------------------- */
+
+static struct gw_node *node_find(struct gateway *gw, const char *id, const char *addr)
+{
+    for (size_t i = 0; i < gw->node_count; i++)
+        if (strcmp(gw->nodes[i].id, id) == 0 && strcmp(gw->nodes[i].addr, addr) == 0)
+            return &gw->nodes[i];
+    return NULL;
+}
+
+/* Returns the node client that owns hash in view, or NULL (no ring yet, or
+ * the owner's client could not be made). */
+static struct pubsub_node *owner(struct gateway *gw, const struct ring *ring, enum ring_view view,
+                                 uint64_t hash)
+{
+    const struct ring_node *rn = ring ? ring_owner(ring, view, hash) : NULL;
+    struct gw_node *n = rn ? node_find(gw, rn->id, rn->addr) : NULL;
+
+    return n ? n->node : NULL;
+}
+
+void gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload)
+{
+    char channel[GATEWAY_CHANNEL_MAX];
+    size_t clen = ring_user_channel(user, channel);
+    uint64_t hash = ring_hash(channel, clen);
+    struct pubsub_node *old_owner = owner(gw, gw->ring, RING_VIEW_OLD, hash);
+    struct pubsub_node *new_owner = owner(gw, gw->ring, RING_VIEW_NEW, hash);
+    int len = proto_payload_encode(gw->frame, sizeof(gw->frame), payload);
+
+    if (len < 0 || new_owner == NULL) {
+        metrics_counter_inc(gw->m.publish_errors);
+        return;
+    }
+    /* During a ring change the old and the new owner both get it, so gateways
+     * on either epoch hear it; receivers drop the duplicate by seq. */
+    if (pubsub_node_publish(new_owner, channel, clen, gw->frame, (size_t)len) < 0)
+        metrics_counter_inc(gw->m.publish_errors);
+    if (old_owner != NULL && old_owner != new_owner &&
+        pubsub_node_publish(old_owner, channel, clen, gw->frame, (size_t)len) < 0)
+        metrics_counter_inc(gw->m.publish_errors);
+}
+
+/* Subscribes (on != 0) or unsubscribes the channel of user on its owners in
+ * ring's two views. */
+static void subscription(struct gateway *gw, const struct ring *ring, uint64_t user, int on)
+{
+    char channel[GATEWAY_CHANNEL_MAX];
+    size_t clen = ring_user_channel(user, channel);
+    uint64_t hash = ring_hash(channel, clen);
+    struct pubsub_node *a = owner(gw, ring, RING_VIEW_OLD, hash);
+    struct pubsub_node *b = owner(gw, ring, RING_VIEW_NEW, hash);
+
+    for (int i = 0; i < 2; i++) {
+        struct pubsub_node *n = i ? b : a;
+
+        if (n == NULL || (i == 1 && b == a))
+            continue;
+        if (on)
+            pubsub_node_subscribe(n, channel, clen);
+        else
+            pubsub_node_unsubscribe(n, channel, clen);
+    }
+}
+
+void gateway_subscribe(struct gateway *gw, uint64_t user)
+{
+    subscription(gw, gw->ring, user, 1);
+}
+
+void gateway_unsubscribe(struct gateway *gw, uint64_t user)
+{
+    subscription(gw, gw->ring, user, 0);
+}
+
+/* -- fan-out ------------------------------------------------------------- */
+
+/* Tells every local watcher of ch that its entry changed. */
+static void notify_watchers(struct gateway *gw, struct channel *ch)
+{
+    for (uint32_t i = 0; i < ch->watcher_count; i++) {
+        struct session *s = ch->watchers[i];
+        struct session_friend *f = session_find_friend(s, ch->user);
+
+        if (f != NULL)
+            session_friend_changed(s, f, &gateway_session_sink);
+    }
+}
+
+/* Applies a friendship change to the local sessions of user. */
+static void apply_friendship(struct gateway *gw, uint64_t user, uint64_t other, int add)
+{
+    for (struct phone *p = gw->phones; p != NULL; p = p->next) {
+        struct session_sink sink = gateway_session_sink;
+
+        if (p->session.user != user || p->state != PHONE_LIVE)
+            continue;
+        sink.arg = p;
+        if (add) {
+            if (session_add_friend(&p->session, gw->channels, other, &sink) == 0)
+                gateway_refresh_from_cache(gw, &other, 1);
+        } else {
+            session_remove_friend(&p->session, gw->channels, other, &sink);
+        }
+    }
+}
+
+void gateway_apply_payload(struct gateway *gw, const struct proto_payload *payload)
+{
+    struct channel *ch = channels_get(gw->channels, payload->user);
+
+    if (ch == NULL || payload->kind == PROTO_PAYLOAD_HB)
+        return;
+    if (payload->seq <= ch->seq)
+        return; /* a duplicate: published to two owners during a ring change */
+    ch->seq = payload->seq;
+    switch (payload->kind) {
+    case PROTO_PAYLOAD_LOC:
+        if (payload->loc.ts < ch->ts)
+            return;
+        ch->lat = payload->loc.lat;
+        ch->lng = payload->loc.lng;
+        ch->ts = payload->loc.ts ? payload->loc.ts : 1;
+        ch->seen_ms = gateway_now_ms();
+        notify_watchers(gw, ch);
+        break;
+    case PROTO_PAYLOAD_OFF:
+        ch->ts = 0;
+        notify_watchers(gw, ch);
+        break;
+    case PROTO_PAYLOAD_FRIEND_ADD:
+    case PROTO_PAYLOAD_FRIEND_DEL:
+        apply_friendship(gw, payload->user, payload->friend.other,
+                         payload->kind == PROTO_PAYLOAD_FRIEND_ADD);
+        break;
+    case PROTO_PAYLOAD_HB:
+        break;
+    }
+}
+
+void gateway_apply_cached(struct gateway *gw, const struct location_cache_entry *entries, size_t n)
+{
+    uint64_t now = gateway_now_ms();
+
+    for (size_t i = 0; i < n; i++) {
+        struct channel *ch = channels_get(gw->channels, entries[i].user);
+
+        if (ch == NULL || !entries[i].present || entries[i].ts <= ch->ts)
+            continue;
+        ch->lat = entries[i].lat;
+        ch->lng = entries[i].lng;
+        ch->ts = entries[i].ts;
+        ch->seen_ms = entries[i].ts < now ? entries[i].ts : now;
+        notify_watchers(gw, ch);
+    }
+}
+
+static void on_cache_refresh(void *arg, int status, const struct location_cache_entry *entries,
+                             size_t n)
+{
+    if (status < 0)
+        LOG_WARN("location cache read failed: %s", location_cache_strerror(status));
+    else
+        gateway_apply_cached(arg, entries, n);
+}
+
+void gateway_refresh_from_cache(struct gateway *gw, const uint64_t *users, size_t n)
+{
+    int rc = n ? location_cache_mget(gw->cache, users, n, on_cache_refresh, gw) : 0;
+
+    if (rc < 0)
+        LOG_WARN("cannot read %zu positions from the cache: %s", n, location_cache_strerror(rc));
+}
+
+/* -- pub/sub node callbacks ----------------------------------------------- */
+
+static void on_node_message(void *arg, struct pubsub_node *node, const char *channel,
+                            size_t channel_len, const uint8_t *payload, size_t payload_len)
+{
+    struct gateway *gw = arg;
+    struct proto_payload p;
+    const char *reason;
+
+    if (proto_payload_decode(payload, payload_len, &p, &reason) < 0) {
+        LOG_WARN("node %s: dropped a payload on %.*s: %s", pubsub_node_id(node),
+                 (int)channel_len, channel, reason);
+        return;
+    }
+    metrics_counter_inc(gw->m.updates_in);
+    if (p.kind == PROTO_PAYLOAD_LOC) {
+        uint64_t now = gateway_now_ms();
+
+        metrics_histogram_observe(gw->m.latency_ms, now > p.loc.ts ? (double)(now - p.loc.ts) : 0.0);
+    }
+    gateway_apply_payload(gw, &p);
+}
+
+/* The subscriber came back: whatever was published meanwhile is lost inside
+ * Redis, so read the positions of the users whose channels live there. */
+static void on_node_resubscribed(void *arg, struct pubsub_node *node, size_t count)
+{
+    struct gateway *gw = arg;
+    uint64_t *users = malloc((channels_count(gw->channels) + 1) * sizeof(*users));
+    struct channel *ch;
+    size_t cursor = 0, n = 0;
+
+    LOG_INFO("node %s (%s): %zu channels subscribed again; catching up from the cache",
+             pubsub_node_id(node), pubsub_node_addr(node), count);
+    if (users == NULL)
+        return;
+    while ((ch = channels_next(gw->channels, &cursor)) != NULL) {
+        char channel[GATEWAY_CHANNEL_MAX];
+        size_t clen = ring_user_channel(ch->user, channel);
+        uint64_t hash = ring_hash(channel, clen);
+
+        if (owner(gw, gw->ring, RING_VIEW_OLD, hash) == node ||
+            owner(gw, gw->ring, RING_VIEW_NEW, hash) == node)
+            users[n++] = ch->user;
+    }
+    gateway_refresh_from_cache(gw, users, n);
+    free(users);
+}
+
+static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
+{
+    if (state == PUBSUB_NODE_DEAD)
+        LOG_WARN("pub/sub node %s (%s) is dead: %s", pubsub_node_id(node), pubsub_node_addr(node),
+                 pubsub_node_last_error(node));
+    else
+        LOG_INFO("pub/sub node %s (%s) is %s", pubsub_node_id(node), pubsub_node_addr(node),
+                 pubsub_node_state_name(state));
+}
+
+static const struct pubsub_node_callbacks node_callbacks = {
+    .on_message = on_node_message,
+    .on_resubscribed = on_node_resubscribed,
+    .on_state = on_node_state,
+};
+
+/* -- applying a ring ------------------------------------------------------ */
+
+/* Makes sure a client exists for every node that owns space in ring.
+ * Returns 0, or -1 when out of memory. */
+static int ensure_nodes(struct gateway *gw, const struct ring *ring)
+{
+    size_t n = ring_node_count(ring);
+    struct gw_node *grown = realloc(gw->nodes, (gw->node_count + n + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return -1;
+    gw->nodes = grown;
+    for (size_t i = 0; i < gw->node_count; i++)
+        gw->nodes[i].in_ring = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ring_node *rn = ring_node_at(ring, i);
+        struct gw_node *node;
+        struct pubsub_node_config config = {rn->id, rn->addr, gw->cfg.id, 0, 0, 0, 0, 0, 0, 0};
+
+        if (rn->state == RING_STATE_STANDBY)
+            continue;
+        node = node_find(gw, rn->id, rn->addr);
+        if (node == NULL) {
+            node = &gw->nodes[gw->node_count];
+            memset(node, 0, sizeof(*node));
+            node->node = pubsub_node_new(gw->base, &config, &node_callbacks, gw);
+            if (node->node == NULL) {
+                LOG_ERROR("cannot make a client for node %s at %s", rn->id, rn->addr);
+                continue;
+            }
+            snprintf(node->id, sizeof(node->id), "%s", rn->id);
+            snprintf(node->addr, sizeof(node->addr), "%s", rn->addr);
+            gw->node_count++;
+        }
+        node->in_ring = 1;
+    }
+    return 0;
+}
+
+static void apply_ring(struct gateway *gw, const struct ring *next)
+{
+    struct ring *copy = ring_dup(next), *prev = gw->ring;
+    struct channel *ch;
+    size_t cursor = 0, moved = 0, kept = 0;
+
+    if (copy == NULL || ensure_nodes(gw, copy) < 0) {
+        LOG_ERROR("out of memory applying ring epoch %" PRIu64 "; keeping epoch %" PRIu64,
+                  ring_epoch(next), prev ? ring_epoch(prev) : 0);
+        ring_free(copy);
+        return;
+    }
+    /* New owners first, then the old ones let go: a channel is never without
+     * a subscription on the loop's side. */
+    while ((ch = channels_next(gw->channels, &cursor)) != NULL) {
+        char channel[GATEWAY_CHANNEL_MAX];
+        size_t clen = ring_user_channel(ch->user, channel);
+        uint64_t hash = ring_hash(channel, clen);
+        struct pubsub_node *was[2] = {owner(gw, prev, RING_VIEW_OLD, hash),
+                                      owner(gw, prev, RING_VIEW_NEW, hash)};
+        struct pubsub_node *now[2] = {owner(gw, copy, RING_VIEW_OLD, hash),
+                                      owner(gw, copy, RING_VIEW_NEW, hash)};
+
+        for (int i = 0; i < 2; i++)
+            if (now[i] && now[i] != was[0] && now[i] != was[1])
+                pubsub_node_subscribe(now[i], channel, clen);
+        for (int i = 0; i < 2; i++)
+            if (was[i] && was[i] != now[0] && was[i] != now[1])
+                pubsub_node_unsubscribe(was[i], channel, clen);
+        if (was[1] != now[1])
+            moved++;
+        else
+            kept++;
+    }
+    /* Clients of nodes that left the ring go; their subscriptions with them. */
+    for (size_t i = 0; i < gw->node_count;) {
+        if (gw->nodes[i].in_ring) {
+            i++;
+            continue;
+        }
+        LOG_INFO("node %s (%s) left the ring", gw->nodes[i].id, gw->nodes[i].addr);
+        pubsub_node_free(gw->nodes[i].node);
+        gw->nodes[i] = gw->nodes[--gw->node_count];
+    }
+    gw->ring = copy;
+    ring_free(prev);
+    metrics_gauge_set(gw->m.ring_epoch, (double)ring_epoch(copy));
+    LOG_INFO("applied ring %s epoch %" PRIu64 ": %zu channels moved, %zu stayed", ring_name(copy),
+             ring_epoch(copy), moved, kept);
+}
+
+static void on_ring(const struct ring *ring, int32_t version, void *arg)
+{
+    apply_ring(arg, ring);
+}
+
+static void on_ring_event(enum ring_watch_event event, const char *detail, void *arg)
+{
+    static const char *const names[] = {"connected", "reconnected", "disconnected",
+                                        "expired", "missing", "corrupt"};
+
+    if (event == RING_WATCH_CONNECTED || event == RING_WATCH_RECONNECTED)
+        LOG_INFO("zookeeper: %s %s", names[event], detail ? detail : "");
+    else
+        LOG_WARN("zookeeper: %s %s", names[event], detail ? detail : "");
+}
+
+/* -- once a second ------------------------------------------------------- */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct gateway *gw = arg;
+    uint64_t now = gateway_now_ms(), ttl_ms = (uint64_t)gw->cfg.location_ttl_s * 1000u;
+    struct history_stats hs;
+    struct channel *ch;
+    size_t cursor = 0;
+
+    /* A position the cache would have let expire is gone for the phones too. */
+    while ((ch = channels_next(gw->channels, &cursor)) != NULL) {
+        if (ch->ts != 0 && now > ch->seen_ms + ttl_ms) {
+            ch->ts = 0;
+            notify_watchers(gw, ch);
+        }
+    }
+    history_get_stats(gw->history, &hs);
+    metrics_gauge_set(gw->m.sessions, (double)gw->phone_count);
+    metrics_gauge_set(gw->m.channels, (double)channels_count(gw->channels));
+    metrics_gauge_set(gw->m.history_queued, (double)hs.queued);
+    metrics_counter_add(gw->m.history_written,
+                        hs.written - metrics_counter_value(gw->m.history_written));
+    metrics_counter_add(gw->m.history_dropped,
+                        hs.dropped - metrics_counter_value(gw->m.history_dropped));
+}
+
+int gateway_ready(struct gateway *gw, char *buf, size_t cap)
+{
+    if (gw->draining)
+        return snprintf(buf, cap, "draining"), 0;
+    if (!ring_watch_connected(gw->watch))
+        return snprintf(buf, cap, "zookeeper not connected"), 0;
+    if (gw->ring == NULL)
+        return snprintf(buf, cap, "no ring '%s' read yet", gw->cfg.ring), 0;
+    if (!location_cache_is_up(gw->cache))
+        return snprintf(buf, cap, "location cache %s unreachable: %s", gw->cfg.cache,
+                        location_cache_last_error(gw->cache)), 0;
+    if (!pg_conn_healthy(gw->pg))
+        return snprintf(buf, cap, "postgresql unreachable: %s", pg_conn_errstr(gw->pg)), 0;
+    for (size_t i = 0; i < gw->node_count; i++)
+        if (pubsub_node_state(gw->nodes[i].node) != PUBSUB_NODE_ALIVE)
+            return snprintf(buf, cap, "pub/sub node %s (%s) is %s", gw->nodes[i].id,
+                            gw->nodes[i].addr,
+                            pubsub_node_state_name(pubsub_node_state(gw->nodes[i].node))), 0;
+    return snprintf(buf, cap, "ok"), 1;
+}
+
+/* -- life cycle ----------------------------------------------------------- */
+
+static int metrics_setup(struct gateway_metrics *m)
+{
+    static const double bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+    int rc = 0;
+
+    m->registry = metrics_new();
+    if (m->registry == NULL)
+        return -1;
+    rc |= metrics_gauge_new(m->registry, "nearby_sessions", "Open phone sessions.", &m->sessions);
+    rc |= metrics_gauge_new(m->registry, "nearby_channels", "Channels subscribed (one per watched user).", &m->channels);
+    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch", "Epoch of the ring applied.", &m->ring_epoch);
+    rc |= metrics_gauge_new(m->registry, "nearby_history_queued", "History rows waiting for PostgreSQL.", &m->history_queued);
+    rc |= metrics_counter_new(m->registry, "nearby_updates_in_total", "Payloads received from pub/sub.", &m->updates_in);
+    rc |= metrics_counter_new(m->registry, "nearby_pushes_out_total", "Frames pushed to phones.", &m->pushes_out);
+    rc |= metrics_counter_new(m->registry, "nearby_bad_frames_total", "Malformed frames from phones.", &m->bad_frames);
+    rc |= metrics_counter_new(m->registry, "nearby_rate_limited_total", "loc messages refused by the rate limit.", &m->rate_limited);
+    rc |= metrics_counter_new(m->registry, "nearby_publish_errors_total", "Publishes that failed.", &m->publish_errors);
+    rc |= metrics_counter_new(m->registry, "nearby_history_written_total", "History rows written.", &m->history_written);
+    rc |= metrics_counter_new(m->registry, "nearby_history_dropped_total", "History rows dropped (queue full).", &m->history_dropped);
+    rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_ms",
+                                "From the phone's ts to the push, in ms.", bounds,
+                                sizeof(bounds) / sizeof(bounds[0]), &m->latency_ms);
+    return rc ? -1 : 0;
+}
+
+struct gateway *gateway_new(struct event_base *base, const struct gateway_config *cfg,
+                            char *errbuf, size_t errlen)
+{
+    struct gateway *gw = calloc(1, sizeof(*gw));
+    struct ring_watch_callbacks watch_cb = {on_ring, on_ring_event, NULL};
+    struct location_cache_config cache_cfg = {.addr = cfg->cache};
+    struct pg_conn_options pg_opt = {.conninfo = cfg->pg};
+    struct timeval second = {1, 0};
+
+    if (gw == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    gw->base = base;
+    gw->cfg = *cfg;
+    watch_cb.arg = gw;
+    gw->channels = channels_new();
+    if (gw->channels == NULL || metrics_setup(&gw->m) < 0) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    gw->http = http_server_new(base, cfg->listen, &phone_http_callbacks, gw, PROTO_FRAME_MAX,
+                               errbuf, errlen);
+    if (gw->http == NULL)
+        goto fail;
+    gw->cache = location_cache_new(base, &cache_cfg);
+    gw->pg = pg_conn_new(base, &pg_opt);
+    if (gw->cache == NULL || gw->pg == NULL) {
+        snprintf(errbuf, errlen, "cannot set up the location cache %s or PostgreSQL", cfg->cache);
+        goto fail;
+    }
+    gw->history = history_new(base, gw->pg, NULL);
+    gw->watch = ring_watch_new(base, cfg->zk, cfg->root, cfg->ring, (int)cfg->session_timeout_ms,
+                               &watch_cb, errbuf, errlen);
+    gw->tick = event_new(base, -1, EV_PERSIST, on_tick, gw);
+    if (gw->history == NULL || gw->watch == NULL || gw->tick == NULL ||
+        event_add(gw->tick, &second) < 0) {
+        if (gw->watch != NULL)
+            snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    return gw;
+
+fail:
+    gateway_free(gw);
+    return NULL;
+}
+
+/* Closes a share of the remaining phones every 100 ms, so that they do not
+ * all reconnect to the other gateways at the same instant; the loop exits
+ * once the last one is gone. */
+static void on_drain_step(evutil_socket_t fd, short what, void *arg)
+{
+    struct gateway *gw = arg;
+    struct timeval step = {0, 100000};
+    size_t open = 0, batch;
+
+    for (struct phone *p = gw->phones; p != NULL; p = p->next)
+        open += p->conn != NULL && !p->closing;
+    if (gw->phone_count == 0) {
+        event_base_loopexit(gw->base, NULL);
+        return;
+    }
+    batch = gw->drain_steps_left > 1 ? (open + gw->drain_steps_left - 1) / gw->drain_steps_left : open;
+    if (gw->drain_steps_left > 1)
+        gw->drain_steps_left--;
+    for (struct phone *p = gw->phones; p != NULL && batch > 0; p = p->next) {
+        if (p->conn == NULL || p->closing)
+            continue;
+        phone_close(p, 1001, "gateway going away");
+        batch--;
+    }
+    evtimer_add(gw->drain_timer, &step);
+}
+
+void gateway_drain(struct gateway *gw)
+{
+    struct timeval now = {0, 0};
+
+    if (gw->draining)
+        return;
+    gw->draining = 1;
+    gw->drain_steps_left = gw->cfg.drain_seconds * 10u;
+    LOG_INFO("draining: %zu sessions over %u s", gw->phone_count, gw->cfg.drain_seconds);
+    http_server_stop_listening(gw->http);
+    gw->drain_timer = evtimer_new(gw->base, on_drain_step, gw);
+    if (gw->drain_timer == NULL || evtimer_add(gw->drain_timer, &now) < 0)
+        event_base_loopexit(gw->base, NULL);
+}
+
+int gateway_flush_history(struct gateway *gw, int timeout_ms)
+{
+    return history_flush_and_wait(gw->history, timeout_ms);
+}
+
+void gateway_free(struct gateway *gw)
+{
+    if (gw == NULL)
+        return;
+    /* The server first: no callback may reach a half-freed gateway. Phones
+     * then count as closed, so the completions that the back ends deliver as
+     * they shut down only drop their references. */
+    http_server_free(gw->http);
+    for (struct phone *p = gw->phones; p != NULL; p = p->next) {
+        p->conn = NULL;
+        p->state = PHONE_CLOSED;
+    }
+    ring_watch_free(gw->watch);
+    history_free(gw->history);
+    pg_conn_free(gw->pg);
+    location_cache_free(gw->cache);
+    for (size_t i = 0; i < gw->node_count; i++)
+        pubsub_node_free(gw->nodes[i].node);
+    gw->node_count = 0;
+    free(gw->nodes);
+    while (gw->phones != NULL) {
+        gw->phones->refs = 1;
+        phone_release(gw->phones);
+    }
+    if (gw->tick)
+        event_free(gw->tick);
+    if (gw->drain_timer)
+        event_free(gw->drain_timer);
+    channels_free(gw->channels);
+    metrics_free(gw->m.registry);
+    ring_free(gw->ring);
+    free(gw);
+}

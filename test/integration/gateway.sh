@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# nearby-gateway end to end against real servers: ZooKeeper, 3 Redis pub/sub nodes, the cache,
+# PostgreSQL, two gateways; phones are Node.js clients using the npm packages ws and
+# @msgpack/msgpack (test/js/gateway-e2e.mjs), so the wire format is checked by code not ours.
+set -euo pipefail
+
+src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${NEARBY_BUILD_ROOT:-$src/build}
+dir=$(mktemp -d /tmp/nearby-test-gateway.XXXXXX)
+chmod 755 "$dir"
+zk_port=22301 redis_base=26600 pg_port=25462 gw_ports=(28081 28082)
+gw_pids=()
+
+cleanup() {
+    for pid in "${gw_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${gw_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+command -v node >/dev/null || { echo "gateway test: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
+if [ ! -d "$src/test/js/node_modules/ws" ]; then
+    (cd "$src/test/js" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
+fi
+
+"$src/scripts/cluster" up --dir "$dir" --redis 3 --zk-port "$zk_port" --zk-tick-ms 500 \
+    --redis-base-port "$redis_base" --pg-port "$pg_port" >"$dir/cluster.out" 2>&1 ||
+    { cat "$dir/cluster.out"; exit 1; }
+pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
+"$src/scripts/migrate" --pg "$pg" >/dev/null
+
+# 60 users; a fixed friendship pattern so that every user has some friends and some non-friends.
+psql -q -h 127.0.0.1 -p "$pg_port" -U postgres nearby <<'SQL'
+INSERT INTO users (id) SELECT g FROM generate_series(1, 60) g;
+BEGIN;
+INSERT INTO friendships (user_id, friend_id)
+  SELECT a, b FROM generate_series(1, 60) a, generate_series(1, 60) b
+  WHERE a <> b AND (a * 7 + b * 7) % 5 = 0 AND a + b <> 61;
+COMMIT;
+SQL
+
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+for i in 0 1; do
+    "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
+        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
+        --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        >"$dir/gw$i.log" 2>&1 &
+    gw_pids+=($!)
+done
+
+# Ready when /healthz says so (ZooKeeper, ring, cache, PostgreSQL and every node).
+for port in "${gw_ports[@]}"; do
+    ok=''
+    for _ in $(seq 100); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)" = 200 ]; then
+            ok=1 && break
+        fi
+        sleep 0.1
+    done
+    [ -n "$ok" ] || { echo "gateway on $port never became healthy:"; curl -s "http://127.0.0.1:$port/healthz"; cat "$dir"/gw*.log; exit 1; }
+done
+
+rc=0
+timeout 120 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" \
+    --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
+    --users 60 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
+    --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4))" \
+    --new-node "r4=127.0.0.1:$((redis_base + 4))" || rc=$?
+
+# SIGTERM: each gateway drains and exits 0.
+for i in 0 1; do
+    kill -TERM "${gw_pids[$i]}"
+    if ! wait "${gw_pids[$i]}"; then
+        echo "FAIL: gateway $i did not exit 0 on SIGTERM"; rc=1
+    fi
+done
+gw_pids=()
+"$src/scripts/redis" stop --dir "$dir" --port $((redis_base + 4)) >/dev/null 2>&1 || true
+if [ "$rc" -ne 0 ]; then
+    for i in 0 1; do echo "--- gw$i.log (last 40 lines)"; tail -n 40 "$dir/gw$i.log"; done
+fi
+exit "$rc"

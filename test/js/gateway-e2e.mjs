@@ -1,0 +1,251 @@
+// gateway-e2e.mjs: phones against real gateways: each phone must see exactly its friends
+// within its radius and nothing about anyone else, through moves, sharing off, live friendship
+// changes, bad input from other phones and a ring change. Exits 1 on any failed check.
+import { createHmac } from 'node:crypto';
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { encode, decode } from '@msgpack/msgpack';
+import WebSocket from 'ws';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+  return acc;
+}, []));
+const secret = readFileSync(args.secret, 'utf8').replace(/\r?\n$/, '');
+const gateways = args.gateways.split(',');
+const USERS = Number(args.users);
+const RADIUS_KM = 8.047;
+let failures = 0, checks = 0;
+
+function check(cond, what) {
+  checks++;
+  if (!cond) {
+    failures++;
+    console.error(`FAIL: ${what}`);
+  }
+}
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+function token(user, ttl = 3600) {
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
+  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+// The graph test/integration/gateway.sh loads.
+const isFriend = (a, b) => a !== b && (a + b) % 5 === 0 && a + b !== 61;
+const extraFriends = new Set(); // "a,b" pairs added over REST
+const friends = (a, b) => (isFriend(a, b) || extraFriends.has(`${a},${b}`)) && !removed.has(`${a},${b}`);
+const removed = new Set();
+
+function haversine(lat1, lng1, lat2, lng2) {
+  const r = Math.PI / 180, dlat = (lat2 - lat1) * r, dlng = (lng2 - lng1) * r;
+  const h = Math.sin(dlat / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(dlng / 2) ** 2;
+  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(cond, ms, what) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(20);
+  }
+  check(cond(), `${what} (waited ${ms} ms)`);
+  return false;
+}
+
+class Phone {
+  constructor(user, url, tok = token(user)) {
+    this.user = user;
+    this.url = url;
+    this.view = new Map();   // friend id -> {lat, lng, ts, dist_km}
+    this.errors = [];
+    this.foreign = [];       // messages about non-friends or itself
+    this.nearby = null;
+    this.closed = null;
+    this.pos = null;
+    this.sharing = true;
+    this.ws = new WebSocket(url);
+    this.open = new Promise((resolve, reject) => {
+      this.ws.on('open', resolve);
+      this.ws.on('error', reject);
+    });
+    this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on('close', (code) => { this.closed = code; });
+    this.ws.on('error', () => {});
+    this.token = tok;
+  }
+  send(obj) { this.ws.send(encode(obj)); }
+  async init() {
+    await this.open;
+    this.send({ t: 'init', token: this.token });
+  }
+  move(lat, lng) {
+    this.pos = { lat, lng };
+    this.send({ t: 'loc', lat, lng, ts: Date.now() });
+  }
+  onMessage(data, isBinary) {
+    if (!isBinary) { this.errors.push({ code: 'text_frame' }); return; }
+    const m = decode(data);
+    if (m.t === 'err') { this.errors.push(m); return; }
+    if (m.t === 'nearby') {
+      this.nearby = m;
+      this.view = new Map();
+      for (const f of m.friends) this.see(f);
+      return;
+    }
+    if (m.t === 'friend') this.see(m);
+    else if (m.t === 'gone') {
+      if (!friends(this.user, Number(m.id)) && !this.view.has(Number(m.id))) this.foreign.push(m);
+      this.view.delete(Number(m.id));
+    }
+  }
+  see(f) {
+    const id = Number(f.id);
+    if (id === this.user || !friends(this.user, id)) this.foreign.push(f);
+    if (f.dist_km > (this.nearby ? this.nearby.radius_km : RADIUS_KM) + 1e-9) this.foreign.push(f);
+    this.view.set(id, f);
+  }
+}
+
+// Deterministic positions in a ~22 x 15 km box around Paris.
+let seed = 12345;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const spot = () => ({ lat: 48.75 + rnd() * 0.2, lng: 2.25 + rnd() * 0.2 });
+
+const phones = [];
+for (let u = 1; u <= USERS; u++) phones.push(new Phone(u, gateways[u % gateways.length]));
+const byUser = (u) => phones[u - 1];
+
+function expected(p) {
+  const want = new Set();
+  if (!p.pos) return want;
+  for (const q of phones) {
+    if (q === p || !q.pos || !q.sharing || !friends(p.user, q.user)) continue;
+    if (haversine(p.pos.lat, p.pos.lng, q.pos.lat, q.pos.lng) <= RADIUS_KM) want.add(q.user);
+  }
+  return want;
+}
+const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
+function allMatch() {
+  return phones.every((p) => p.closed === null && sameSet(new Set(p.view.keys()), expected(p)));
+}
+function reportMismatches(stage) {
+  for (const p of phones) {
+    const got = new Set(p.view.keys()), want = expected(p);
+    if (!sameSet(got, want))
+      console.error(`  ${stage}: user ${p.user} shows [${[...got]}] want [${[...want]}]`);
+  }
+}
+function checkPrivacy(stage) {
+  for (const p of phones)
+    check(p.foreign.length === 0, `${stage}: user ${p.user} heard of a non-friend: ${JSON.stringify(p.foreign[0])}`);
+}
+
+async function rest(method, gw, path, user) {
+  const base = gw.replace('ws://', 'http://').replace(/\/ws$/, '');
+  const res = await fetch(base + path, { method, headers: { Authorization: `Bearer ${token(user)}` } });
+  return { status: res.status, body: await res.text() };
+}
+
+// 1. Every phone connects, half through each gateway, and gets its nearby.
+await Promise.all(phones.map((p) => p.init()));
+await waitFor(() => phones.every((p) => p.nearby !== null), 10000, 'every phone got nearby');
+check(phones.every((p) => p.errors.length === 0), 'no err on init');
+
+// 2. Everyone sends a position: each phone must show exactly its friends in range.
+for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
+if (!await waitFor(allMatch, 5000, 'after first positions every phone shows its friends in range'))
+  reportMismatches('first positions');
+checkPrivacy('first positions');
+const shownPairs = phones.reduce((n, p) => n + p.view.size, 0);
+check(shownPairs > 20, `enough friends in range to mean something (${shownPairs})`);
+
+// 3. A friend walks out of range: gone.
+const watcher = phones.find((p) => p.view.size > 0);
+const walker = byUser([...watcher.view.keys()][0]);
+walker.move(walker.pos.lat + 1.0, walker.pos.lng);
+await waitFor(() => !watcher.view.has(walker.user), 1000, 'a friend walking out of range becomes gone');
+await waitFor(allMatch, 2000, 'all views right after the walk');
+
+// 4. Sharing off: gone for everyone who showed the user, within a second.
+const sharer = phones.find((p) => phones.some((q) => q.view.has(p.user)));
+const showers = phones.filter((q) => q.view.has(sharer.user));
+let r = await rest('PUT', sharer.url, '/v1/sharing/off', sharer.user);
+check(r.status === 200, `sharing/off answers 200 (${r.status} ${r.body})`);
+sharer.sharing = false;
+await waitFor(() => showers.every((q) => !q.view.has(sharer.user)), 1000, 'sharing/off makes the user gone');
+sharer.move(sharer.pos.lat, sharer.pos.lng); // must stay private
+await sleep(300);
+check(showers.every((q) => !q.view.has(sharer.user)), 'after sharing/off, moves stay private');
+r = await rest('PUT', sharer.url, '/v1/sharing/on', sharer.user);
+check(r.status === 200, `sharing/on answers 200 (${r.status})`);
+sharer.sharing = true;
+sharer.move(sharer.pos.lat, sharer.pos.lng);
+await waitFor(allMatch, 2000, 'sharing back on: views right again');
+
+// 5. A friendship added over REST takes effect live, both ways; removing it too.
+let a = null, c = null;
+outer: for (const p of phones) for (const q of phones)
+  if (p.user < q.user && !friends(p.user, q.user) && p.url !== q.url) { a = p; c = q; break outer; }
+c.move(a.pos.lat + 0.001, a.pos.lng);
+await sleep(200);
+r = await rest('PUT', a.url, `/v1/friends/${c.user}`, a.user);
+check(r.status === 200, `PUT /v1/friends answers 200 (${r.status} ${r.body})`);
+extraFriends.add(`${a.user},${c.user}`); extraFriends.add(`${c.user},${a.user}`);
+await waitFor(() => a.view.has(c.user) && c.view.has(a.user), 1000, 'a new friendship shows both ways within 1 s');
+r = await rest('GET', a.url, '/v1/friends', a.user);
+check(r.status === 200 && JSON.parse(r.body).friends.includes(c.user), `GET /v1/friends lists the new friend (${r.body})`);
+r = await rest('DELETE', c.url, `/v1/friends/${a.user}`, c.user);
+check(r.status === 200, `DELETE /v1/friends answers 200 (${r.status})`);
+extraFriends.clear();
+await waitFor(() => !a.view.has(c.user) && !c.view.has(a.user), 1000, 'a removed friendship is gone both ways within 1 s');
+r = await rest('GET', a.url, '/v1/friends', 999999);
+check(r.status === 200 && JSON.parse(r.body).friends.length === 0, 'a user with no friends gets an empty list');
+r = await fetch(a.url.replace('ws://', 'http://').replace(/\/ws$/, '') + '/v1/friends', { headers: { Authorization: 'Bearer x.y.z' } });
+check(r.status === 401, `a forged REST token gets 401 (${r.status})`);
+
+// 6. Bad input from other phones never reaches anyone else, and the gateways keep serving.
+const bad = new Phone(59, gateways[0]);
+await bad.init();
+await waitFor(() => bad.nearby !== null, 3000, 'the bad phone got nearby');
+bad.ws.send(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]));
+bad.ws.send(Buffer.from('garbage!'));
+bad.send({ t: 'loc', lat: 'north', lng: 2.3, ts: 1 });
+await waitFor(() => bad.errors.length >= 3, 1000, 'malformed frames get err');
+check(bad.errors.every((e) => ['bad_frame', 'bad_value', 'bad_type'].includes(e.code)), `err codes: ${JSON.stringify(bad.errors)}`);
+const big = new Phone(58, gateways[1]);
+await big.init();
+await waitFor(() => big.nearby !== null, 3000, 'the big-frame phone got nearby');
+big.ws.send(Buffer.alloc(1 << 20, 0x41));
+await waitFor(() => big.closed !== null, 2000, 'a 1 MiB frame closes the connection');
+check(big.closed === 1009, `a 1 MiB frame closes with 1009 (${big.closed})`);
+const forged = new Phone(57, gateways[0], token(57).replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A')));
+await forged.init();
+await waitFor(() => forged.closed !== null, 2000, 'a forged token closes the connection');
+check(forged.errors.some((e) => e.code === 'bad_token') && forged.closed === 1008,
+  `a forged token gets err bad_token and close 1008 (${JSON.stringify(forged.errors)}, ${forged.closed})`);
+const silent = new Phone(56, gateways[1]);
+await silent.open;
+silent.send({ t: 'loc', lat: 1, lng: 1, ts: 1 });
+await waitFor(() => silent.errors.some((e) => e.code === 'not_initialized'), 1000, 'loc before init gets not_initialized');
+silent.ws.close();
+bad.ws.close();
+for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
+if (!await waitFor(allMatch, 5000, 'after bad input, every phone still right'))
+  reportMismatches('after bad input');
+
+// 7. A pub/sub node joins the ring: subscriptions move, updates keep arriving.
+execSync(args['redis-server-cmd'], { stdio: 'ignore' });
+execSync(`${args.ringctl} add ${args['new-node']}`, { stdio: 'ignore' });
+await sleep(1500);
+for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
+if (!await waitFor(allMatch, 5000, 'after a node joined the ring, every phone still right'))
+  reportMismatches('after ring change');
+checkPrivacy('end');
+
+for (const p of phones) p.ws.close();
+console.log(`gateway e2e: ${checks - failures} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
