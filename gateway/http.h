@@ -24,7 +24,9 @@
  * its header is in; other protocol errors close with ws_err_close_code()
  * (1002, 1007). Outgoing frames are appended to the connection's output
  * buffer and written once the current loop round is over, so many sends in
- * one round become one writev. After any close the server shuts down its
+ * one round become one writev (sendmsg with MSG_NOSIGNAL: no SIGPIPE). The
+ * output buffer has no cap: the owner watches http_ws_pending() for a phone
+ * that does not keep up, and coalesces or closes it. After any close the server shuts down its
  * side, drains what the peer still sends and closes the socket when the peer
  * does, or after close_wait_ms (default 2 s).
  *

@@ -51,6 +51,7 @@ static atomic_int next_slot;
 static atomic_int stop_loop;
 static atomic_int send_after_close = 1;
 static atomic_size_t server_conns;
+static atomic_int peer_ok = 1;
 static struct event_base *base;
 static struct http_server *server;
 
@@ -88,6 +89,8 @@ static int on_ws_open(void *arg, struct http_conn *c, const struct http_request 
         return 503;
     if (!span_is(req->path, req->path_len, "/ws"))
         return 404;
+    if (strncmp(http_conn_peer(c), "127.0.0.1:", 10) != 0)
+        atomic_store(&peer_ok, 0);
     i = atomic_fetch_add(&next_slot, 1);
     if (i >= SLOTS)
         return 503;
@@ -112,6 +115,10 @@ static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, si
             snprintf(buf, sizeof buf, "b%03d", i);
             http_ws_send(c, (const uint8_t *)buf, 4);
         }
+    } else if (len == 14 && memcmp(msg, "stop-listening", 14) == 0) {
+        http_server_stop_listening(server);
+        http_server_stop_listening(server);
+        http_ws_send(c, msg, len);
     } else if (len == 8 && memcmp(msg, "close-me", 8) == 0) {
         http_ws_close(c, 4002, "bye");
         atomic_store(&send_after_close, http_ws_send(c, msg, len));
@@ -408,6 +415,23 @@ static void test_plain(void)
     CHECK(cl_http(cl, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", body,
                   sizeof body, &closing) == 200);
     CHECK(closing);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+
+    /* the peer goes while its request is with an async handler: the reply
+     * finds it gone and frees it (ASan watches) */
+    cl = cl_connect();
+    cl_write(cl, "GET /async HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+    msleep(5);
+    cl_free(cl);
+    msleep(40);
+
+    /* the peer shuts its side after the request: answered, then closed */
+    cl = cl_connect();
+    cl_write(cl, "GET /async HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+    shutdown(cl->fd, SHUT_WR);
+    CHECK(cl_http_response(cl, body, sizeof body, &closing) == 200);
+    CHECK(strcmp(body, "later") == 0 && closing);
     CHECK(cl_eof(cl));
     cl_free(cl);
 
@@ -797,6 +821,23 @@ int main(void)
     CHECK(cl_expect_close(left[2]) == 4002);
     msleep(50);
     CHECK(atomic_load(&server_conns) == 3);
+
+    /* stop listening: new connections are refused, old ones carry on */
+    cl_frame(left[0], WS_OP_CONTINUATION, 1, "", 0, true);
+    cl_expect(left[0], "half");
+    cl_send(left[0], "stop-listening");
+    cl_expect(left[0], "stop-listening");
+    {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == ECONNREFUSED);
+        close(fd);
+    }
+    cl_send(left[0], "still here");
+    cl_expect(left[0], "still here");
+    cl_frame(left[0], WS_OP_TEXT, 0, "half", 4, true); /* open again for the free below */
+    CHECK(atomic_load(&peer_ok));
 
     atomic_store(&stop_loop, 1);
     pthread_join(th, NULL);
