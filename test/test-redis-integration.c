@@ -292,6 +292,19 @@ static int resubscribed_again(void *arg)
     return u->w->resubscribed > u->before && st.channels_subscribed == st.channels_wanted;
 }
 
+struct until_disconnects {
+    struct pubsub_node *node;
+    uint64_t n;
+};
+
+static int disconnects_reached(void *arg)
+{
+    struct until_disconnects *u = arg;
+    struct pubsub_node_stats st;
+    pubsub_node_get_stats(u->node, &st);
+    return st.disconnects >= u->n;
+}
+
 static void publish_order(struct pubsub_node *node, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -379,6 +392,7 @@ static void test_pubsub(const char *addr1, const char *addr2)
 
     /* CLIENT KILL of the subscriber, twice in a row during resubscription */
     struct until_resub ur = { &w, w.resubscribed, node };
+    pubsub_node_get_stats(node, &st);
     t0 = now_ms();
     CHECK(kill_pubsub_clients(blk) == 1, "first CLIENT KILL");
     int killed_during = 0;
@@ -389,6 +403,11 @@ static void test_pubsub(const char *addr1, const char *addr2)
             event_base_loop(base, EVLOOP_ONCE);
     }
     CHECK(killed_during, "second CLIENT KILL during resubscription");
+    /* confirmations already in the socket may complete a resubscription
+     * before the node reads the end of the killed connection: wait for it */
+    struct until_disconnects ud = { node, st.disconnects + 2 };
+    CHECK(run_until(disconnects_reached, &ud, 3000) >= 0, "node saw both kills");
+    ur.before = w.resubscribed;
     CHECK(run_until(resubscribed_again, &ur, 5000) >= 0, "resubscribed after two kills");
     CHECK(numsub(blk, 0, NCHANNELS / 2, "t:order") == NCHANNELS / 2 + 1,
           "channels after resubscription");
