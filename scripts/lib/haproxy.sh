@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# haproxy.sh: HAProxy in front of the gateways, for scripts/cluster. Sourced after
+# common.sh, never run. One HAProxy per DIR: config DIR/haproxy.cfg, PID DIR/haproxy.pid,
+# log DIR/haproxy.log; it listens on 127.0.0.1 only and is stopped by its recorded PID.
+#
+#   haproxy_write_cfg DIR LB_PORT ID=HOST:PORT...   writes DIR/haproxy.cfg
+#   haproxy_start DIR LB_PORT                       starts it, waits until /healthz is 200
+#   haproxy_stop DIR                                SIGTERM to the recorded PID
+#   haproxy_status DIR LB_PORT                      one line; 0 if it runs and forwards
+#   haproxy_pid DIR                                 the PID, if that process runs our config
+
+HAPROXY_START_DEADLINE=${HAPROXY_START_DEADLINE:-30} # seconds until /healthz through it is 200
+HAPROXY_STOP_DEADLINE=10
+
+# http_code URL: the HTTP status of a GET (000 when nothing answers), bounded to 2 s.
+http_code() {
+    curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$1" 2>/dev/null || true
+}
+
+# http_ok URL: true if GET URL answers 200.
+http_ok() { [[ $(http_code "$1") == 200 ]]; }
+
+haproxy_pid() {
+    live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
+}
+
+# haproxy_write_cfg DIR LB_PORT SERVER...: SERVER is ID=127.0.0.1:PORT.
+haproxy_write_cfg() {
+    local dir=$1 port=$2 s maxconn nofile
+    shift 2
+    # Each phone holds two fds in HAProxy (client and server side); stay within the limit
+    # it may raise itself to (the hard limit), with room for checks and listeners.
+    nofile=$(ulimit -Hn)
+    [[ $nofile =~ ^[0-9]+$ ]] || nofile=1048576
+    maxconn=$(((nofile - 100) / 2))
+    ((maxconn <= 100000)) || maxconn=100000
+    ((maxconn >= 100)) || maxconn=100
+    {
+        cat <<EOF
+# Written by scripts/cluster up; rewritten on every up. HAProxy $(haproxy -v 2>/dev/null | head -n 1 | awk '{print $3}')
+# in front of the nearby gateways: WebSockets on /ws, health from each gateway's /healthz.
+global
+    maxconn $maxconn
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+    timeout http-request 10s
+    timeout check 2s
+    # A phone refused by a gateway that stopped listening (draining) goes to another one.
+    option redispatch
+    retries 3
+
+frontend phones
+    bind 127.0.0.1:$port
+    stats enable
+    stats uri /lb-stats
+    stats refresh 5s
+    default_backend gateways
+
+backend gateways
+    balance leastconn
+    option httpchk GET /healthz
+    http-check expect status 200
+EOF
+        for s in "$@"; do
+            printf '    server %s %s check inter 1s fall 2 rise 2\n' "${s%%=*}" "${s#*=}"
+        done
+    } >"$dir/haproxy.cfg.tmp" && mv -f -- "$dir/haproxy.cfg.tmp" "$dir/haproxy.cfg"
+}
+
+# haproxy_start DIR LB_PORT: prints "haproxy up on 127.0.0.1:P (pid N)".
+haproxy_start() {
+    local dir=$1 port=$2 pid rc=0 cfg=$1/haproxy.cfg log=$1/haproxy.log
+    need_cmd haproxy "install 'haproxy' (scripts/deps)"
+    need_cmd curl "install 'curl' (scripts/deps)"
+    if pid=$(haproxy_pid "$dir"); then
+        die "haproxy already runs from $dir (pid $pid); stop it first"
+    fi
+    rm -f -- "$dir/haproxy.pid"
+    require_port_free "$port" haproxy --lb-port
+    local out
+    out=$(haproxy -c -f "$cfg" 2>&1) || {
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+        die "haproxy rejects $cfg (see above)"
+    }
+    printf '\n==== %s scripts/cluster: haproxy (port %s)\n' "$(date '+%F %T')" "$port" >>"$log"
+    spawn "$log" haproxy -f "$cfg" -db
+    pid=$SPAWNED_PID
+    write_pidfile "$dir/haproxy.pid" "$pid"
+    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "http://127.0.0.1:$port/healthz" || rc=$?
+    if ((rc != 0)); then
+        tail_log "$log"
+        if ((rc == 2)); then
+            rm -f -- "$dir/haproxy.pid"
+            die "haproxy exited during start-up (see $log)"
+        fi
+        die "haproxy on 127.0.0.1:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "http://127.0.0.1:$port/healthz")); see $log and the gateway logs"
+    fi
+    echo "haproxy up on 127.0.0.1:$port (pid $pid)"
+}
+
+haproxy_stop() {
+    local dir=$1 pid port
+    if ! pid=$(haproxy_pid "$dir"); then
+        rm -f -- "$dir/haproxy.pid"
+        echo "haproxy: not running (dir $dir)"
+        return 0
+    fi
+    port=$(sed -n 's/^ *bind 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$dir/haproxy.cfg" 2>/dev/null | head -n 1)
+    # SIGTERM is HAProxy's hard stop: it closes every tunnel now (SIGUSR1 would wait up
+    # to "timeout tunnel" for the phones to leave).
+    stop_pid "$pid" haproxy "$HAPROXY_STOP_DEADLINE"
+    rm -f -- "$dir/haproxy.pid"
+    if [[ -n $port ]] && ! wait_port_free "$port" 10; then
+        die "haproxy (pid $pid) is gone but port $port is still in use by: $(port_users "$port")"
+    fi
+    echo "haproxy stopped (was pid $pid${port:+, port $port})"
+}
+
+haproxy_status() {
+    local dir=$1 port=$2 pid code
+    if ! pid=$(haproxy_pid "$dir"); then
+        echo "haproxy: not running (dir $dir)"
+        return 1
+    fi
+    code=$(http_code "http://127.0.0.1:$port/healthz")
+    if [[ $code == 200 ]]; then
+        echo "haproxy up on 127.0.0.1:$port (pid $pid), /healthz through it: 200; stats: http://127.0.0.1:$port/lb-stats"
+        return 0
+    fi
+    echo "haproxy: pid $pid runs but /healthz through 127.0.0.1:$port answers $code (no healthy gateway?)"
+    return 1
+}
