@@ -301,3 +301,42 @@ int friends_db_set_sharing(struct pg_conn *pc, uint64_t user_id, bool sharing,
     }
     return 0;
 }
+
+static void friends_db_on_get_sharing(struct pg_conn *pc, int err, PGresult *res, void *arg)
+{
+    struct friends_db_call *call = arg;
+    int rc = friends_db_from_pg(err);
+    bool sharing = true;
+    if (rc == 0) {
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 1 || PQntuples(res) > 1)
+            rc = FRIENDS_DB_ERR_DB;
+        else if (PQntuples(res) == 0)
+            rc = FRIENDS_DB_ERR_NO_USER;
+        else
+            sharing = PQgetvalue(res, 0, 0)[0] == 't';
+    }
+    call->done_cb(rc, rc == 0 && sharing, call->arg);
+    free(call);
+}
+
+int friends_db_get_sharing(struct pg_conn *pc, uint64_t user_id, friends_db_sharing_cb cb,
+                           void *arg)
+{
+    if (!pc || !cb || !friends_db_id_ok(user_id))
+        return FRIENDS_DB_ERR_INVALID;
+    struct friends_db_call *call = calloc(1, sizeof *call);
+    if (!call)
+        return FRIENDS_DB_ERR_NOMEM;
+    call->done_cb = cb;
+    call->arg = arg;
+    char id[24];
+    snprintf(id, sizeof id, "%" PRIu64, user_id);
+    const char *params[] = { id };
+    int rc = pg_conn_query(pc, "SELECT sharing FROM users WHERE id = $1::bigint", 1, params, 0,
+                           friends_db_on_get_sharing, call);
+    if (rc != 0) {
+        free(call);
+        return friends_db_from_pg(rc);
+    }
+    return 0;
+}

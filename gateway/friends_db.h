@@ -59,6 +59,14 @@ int friends_db_add(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_c
 int friends_db_remove(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_cb cb,
                       void *arg);
 
+/* Called with whether the user shares its location (false when err != 0). */
+typedef void (*friends_db_sharing_cb)(int err, bool sharing, void *arg);
+
+/* Reads whether user_id shares its location. FRIENDS_DB_ERR_NO_USER when
+ * there is no such user. */
+int friends_db_get_sharing(struct pg_conn *pc, uint64_t user_id, friends_db_sharing_cb cb,
+                           void *arg);
+
 /* Switches location sharing of user_id on or off. FRIENDS_DB_ERR_NO_USER when
  * there is no such user. */
 int friends_db_set_sharing(struct pg_conn *pc, uint64_t user_id, bool sharing,

@@ -61,6 +61,9 @@ struct gateway_metrics {
     struct metrics_counter *updates_in, *pushes_out, *bad_frames, *rate_limited;
     struct metrics_counter *publish_errors, *history_written, *history_dropped;
     struct metrics_histogram *latency_ms;
+    struct metrics_counter *slow_closed;
+    /* Per pub/sub node, labelled node="<id>", refreshed when /metrics is read. */
+    struct metrics_family *node_alive, *node_channels, *node_publish_errors, *node_messages;
 };
 
 struct gateway {
@@ -102,6 +105,8 @@ void gateway_apply_payload(struct gateway *gw, const struct proto_payload *paylo
 void gateway_apply_cached(struct gateway *gw, const struct location_cache_entry *entries, size_t n);
 /* Reads the cached positions of users and applies the newer ones. */
 void gateway_refresh_from_cache(struct gateway *gw, const uint64_t *users, size_t n);
+/* Copies the pub/sub nodes' counters into the metrics, for /metrics. */
+void gateway_refresh_metrics(struct gateway *gw);
 /* Writes the reason the gateway is not ready into buf; returns 1 if ready. */
 int gateway_ready(struct gateway *gw, char *buf, size_t cap);
 

@@ -173,6 +173,9 @@ void gateway_apply_payload(struct gateway *gw, const struct proto_payload *paylo
     case PROTO_PAYLOAD_OFF:
         ch->ts = 0;
         notify_watchers(gw, ch);
+        for (struct phone *p = gw->phones; p != NULL; p = p->next)
+            if (p->session.user == payload->user)
+                p->sharing = 0; /* its other sessions stay private too */
         break;
     case PROTO_PAYLOAD_FRIEND_ADD:
     case PROTO_PAYLOAD_FRIEND_DEL:
@@ -416,6 +419,31 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                         hs.dropped - metrics_counter_value(gw->m.history_dropped));
 }
 
+void gateway_refresh_metrics(struct gateway *gw)
+{
+    for (size_t i = 0; i < gw->node_count; i++) {
+        struct pubsub_node_stats st;
+        struct metrics_gauge *alive, *channels;
+        struct metrics_counter *errors, *messages;
+        const char *id = gw->nodes[i].id;
+
+        pubsub_node_get_stats(gw->nodes[i].node, &st);
+        if (metrics_gauge_with(gw->m.node_alive, id, &alive) < 0 ||
+            metrics_gauge_with(gw->m.node_channels, id, &channels) < 0 ||
+            metrics_counter_with(gw->m.node_publish_errors, id, &errors) < 0 ||
+            metrics_counter_with(gw->m.node_messages, id, &messages) < 0)
+            continue;
+        metrics_gauge_set(alive, st.state == PUBSUB_NODE_ALIVE);
+        metrics_gauge_set(channels, (double)st.channels_subscribed);
+        /* Counters only grow: a node client made anew restarts its own
+         * count, so add what is above the series' value. */
+        if (st.publish_errors > metrics_counter_value(errors))
+            metrics_counter_add(errors, st.publish_errors - metrics_counter_value(errors));
+        if (st.messages_in > metrics_counter_value(messages))
+            metrics_counter_add(messages, st.messages_in - metrics_counter_value(messages));
+    }
+}
+
 int gateway_ready(struct gateway *gw, char *buf, size_t cap)
 {
     if (gw->draining)
@@ -458,6 +486,11 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_counter_new(m->registry, "nearby_publish_errors_total", "Publishes that failed.", &m->publish_errors);
     rc |= metrics_counter_new(m->registry, "nearby_history_written_total", "History rows written.", &m->history_written);
     rc |= metrics_counter_new(m->registry, "nearby_history_dropped_total", "History rows dropped (queue full).", &m->history_dropped);
+    rc |= metrics_counter_new(m->registry, "nearby_slow_phones_closed_total", "Phones cut off for not reading their pushes.", &m->slow_closed);
+    rc |= metrics_gauge_family_new(m->registry, "nearby_node_alive", "1 when the pub/sub node answers its heartbeats.", "node", METRICS_SERIES_MAX, &m->node_alive);
+    rc |= metrics_gauge_family_new(m->registry, "nearby_node_channels", "Channels subscribed on the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_channels);
+    rc |= metrics_counter_family_new(m->registry, "nearby_node_publish_errors_total", "Publishes to the pub/sub node that failed.", "node", METRICS_SERIES_MAX, &m->node_publish_errors);
+    rc |= metrics_counter_family_new(m->registry, "nearby_node_messages_total", "Messages received from the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_messages);
     rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_ms",
                                 "From the phone's ts to the push, in ms.", bounds,
                                 sizeof(bounds) / sizeof(bounds[0]), &m->latency_ms);

@@ -12,11 +12,19 @@
 #define PHONE_INIT_TIMEOUT_S 10
 #define PHONE_BAD_FRAMES_MAX 5
 #define PHONE_NEARBY_BYTES_PER_FRIEND 64
+/* A phone with this much unread output is not keeping up: cut it off rather
+ * than let its buffer grow (it reconnects and gets a fresh nearby). */
+#define PHONE_OUTPUT_MAX (1u << 20)
 
 void phone_send(struct phone *p, const uint8_t *frame, size_t len)
 {
     if (p->conn == NULL || p->closing)
         return;
+    if (http_ws_pending(p->conn) > PHONE_OUTPUT_MAX) {
+        metrics_counter_inc(p->gw->m.slow_closed);
+        phone_close(p, 1008, "not reading fast enough");
+        return;
+    }
     if (http_ws_send(p->conn, frame, len) == 0)
         metrics_counter_inc(p->gw->m.pushes_out);
 }
@@ -189,6 +197,16 @@ release:
     phone_release(p);
 }
 
+static void on_sharing(int err, bool sharing, void *arg)
+{
+    struct phone *p = arg;
+
+    /* A user with no row yet shares, as the column's default says. */
+    if (p->state != PHONE_CLOSED)
+        p->sharing = err == 0 ? sharing : 1;
+    phone_release(p);
+}
+
 static void handle_init(struct phone *p, const struct proto_msg *m)
 {
     struct gateway *gw = p->gw;
@@ -204,6 +222,11 @@ static void handle_init(struct phone *p, const struct proto_msg *m)
     p->session.user = user;
     p->state = PHONE_LOADING;
     evtimer_del(p->init_timer);
+    /* Requests on one connection complete in order: sharing is known before
+     * the friends arrive and the phone goes live. */
+    p->refs++;
+    if (friends_db_get_sharing(gw->pg, user, on_sharing, p) < 0)
+        p->refs--;
     p->refs++;
     rc = friends_db_load(gw->pg, user, on_friends, p);
     if (rc < 0) {

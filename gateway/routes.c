@@ -70,6 +70,7 @@ static void handle_metrics(struct gateway *gw, struct http_conn *c)
     struct evbuffer *out = evbuffer_new();
     size_t len;
 
+    gateway_refresh_metrics(gw);
     if (out == NULL || metrics_render(gw->m.registry, out) < 0) {
         http_reply(c, 500, "text/plain", "cannot render metrics\n", 22);
     } else {
