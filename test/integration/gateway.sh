@@ -8,7 +8,7 @@ src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${NEARBY_BUILD_ROOT:-$src/build}
 dir=$(mktemp -d /tmp/nearby-test-gateway.XXXXXX)
 chmod 755 "$dir"
-zk_port=22301 redis_base=26600 pg_port=25462 gw_ports=(28081 28082)
+zk_port=22301 redis_base=26600 pg_port=25462 gw_ports=(28081 28082) ttl=8
 gw_pids=()
 
 cleanup() {
@@ -45,6 +45,7 @@ for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
         --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --location-ttl "$ttl" \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
 done
@@ -62,7 +63,10 @@ for port in "${gw_ports[@]}"; do
 done
 
 rc=0
-timeout 120 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" \
+timeout 150 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" --location-ttl "$ttl" \
+    --psql "psql -h 127.0.0.1 -p $pg_port -U postgres nearby" \
+    --pg-stop "$src/scripts/postgres stop --dir $dir" \
+    --pg-start "$src/scripts/postgres start --dir $dir --port $pg_port" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --users 60 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
     --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4))" \

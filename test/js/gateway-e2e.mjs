@@ -244,6 +244,34 @@ await sleep(1500);
 for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
 if (!await waitFor(allMatch, 5000, 'after a node joined the ring, every phone still right'))
   reportMismatches('after ring change');
+checkPrivacy('after ring change');
+
+// 8. PostgreSQL stops: live updates keep flowing; history written once it is back.
+const psql = (sql) => Number(execSync(`${args.psql} -Atc "${sql}"`).toString().trim());
+const rowsBefore = psql('SELECT count(*) FROM location_history');
+execSync(args['pg-stop'], { stdio: 'ignore' });
+for (let round = 0; round < 2; round++) {
+  for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
+  if (!await waitFor(allMatch, 3000, `PostgreSQL down, round ${round}: every phone still right`))
+    reportMismatches('postgres down');
+  await sleep(300);
+}
+execSync(args['pg-start'], { stdio: 'ignore' });
+const wantRows = rowsBefore + 2 * phones.length;
+await waitFor(() => psql('SELECT count(*) FROM location_history') >= wantRows, 10000,
+  `history rows queued while PostgreSQL was down are written after it returns (want >= ${wantRows})`);
+
+// 9. Nobody moves for longer than the location TTL: every shown friend goes.
+//    Meanwhile a connection that never sends init is closed with 1008.
+const ttl = Number(args['location-ttl']);
+const mute = new Phone(55, gateways[0]);
+await mute.open;
+const muteOpened = Date.now();
+await waitFor(() => phones.every((p) => p.view.size === 0), (ttl + 4) * 1000,
+  'positions older than the TTL are gone for every phone');
+await waitFor(() => mute.closed !== null, 13000 - (Date.now() - muteOpened), 'a phone that never sends init is cut off');
+check(mute.closed === 1008, `no init within 10 s closes with 1008 (${mute.closed})`);
+check(Date.now() - muteOpened >= 9500, 'not before the 10 s');
 checkPrivacy('end');
 
 for (const p of phones) p.ws.close();
