@@ -30,13 +30,13 @@ fi
 pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
 "$src/scripts/migrate" --pg "$pg" >/dev/null
 
-# 60 users; a fixed friendship pattern so that every user has some friends and some non-friends.
+# 200 users; a fixed friendship pattern so that every user has some friends and some non-friends.
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres nearby <<'SQL'
-INSERT INTO users (id) SELECT g FROM generate_series(1, 60) g;
+INSERT INTO users (id) SELECT g FROM generate_series(1, 200) g;
 BEGIN;
 INSERT INTO friendships (user_id, friend_id)
-  SELECT a, b FROM generate_series(1, 60) a, generate_series(1, 60) b
-  WHERE a <> b AND (a * 7 + b * 7) % 5 = 0 AND a + b <> 61;
+  SELECT a, b FROM generate_series(1, 200) a, generate_series(1, 200) b
+  WHERE a <> b AND (a + b) % 5 = 0;
 COMMIT;
 SQL
 
@@ -68,7 +68,7 @@ timeout 150 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" --locatio
     --pg-stop "$src/scripts/postgres stop --dir $dir" \
     --pg-start "$src/scripts/postgres start --dir $dir --port $pg_port" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
-    --users 60 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
+    --users 200 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
     --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4))" \
     --new-node "r4=127.0.0.1:$((redis_base + 4))" || rc=$?
 
