@@ -10,7 +10,8 @@ set -euo pipefail
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build # scripts/cluster takes ringctl and the gateway from here
-loadgen=$build/test/nearby-loadgen
+loadgen=${NEARBY_LOADGEN:-$build/test/nearby-loadgen}
+[[ -x $loadgen || ! -x $build/test/loadgen/nearby-loadgen ]] || loadgen=$build/test/loadgen/nearby-loadgen
 zk_port=22321 redis_base=26800 pg_port=25482 gw_base=28200 lb_port=28200
 users=300 duration=10 kill_after=4
 
