@@ -1,0 +1,620 @@
+/* main.c: nearby-loadgen: flags, the simulated phones on one libevent loop, status lines and the summary. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "loadgen.h"
+#include "phone.h"
+
+#define LOADGEN_URLS_MAX 64
+#define LOADGEN_RAMP_TICK_MS 10
+#define LOADGEN_CLOSE_WAIT_MS 3000
+
+struct loadgen_flags {
+    const char *urls[LOADGEN_URLS_MAX];
+    size_t url_count;
+    const char *secret_file;
+    uint64_t users;
+    uint64_t phones;
+    unsigned interval_ms;
+    unsigned duration_s;
+    double center_lat, center_lng;
+    double spread_km;
+    double ramp_per_s;
+    unsigned report_every_s;
+    int json;
+    uint64_t seed;
+    const char *source_ips;
+};
+
+/* The run: loadgen state shared with phones, plus what only main drives. */
+struct loadgen_run {
+    struct loadgen lg;
+    struct loadgen_flags flags;
+    struct phone *phones;
+    size_t phone_count;
+    size_t started;
+    double ramp_budget;
+    double start_ms;
+    double last_report_ms;
+    double stop_ms;
+    uint32_t sessions_at_stop;
+    int stopped;
+    struct event *ramp_timer;
+    struct event *report_timer;
+    struct event *stop_timer;
+    struct event *close_timer;
+    struct event *sigint;
+    struct event *sigterm;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: nearby-loadgen --url ws://HOST:PORT/ws [--url ...] --secret-file F [FLAGS]\n"
+        "\n"
+        "Simulated phones for nearby: each fetches its friend list (GET /v1/friends),\n"
+        "holds a WebSocket to a gateway, sends init, walks and sends loc, and checks\n"
+        "every frame it gets. Phone i is user i (users 1..P), so with --phones equal to\n"
+        "--users every user is online; phone i starts on url (i-1) mod U and moves to\n"
+        "the next url each time it reconnects.\n"
+        "\n"
+        "  --url ws://HOST:PORT/PATH  gateway WebSocket endpoint, numeric host; repeatable\n"
+        "  --secret-file F            HS256 key file shared with the gateways (required)\n"
+        "  --users N                  user ids 1..N exist (default 10000)\n"
+        "  --phones P                 simulated phones, users 1..P, P <= N (default 1000)\n"
+        "  --interval-ms MS           each phone sends loc this often, +-20%% (default 30000)\n"
+        "  --duration S               stop after S seconds; 0 = until SIGINT/SIGTERM (default 0)\n"
+        "  --center LAT,LNG           centre of the area (default 48.8566,2.3522)\n"
+        "  --spread-km K              phones start uniformly within K km of the centre and\n"
+        "                             walk at 1-6 m/s inside that disc (default 10)\n"
+        "  --ramp-per-s R             new phones started per second (default 500)\n"
+        "  --report-every S           a status line every S seconds (default 1)\n"
+        "  --json                     status lines and summary as JSON objects\n"
+        "  --seed S                   random seed for positions and timing (default 1)\n"
+        "  --source-ips A-B           bind connections round-robin to IPv4 source\n"
+        "                             addresses A..B, e.g. 127.0.0.2-127.0.0.20, so more\n"
+        "                             than ~28000 connections fit (default: none)\n"
+        "  --help                     this help\n"
+        "\n"
+        "Status line: t sessions updates_per_s pushes_per_s p50_ms p99_ms reconnects errors\n"
+        "check_failures rate_limited. Latency is receive time minus the ts of a friend\n"
+        "message that moves an already shown friend. Exit status: 0 run completed\n"
+        "without check failures, 1 a check failed (or the run could not start), 2 bad usage.\n");
+}
+
+double loadgen_random(struct loadgen *lg)
+{
+    uint64_t x = lg->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    lg->rng = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+double loadgen_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+const struct sockaddr *loadgen_next_source(struct loadgen *lg, socklen_t *len)
+{
+    const struct sockaddr_in *src;
+
+    if (lg->source_count == 0)
+        return NULL;
+    src = &lg->sources[lg->next_source++ % lg->source_count];
+    *len = sizeof(*src);
+    return (const struct sockaddr *)src;
+}
+
+void loadgen_phone_closed(struct loadgen *lg)
+{
+    if (lg->closing > 0 && --lg->closing == 0)
+        event_base_loopbreak(lg->base);
+}
+
+/* Parses an unsigned decimal flag within [min, max]. Returns 0 or -1. */
+static int parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        goto bad;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "nearby-loadgen: %s wants an integer in %" PRIu64 "..%" PRIu64 ", not '%s'\n",
+            flag, min, max, s);
+    return -1;
+}
+
+/* Parses a finite double flag within [min, max]. Returns 0 or -1. */
+static int parse_double(const char *flag, const char *s, double min, double max, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "nearby-loadgen: %s wants a number in %g..%g, not '%s'\n", flag, min,
+                max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses LAT,LNG. Returns 0 or -1. */
+static int parse_center(const char *s, double *lat, double *lng)
+{
+    char buf[128];
+    char *comma;
+
+    if (strlen(s) >= sizeof(buf) || (comma = strchr(strcpy(buf, s), ',')) == NULL) {
+        fprintf(stderr, "nearby-loadgen: --center wants LAT,LNG, not '%s'\n", s);
+        return -1;
+    }
+    *comma = '\0';
+    if (parse_double("--center latitude", buf, -89, 89, lat) < 0 ||
+        parse_double("--center longitude", comma + 1, -180, 180, lng) < 0)
+        return -1;
+    return 0;
+}
+
+/* Parses ws://HOST:PORT/PATH with a numeric host into t. Returns 0 or -1. */
+static int parse_url(const char *url, struct loadgen_target *t)
+{
+    static const char scheme[] = "ws://";
+    struct addrinfo hints = {0}, *res = NULL;
+    const char *hostport, *slash, *colon;
+    char host[LOADGEN_HOST_MAX], port[8];
+    size_t hp_len;
+    int rc;
+
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        goto bad;
+    hostport = url + sizeof(scheme) - 1;
+    slash = strchr(hostport, '/');
+    if (slash == NULL || strlen(slash) >= sizeof(t->path))
+        goto bad;
+    hp_len = (size_t)(slash - hostport);
+    if (hp_len == 0 || hp_len >= sizeof(t->host))
+        goto bad;
+    memcpy(t->host, hostport, hp_len);
+    t->host[hp_len] = '\0';
+    strcpy(t->path, slash);
+    colon = strrchr(t->host, ':');
+    if (colon == NULL || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(port))
+        goto bad;
+    strcpy(port, colon + 1);
+    memcpy(host, t->host, (size_t)(colon - t->host));
+    host[colon - t->host] = '\0';
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "nearby-loadgen: --url %s: %s (the host must be a numeric address)\n",
+                url, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+    t->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+bad:
+    fprintf(stderr, "nearby-loadgen: --url wants ws://HOST:PORT/PATH, not '%s'\n", url);
+    return -1;
+}
+
+/* Parses A-B into an array of IPv4 source addresses. Returns 0 or -1. */
+static int parse_sources(const char *s, struct sockaddr_in **out, size_t *count)
+{
+    char buf[64];
+    char *dash;
+    struct in_addr a, b;
+    uint32_t from, to;
+    struct sockaddr_in *list;
+
+    if (strlen(s) >= sizeof(buf) || (dash = strchr(strcpy(buf, s), '-')) == NULL)
+        goto bad;
+    *dash = '\0';
+    if (inet_pton(AF_INET, buf, &a) != 1 || inet_pton(AF_INET, dash + 1, &b) != 1)
+        goto bad;
+    from = ntohl(a.s_addr);
+    to = ntohl(b.s_addr);
+    if (to < from || to - from >= 65536)
+        goto bad;
+    list = calloc(to - from + 1, sizeof(*list));
+    if (list == NULL)
+        return -1;
+    for (uint32_t i = 0; i <= to - from; i++) {
+        list[i].sin_family = AF_INET;
+        list[i].sin_addr.s_addr = htonl(from + i);
+    }
+    *out = list;
+    *count = to - from + 1;
+    return 0;
+bad:
+    fprintf(stderr, "nearby-loadgen: --source-ips wants A-B (IPv4, at most 65536), not '%s'\n", s);
+    return -1;
+}
+
+/* Parses argv into f. Returns 0, 1 for --help, or -1 on bad usage. */
+static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
+{
+    enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
+           F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_HELP };
+    static const struct option long_options[] = {
+        {"url", required_argument, NULL, F_URL},
+        {"secret-file", required_argument, NULL, F_SECRET},
+        {"users", required_argument, NULL, F_USERS},
+        {"phones", required_argument, NULL, F_PHONES},
+        {"interval-ms", required_argument, NULL, F_INTERVAL},
+        {"duration", required_argument, NULL, F_DURATION},
+        {"center", required_argument, NULL, F_CENTER},
+        {"spread-km", required_argument, NULL, F_SPREAD},
+        {"ramp-per-s", required_argument, NULL, F_RAMP},
+        {"report-every", required_argument, NULL, F_REPORT},
+        {"json", no_argument, NULL, F_JSON},
+        {"seed", required_argument, NULL, F_SEED},
+        {"source-ips", required_argument, NULL, F_SOURCES},
+        {"help", no_argument, NULL, F_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t v;
+    int opt, rc = 0;
+
+    *f = (struct loadgen_flags){
+        .users = 10000, .phones = 1000, .interval_ms = 30000, .duration_s = 0,
+        .center_lat = 48.8566, .center_lng = 2.3522, .spread_km = 10, .ramp_per_s = 500,
+        .report_every_s = 1, .seed = 1,
+    };
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (opt) {
+        case F_URL:
+            if (f->url_count == LOADGEN_URLS_MAX) {
+                fprintf(stderr, "nearby-loadgen: at most %d --url\n", LOADGEN_URLS_MAX);
+                rc = -1;
+            } else {
+                f->urls[f->url_count++] = optarg;
+            }
+            break;
+        case F_SECRET:
+            f->secret_file = optarg;
+            break;
+        case F_USERS:
+            rc = parse_u64("--users", optarg, 1, UINT32_MAX, &f->users);
+            break;
+        case F_PHONES:
+            rc = parse_u64("--phones", optarg, 1, 10000000, &f->phones);
+            break;
+        case F_INTERVAL:
+            rc = parse_u64("--interval-ms", optarg, 10, 86400000, &v);
+            f->interval_ms = (unsigned)v;
+            break;
+        case F_DURATION:
+            rc = parse_u64("--duration", optarg, 0, 86400 * 365, &v);
+            f->duration_s = (unsigned)v;
+            break;
+        case F_CENTER:
+            rc = parse_center(optarg, &f->center_lat, &f->center_lng);
+            break;
+        case F_SPREAD:
+            rc = parse_double("--spread-km", optarg, 0.001, 1000, &f->spread_km);
+            break;
+        case F_RAMP:
+            rc = parse_double("--ramp-per-s", optarg, 0.1, 1e6, &f->ramp_per_s);
+            break;
+        case F_REPORT:
+            rc = parse_u64("--report-every", optarg, 1, 3600, &v);
+            f->report_every_s = (unsigned)v;
+            break;
+        case F_JSON:
+            f->json = 1;
+            break;
+        case F_SEED:
+            rc = parse_u64("--seed", optarg, 0, UINT64_MAX, &f->seed);
+            break;
+        case F_SOURCES:
+            f->source_ips = optarg;
+            break;
+        case F_HELP:
+            return 1;
+        default:
+            fprintf(stderr, "nearby-loadgen: unknown flag or missing value: %s\n",
+                    argv[optind - 1]);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "nearby-loadgen: unexpected argument '%s'\n", argv[optind]);
+        rc = -1;
+    }
+    if (rc == 0 && (f->url_count == 0 || f->secret_file == NULL)) {
+        fprintf(stderr, "nearby-loadgen: --url and --secret-file are required\n");
+        rc = -1;
+    }
+    if (rc == 0 && f->phones > f->users) {
+        fprintf(stderr, "nearby-loadgen: --phones %" PRIu64 " is more than --users %" PRIu64 "\n",
+                f->phones, f->users);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Prints one status line (or the summary) from counts c and latencies h over seconds. */
+static void print_line(const struct loadgen_run *run, const char *kind, double t_s,
+                       const struct stats_counts *c, const struct stats_histogram *h,
+                       double seconds, uint32_t sessions)
+{
+    double up = seconds > 0 ? (double)c->updates / seconds : 0;
+    double push = seconds > 0 ? (double)c->pushes / seconds : 0;
+    double p50 = stats_percentile(h, 0.50), p99 = stats_percentile(h, 0.99);
+
+    if (run->flags.json) {
+        printf("{\"kind\":\"%s\",\"t\":%.0f,\"sessions\":%" PRIu32 ",\"updates_per_s\":%.0f,"
+               "\"pushes_per_s\":%.0f,\"p50_ms\":%.0f,\"p99_ms\":%.0f,\"reconnects\":%" PRIu64
+               ",\"errors\":%" PRIu64 ",\"check_failures\":%" PRIu64 ",\"rate_limited\":%" PRIu64,
+               kind, t_s, sessions, up, push, p50, p99, c->reconnects, c->errors,
+               c->check_failures, c->rate_limited);
+        if (strcmp(kind, "summary") == 0)
+            printf(",\"updates\":%" PRIu64 ",\"pushes\":%" PRIu64 ",\"friend\":%" PRIu64
+                   ",\"gone\":%" PRIu64 ",\"nearby\":%" PRIu64 ",\"latency_samples\":%" PRIu64
+                   ",\"max_ms\":%.0f,\"skipped\":%" PRIu64,
+                   c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
+                   c->skipped);
+        printf("}\n");
+    } else {
+        printf("%st=%.0fs sessions=%" PRIu32 " updates_per_s=%.0f pushes_per_s=%.0f p50_ms=%.0f"
+               " p99_ms=%.0f reconnects=%" PRIu64 " errors=%" PRIu64 " check_failures=%" PRIu64
+               " rate_limited=%" PRIu64,
+               strcmp(kind, "summary") == 0 ? "summary " : "", t_s, sessions, up, push, p50, p99,
+               c->reconnects, c->errors, c->check_failures, c->rate_limited);
+        if (strcmp(kind, "summary") == 0)
+            printf(" updates=%" PRIu64 " pushes=%" PRIu64 " friend=%" PRIu64 " gone=%" PRIu64
+                   " nearby=%" PRIu64 " latency_samples=%" PRIu64 " max_ms=%.0f skipped=%" PRIu64,
+                   c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
+                   c->skipped);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+static void report(struct loadgen_run *run)
+{
+    double now = loadgen_now_ms();
+    struct stats *s = &run->lg.stats;
+
+    print_line(run, "status", (now - run->start_ms) / 1000.0, &s->period, &s->period_latency,
+               (now - run->last_report_ms) / 1000.0, s->sessions);
+    run->last_report_ms = now;
+    stats_period_end(s);
+}
+
+static void on_report(evutil_socket_t fd, short what, void *arg)
+{
+    report(arg);
+}
+
+static void on_ramp(evutil_socket_t fd, short what, void *arg)
+{
+    struct loadgen_run *run = arg;
+
+    run->ramp_budget += run->flags.ramp_per_s * LOADGEN_RAMP_TICK_MS / 1000.0;
+    while (run->ramp_budget >= 1 && run->started < run->phone_count) {
+        phone_start(&run->phones[run->started++]);
+        run->ramp_budget -= 1;
+    }
+    if (run->started == run->phone_count)
+        event_del(run->ramp_timer);
+}
+
+/* Begins the shutdown: every open session gets close 1000; the loop ends
+ * when all have closed or after LOADGEN_CLOSE_WAIT_MS. */
+static void stop(struct loadgen_run *run)
+{
+    struct timeval wait = {LOADGEN_CLOSE_WAIT_MS / 1000, 0};
+
+    if (run->stopped) {
+        event_base_loopbreak(run->lg.base); /* a second signal: do not wait */
+        return;
+    }
+    run->stopped = 1;
+    run->stop_ms = loadgen_now_ms();
+    run->sessions_at_stop = run->lg.stats.sessions;
+    run->lg.shutting_down = 1;
+    event_del(run->ramp_timer);
+    event_del(run->report_timer);
+    event_del(run->stop_timer);
+    for (size_t i = 0; i < run->phone_count; i++)
+        run->lg.closing += (size_t)phone_stop(&run->phones[i]);
+    if (run->lg.closing == 0)
+        event_base_loopbreak(run->lg.base);
+    else
+        evtimer_add(run->close_timer, &wait);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    stop(arg);
+}
+
+static void on_close_wait(evutil_socket_t fd, short what, void *arg)
+{
+    struct loadgen_run *run = arg;
+
+    event_base_loopbreak(run->lg.base);
+}
+
+/* Raises the open-files limit to the hard limit, so many phones fit. */
+static void raise_nofile(size_t phones)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && phones + 64 > rl.rlim_cur)
+        fprintf(stderr, "nearby-loadgen: warning: %zu phones but only %llu file descriptors\n",
+                phones, (unsigned long long)rl.rlim_cur);
+}
+
+/* Builds the run from its flags. Returns 0 or -1 (message printed). */
+static int setup(struct loadgen_run *run)
+{
+    struct loadgen *lg = &run->lg;
+    struct timeval report_tv = {run->flags.report_every_s, 0};
+    struct timeval ramp_tv = {0, LOADGEN_RAMP_TICK_MS * 1000};
+    struct timeval stop_tv = {run->flags.duration_s, 0};
+    int rc;
+
+    lg->targets = calloc(run->flags.url_count, sizeof(*lg->targets));
+    if (lg->targets == NULL)
+        return -1;
+    lg->target_count = run->flags.url_count;
+    for (size_t i = 0; i < run->flags.url_count; i++)
+        if (parse_url(run->flags.urls[i], &lg->targets[i]) < 0)
+            return -1;
+    if (run->flags.source_ips != NULL &&
+        parse_sources(run->flags.source_ips, &lg->sources, &lg->source_count) < 0)
+        return -1;
+    for (size_t i = 0; lg->sources != NULL && i < lg->target_count; i++) {
+        if (lg->targets[i].addr.ss_family != AF_INET) {
+            fprintf(stderr, "nearby-loadgen: --source-ips needs IPv4 --url addresses\n");
+            return -1;
+        }
+    }
+    rc = token_key_load(run->flags.secret_file, lg->key, sizeof(lg->key), &lg->key_len);
+    if (rc < 0) {
+        fprintf(stderr, "nearby-loadgen: --secret-file %s: %s%s%s\n", run->flags.secret_file,
+                token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
+                rc == TOKEN_ERR_IO ? strerror(errno) : "");
+        return -1;
+    }
+    lg->rng = run->flags.seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+    if (lg->rng == 0)
+        lg->rng = 1;
+    lg->center_lat = run->flags.center_lat;
+    lg->center_lng = run->flags.center_lng;
+    lg->spread_km = run->flags.spread_km;
+    lg->interval_ms = run->flags.interval_ms;
+    stats_init(&lg->stats);
+    raise_nofile(run->flags.phones);
+
+    lg->base = event_base_new();
+    if (lg->base == NULL)
+        return -1;
+    run->phones = calloc(run->flags.phones, sizeof(*run->phones));
+    if (run->phones == NULL)
+        return -1;
+    for (size_t i = 0; i < run->flags.phones; i++) {
+        run->phone_count++;
+        if (phone_init(&run->phones[i], lg, (uint32_t)(i + 1), (uint32_t)(i % lg->target_count)) < 0) {
+            fprintf(stderr, "nearby-loadgen: out of memory at phone %zu\n", i + 1);
+            return -1;
+        }
+    }
+    run->ramp_timer = event_new(lg->base, -1, EV_PERSIST, on_ramp, run);
+    run->report_timer = event_new(lg->base, -1, EV_PERSIST, on_report, run);
+    run->stop_timer = evtimer_new(lg->base, on_stop, run);
+    run->close_timer = evtimer_new(lg->base, on_close_wait, run);
+    run->sigint = evsignal_new(lg->base, SIGINT, on_stop, run);
+    run->sigterm = evsignal_new(lg->base, SIGTERM, on_stop, run);
+    if (run->ramp_timer == NULL || run->report_timer == NULL || run->stop_timer == NULL ||
+        run->close_timer == NULL || run->sigint == NULL || run->sigterm == NULL)
+        return -1;
+    event_add(run->sigint, NULL);
+    event_add(run->sigterm, NULL);
+    event_add(run->ramp_timer, &ramp_tv);
+    event_add(run->report_timer, &report_tv);
+    if (run->flags.duration_s > 0)
+        evtimer_add(run->stop_timer, &stop_tv);
+    run->start_ms = loadgen_now_ms();
+    run->last_report_ms = run->start_ms;
+    on_ramp(-1, 0, run); /* the first phones now, not in 10 ms */
+    return 0;
+}
+
+static void teardown(struct loadgen_run *run)
+{
+    for (size_t i = 0; i < run->phone_count; i++)
+        phone_free(&run->phones[i]);
+    free(run->phones);
+    if (run->ramp_timer != NULL)
+        event_free(run->ramp_timer);
+    if (run->report_timer != NULL)
+        event_free(run->report_timer);
+    if (run->stop_timer != NULL)
+        event_free(run->stop_timer);
+    if (run->close_timer != NULL)
+        event_free(run->close_timer);
+    if (run->sigint != NULL)
+        event_free(run->sigint);
+    if (run->sigterm != NULL)
+        event_free(run->sigterm);
+    if (run->lg.base != NULL)
+        event_base_free(run->lg.base);
+    free(run->lg.targets);
+    free(run->lg.sources);
+    libevent_global_shutdown();
+}
+
+int main(int argc, char **argv)
+{
+    static struct loadgen_run run; /* large (the key buffer): not on the stack */
+    struct stats *s = &run.lg.stats;
+    int rc;
+
+    rc = parse_flags(argc, argv, &run.flags);
+    if (rc != 0) {
+        usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (setup(&run) < 0) {
+        teardown(&run);
+        return 1;
+    }
+    event_base_dispatch(run.lg.base);
+    if (!run.stopped) {
+        run.stop_ms = loadgen_now_ms();
+        run.sessions_at_stop = s->sessions;
+    }
+    stats_period_end(s);
+    print_line(&run, "summary", (run.stop_ms - run.start_ms) / 1000.0, &s->total,
+               &s->total_latency, (run.stop_ms - run.start_ms) / 1000.0, run.sessions_at_stop);
+    rc = s->total.check_failures > 0 ? 1 : 0;
+    teardown(&run);
+    return rc;
+}

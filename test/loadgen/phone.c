@@ -1,0 +1,527 @@
+/* phone.c: one simulated phone: fetch friends, connect, init, walk and send loc, check every push. */
+#include "phone.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "friend_list.h"
+#include "geo.h"
+#include "http_get.h"
+#include "proto_msg.h"
+#include "wsclient.h"
+#include "ws_frame.h"
+
+#define PHONE_TOKEN_TTL_S (7 * 86400)
+#define PHONE_KM_PER_DEG_LAT 111.19508 /* pi * GEO_EARTH_RADIUS_KM / 180 */
+#define PHONE_MIN_SPEED_MPS 1.0         /* a slow walk */
+#define PHONE_MAX_SPEED_MPS 6.0         /* a bicycle in town */
+#define PHONE_DIST_SLACK_KM 1e-9
+
+static void on_open(void *arg);
+static void on_message(void *arg, int opcode, uint8_t *payload, size_t len);
+static void on_close(void *arg, enum wsclient_end end, unsigned code, const char *detail);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+static const struct wsclient_callbacks phone_ws_callbacks = {
+    .on_open = on_open,
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+/* Counts a failed check and prints the first few. */
+__attribute__((format(printf, 2, 3)))
+static void check_failed(struct phone *p, const char *fmt, ...)
+{
+    struct loadgen *lg = p->lg;
+    va_list ap;
+
+    lg->stats.period.check_failures++;
+    if (lg->reported_checks++ >= LOADGEN_REPORTED_MAX)
+        return;
+    fprintf(stderr, "CHECK FAILED: user %" PRIu32 " on %s: ", p->user,
+            lg->targets[p->target].host);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Counts an error (not a broken rule, but something that should not happen
+ * under load) and prints the first few. */
+__attribute__((format(printf, 2, 3)))
+static void error_seen(struct phone *p, const char *fmt, ...)
+{
+    struct loadgen *lg = p->lg;
+    va_list ap;
+
+    lg->stats.period.errors++;
+    if (lg->reported_errors++ >= LOADGEN_REPORTED_MAX)
+        return;
+    fprintf(stderr, "error: user %" PRIu32 " on %s: ", p->user, lg->targets[p->target].host);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void arm(struct phone *p, double ms)
+{
+    struct timeval tv;
+
+    if (ms < 0)
+        ms = 0;
+    tv.tv_sec = (time_t)(ms / 1000.0);
+    tv.tv_usec = (suseconds_t)(fmod(ms, 1000.0) * 1000.0);
+    evtimer_add(p->timer, &tv);
+}
+
+int phone_init(struct phone *p, struct loadgen *lg, uint32_t user, uint32_t target)
+{
+    double r, theta;
+
+    memset(p, 0, sizeof(*p));
+    p->lg = lg;
+    p->user = user;
+    p->target = target;
+    p->ws = wsclient_new(lg->base, &phone_ws_callbacks, p);
+    p->timer = evtimer_new(lg->base, on_timer, p);
+    if (p->ws == NULL || p->timer == NULL)
+        return -1;
+    /* Uniform over the disc: the radius goes with the square root. */
+    r = lg->spread_km * sqrt(loadgen_random(lg));
+    theta = 2 * M_PI * loadgen_random(lg);
+    p->lat = lg->center_lat + r * cos(theta) / PHONE_KM_PER_DEG_LAT;
+    p->lng = lg->center_lng +
+             r * sin(theta) / (PHONE_KM_PER_DEG_LAT * cos(lg->center_lat * M_PI / 180));
+    p->heading = 2 * M_PI * loadgen_random(lg);
+    p->speed_mps = PHONE_MIN_SPEED_MPS +
+                   (PHONE_MAX_SPEED_MPS - PHONE_MIN_SPEED_MPS) * loadgen_random(lg);
+    return 0;
+}
+
+void phone_free(struct phone *p)
+{
+    if (p->fetch != NULL)
+        http_get_cancel(p->fetch);
+    p->fetch = NULL;
+    wsclient_free(p->ws);
+    p->ws = NULL;
+    if (p->timer != NULL)
+        event_free(p->timer);
+    p->timer = NULL;
+    free(p->friends);
+    free(p->shown);
+    p->friends = NULL;
+    p->shown = NULL;
+}
+
+/* Returns the index of user among the friends, or -1. */
+static long friend_index(const struct phone *p, uint64_t user)
+{
+    size_t lo = 0, hi = p->friend_count;
+
+    if (user > UINT32_MAX)
+        return -1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (p->friends[mid] < user)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->friend_count && p->friends[lo] == user ? (long)lo : -1;
+}
+
+/* Waits 100..1000 ms, then tries again on the next target. */
+static void retry_later(struct phone *p)
+{
+    p->state = PHONE_WAITING;
+    p->target = (uint32_t)((p->target + 1) % p->lg->target_count);
+    arm(p, 100 + 900 * loadgen_random(p->lg));
+}
+
+static void connect_ws(struct phone *p)
+{
+    const struct loadgen_target *t = &p->lg->targets[p->target];
+    socklen_t src_len = 0;
+    const struct sockaddr *src = loadgen_next_source(p->lg, &src_len);
+
+    if (wsclient_connect(p->ws, (const struct sockaddr *)&t->addr, t->addr_len, src, src_len,
+                         t->host, t->path) < 0) {
+        error_seen(p, "connect: %s", strerror(errno));
+        retry_later(p);
+        return;
+    }
+    p->state = PHONE_CONNECTING;
+    arm(p, PHONE_NEARBY_DEADLINE_MS);
+}
+
+static void on_friends(void *arg, int status, const char *body, size_t body_len)
+{
+    struct phone *p = arg;
+    uint64_t user;
+    uint32_t *ids;
+    size_t n;
+    int rc;
+
+    p->fetch = NULL;
+    if (status < 0) {
+        error_seen(p, "GET /v1/friends: %s", http_get_strerror(status));
+        retry_later(p);
+        return;
+    }
+    if (status != 200) {
+        error_seen(p, "GET /v1/friends: HTTP %d: %.*s", status, (int)(body_len > 200 ? 200 : body_len),
+                   body);
+        retry_later(p);
+        return;
+    }
+    rc = friend_list_parse(body, body_len, &user, &ids, &n);
+    if (rc < 0 || user != p->user) {
+        check_failed(p, "GET /v1/friends answered %s: %.*s",
+                     rc < 0 ? friend_list_strerror(rc) : "another user's list",
+                     (int)(body_len > 200 ? 200 : body_len), body);
+        if (rc == 0)
+            free(ids);
+        retry_later(p);
+        return;
+    }
+    p->shown = n ? calloc(n, sizeof(*p->shown)) : NULL;
+    if (n && p->shown == NULL) {
+        free(ids);
+        error_seen(p, "out of memory for %zu friends", n);
+        retry_later(p);
+        return;
+    }
+    p->friends = ids;
+    p->friend_count = (uint32_t)n;
+    p->has_friends = 1;
+    connect_ws(p);
+}
+
+static void fetch_friends(struct phone *p)
+{
+    const struct loadgen_target *t = &p->lg->targets[p->target];
+    char token[TOKEN_LEN_MAX];
+    socklen_t src_len = 0;
+    const struct sockaddr *src = loadgen_next_source(p->lg, &src_len);
+
+    if (token_sign(p->lg->key, p->lg->key_len, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
+                   token, sizeof(token)) < 0) {
+        error_seen(p, "token_sign failed");
+        retry_later(p);
+        return;
+    }
+    p->fetch = http_get_start(p->lg->base, (const struct sockaddr *)&t->addr, t->addr_len, src,
+                              src_len, t->host, "/v1/friends", token, PHONE_FETCH_TIMEOUT_MS,
+                              on_friends, p);
+    if (p->fetch == NULL) {
+        error_seen(p, "GET /v1/friends: %s", strerror(errno));
+        retry_later(p);
+        return;
+    }
+    p->state = PHONE_FETCHING;
+}
+
+void phone_start(struct phone *p)
+{
+    if (p->has_friends)
+        connect_ws(p);
+    else
+        fetch_friends(p);
+}
+
+static void on_open(void *arg)
+{
+    struct phone *p = arg;
+    char token[TOKEN_LEN_MAX];
+    uint8_t frame[PROTO_FRAME_MAX];
+    int tlen, n;
+
+    tlen = token_sign(p->lg->key, p->lg->key_len, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
+                      token, sizeof(token));
+    n = tlen < 0 ? tlen : proto_msg_encode_init(frame, sizeof(frame), token, (size_t)tlen);
+    if (n < 0 || wsclient_send(p->ws, WS_OP_BINARY, frame, (size_t)n) < 0) {
+        error_seen(p, "could not send init");
+        wsclient_abort(p->ws);
+        retry_later(p);
+        return;
+    }
+    wsclient_flush(p->ws);
+    if (wsclient_is_open(p->ws))
+        p->state = PHONE_AWAIT_NEARBY;
+}
+
+/* Advances the walk to now: straight on at the phone's speed with a little
+ * turning, and back towards the centre whenever a step would leave the area. */
+static void walk(struct phone *p, double now_ms)
+{
+    struct loadgen *lg = p->lg;
+    double dt_s = (now_ms - p->moved_at_ms) / 1000.0, step_km, lat, lng;
+
+    p->moved_at_ms = now_ms;
+    if (!(dt_s > 0))
+        return;
+    if (dt_s > 60)
+        dt_s = 60;
+    step_km = p->speed_mps * dt_s / 1000.0;
+    p->heading += (loadgen_random(lg) - 0.5) * 1.2;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        lat = p->lat + step_km * cos(p->heading) / PHONE_KM_PER_DEG_LAT;
+        lng = p->lng + step_km * sin(p->heading) / (PHONE_KM_PER_DEG_LAT * cos(p->lat * M_PI / 180));
+        if (geo_distance_km(lat, lng, lg->center_lat, lg->center_lng) <= lg->spread_km)
+            break;
+        /* Turn towards the centre: atan2 of the (north, east) offsets. */
+        p->heading = atan2((lg->center_lng - p->lng) * cos(p->lat * M_PI / 180),
+                           lg->center_lat - p->lat);
+        lat = p->lat;
+        lng = p->lng;
+    }
+    p->lat = lat;
+    p->lng = lng;
+}
+
+static void send_loc(struct phone *p)
+{
+    uint8_t frame[64];
+    double now = loadgen_now_ms();
+    int n;
+
+    walk(p, now);
+    n = proto_msg_encode_loc(frame, sizeof(frame), p->lat, p->lng, (uint64_t)now);
+    if (n < 0) {
+        check_failed(p, "loc (%f, %f) does not encode: %d", p->lat, p->lng, n);
+        return;
+    }
+    if (wsclient_send(p->ws, WS_OP_BINARY, frame, (size_t)n) < 0) {
+        p->lg->stats.period.skipped++;
+        return;
+    }
+    p->lg->stats.period.updates++;
+    wsclient_flush(p->ws);
+}
+
+static void handle_nearby(struct phone *p, const struct proto_msg *m)
+{
+    struct proto_nearby_iter it;
+    struct proto_friend f;
+    int rc;
+
+    if (p->state != PHONE_AWAIT_NEARBY) {
+        check_failed(p, "a second nearby on one connection");
+        return;
+    }
+    p->radius_km = m->nearby.radius_km;
+    for (uint32_t i = 0; i < p->friend_count; i++)
+        p->shown[i].ts = 0;
+    proto_nearby_iter_init(&it, &m->nearby);
+    while ((rc = proto_nearby_iter_next(&it, &f)) == 1) {
+        long i = friend_index(p, f.id);
+
+        if (f.id == p->user) {
+            check_failed(p, "nearby lists the user itself");
+        } else if (i < 0) {
+            check_failed(p, "nearby lists %" PRIu64 ", who is not a friend", f.id);
+        } else if (p->shown[i].ts != 0) {
+            check_failed(p, "nearby lists %" PRIu64 " twice", f.id);
+        } else {
+            p->shown[i].lat = (float)f.lat;
+            p->shown[i].lng = (float)f.lng;
+            p->shown[i].ts = f.ts ? f.ts : 1;
+        }
+        if (!(f.dist_km <= p->radius_km + PHONE_DIST_SLACK_KM))
+            check_failed(p, "nearby lists %" PRIu64 " at %.6f km, radius %.6f km", f.id,
+                         f.dist_km, p->radius_km);
+    }
+    if (rc < 0)
+        check_failed(p, "nearby friends do not decode: %s", proto_strerror(rc));
+    p->lg->stats.period.nearbys++;
+    p->lg->stats.sessions++;
+    if (p->sessions_before++ > 0)
+        p->lg->stats.period.reconnects++;
+    p->state = PHONE_LIVE;
+    p->moved_at_ms = loadgen_now_ms();
+    evtimer_del(p->timer);
+    send_loc(p); /* show ourselves at once; then every interval */
+    if (p->state == PHONE_LIVE)
+        arm(p, p->lg->interval_ms * (0.8 + 0.4 * loadgen_random(p->lg)));
+}
+
+static void handle_friend(struct phone *p, const struct proto_friend *f)
+{
+    long i = friend_index(p, f->id);
+
+    p->lg->stats.period.pushes++;
+    p->lg->stats.period.friends++;
+    if (p->state != PHONE_LIVE) {
+        check_failed(p, "friend %" PRIu64 " before nearby", f->id);
+        return;
+    }
+    if (f->id == p->user) {
+        check_failed(p, "friend message about the user itself");
+        return;
+    }
+    if (i < 0) {
+        check_failed(p, "friend message about %" PRIu64 ", who is not a friend", f->id);
+        return;
+    }
+    if (!(f->dist_km <= p->radius_km + PHONE_DIST_SLACK_KM))
+        check_failed(p, "friend %" PRIu64 " at %.6f km, radius %.6f km", f->id, f->dist_km,
+                     p->radius_km);
+    if (p->shown[i].ts != 0) {
+        if (f->ts <= p->shown[i].ts)
+            check_failed(p, "friend %" PRIu64 " with ts %" PRIu64 ", not newer than shown %" PRIu64,
+                         f->id, f->ts, p->shown[i].ts);
+        else
+            /* Only moves of a shown friend are timed: an appearance can be a
+             * stale position re-shown because this phone moved. */
+            stats_latency(&p->lg->stats, loadgen_now_ms() - (double)f->ts);
+    }
+    p->shown[i].lat = (float)f->lat;
+    p->shown[i].lng = (float)f->lng;
+    p->shown[i].ts = f->ts ? f->ts : 1;
+}
+
+static void handle_gone(struct phone *p, uint64_t id)
+{
+    long i = friend_index(p, id);
+
+    p->lg->stats.period.pushes++;
+    p->lg->stats.period.gones++;
+    if (p->state != PHONE_LIVE)
+        check_failed(p, "gone %" PRIu64 " before nearby", id);
+    else if (id == p->user)
+        check_failed(p, "gone about the user itself");
+    else if (i < 0)
+        check_failed(p, "gone about %" PRIu64 ", who is not a friend", id);
+    else if (p->shown[i].ts == 0)
+        check_failed(p, "gone about %" PRIu64 ", who was not shown", id);
+    else
+        p->shown[i].ts = 0;
+}
+
+static void on_message(void *arg, int opcode, uint8_t *payload, size_t len)
+{
+    struct phone *p = arg;
+    struct proto_msg m;
+    const char *reason = NULL;
+    int rc;
+
+    if (opcode != WS_OP_BINARY) {
+        check_failed(p, "a text frame of %zu bytes", len);
+        return;
+    }
+    rc = proto_msg_decode_from_gateway(payload, len, &m, &reason);
+    if (rc < 0) {
+        check_failed(p, "a frame of %zu bytes does not decode: %s", len,
+                     reason ? reason : proto_strerror(rc));
+        return;
+    }
+    switch (m.type) {
+    case PROTO_MSG_NEARBY:
+        handle_nearby(p, &m);
+        break;
+    case PROTO_MSG_FRIEND:
+        handle_friend(p, &m.friend);
+        break;
+    case PROTO_MSG_GONE:
+        handle_gone(p, m.gone.id);
+        break;
+    case PROTO_MSG_ERR:
+        if (m.err.code == PROTO_CODE_RATE_LIMITED)
+            p->lg->stats.period.rate_limited++;
+        else
+            error_seen(p, "err %.*s: %.*s", (int)m.err.code_len, m.err.code_str,
+                       (int)m.err.msg_len, m.err.msg);
+        break;
+    default:
+        check_failed(p, "a %s frame from the gateway", proto_msg_type_name(m.type));
+    }
+}
+
+static void on_close(void *arg, enum wsclient_end end, unsigned code, const char *detail)
+{
+    struct phone *p = arg;
+
+    if (p->state == PHONE_LIVE)
+        p->lg->stats.sessions--;
+    evtimer_del(p->timer);
+    if (p->state == PHONE_DONE) {
+        if (p->stopping)
+            loadgen_phone_closed(p->lg);
+        p->stopping = 0;
+        return;
+    }
+    switch (end) {
+    case WSCLIENT_END_CONNECT:
+        error_seen(p, "connect: %s", detail);
+        break;
+    case WSCLIENT_END_HANDSHAKE:
+        error_seen(p, "handshake: %s", detail);
+        break;
+    case WSCLIENT_END_PROTOCOL:
+        check_failed(p, "the gateway broke the framing: %s", detail);
+        break;
+    case WSCLIENT_END_CLOSED:
+        /* 1001 from a draining gateway is what reconnects are for; other
+         * codes mean the gateway threw us out. */
+        if (code != WS_CLOSE_GOING_AWAY && code != WS_CLOSE_NORMAL)
+            error_seen(p, "closed by the gateway with %u", code);
+        break;
+    case WSCLIENT_END_DROPPED:
+        break;
+    }
+    retry_later(p);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct phone *p = arg;
+
+    switch (p->state) {
+    case PHONE_WAITING:
+        phone_start(p);
+        break;
+    case PHONE_CONNECTING:
+    case PHONE_AWAIT_NEARBY:
+        error_seen(p, "no nearby within %d ms", PHONE_NEARBY_DEADLINE_MS);
+        wsclient_abort(p->ws);
+        retry_later(p);
+        break;
+    case PHONE_LIVE:
+        send_loc(p);
+        if (p->state == PHONE_LIVE)
+            arm(p, p->lg->interval_ms * (0.8 + 0.4 * loadgen_random(p->lg)));
+        break;
+    default:
+        break;
+    }
+}
+
+int phone_stop(struct phone *p)
+{
+    evtimer_del(p->timer);
+    if (p->fetch != NULL)
+        http_get_cancel(p->fetch);
+    p->fetch = NULL;
+    if (p->state == PHONE_LIVE)
+        p->lg->stats.sessions--;
+    p->state = PHONE_DONE;
+    if (!wsclient_is_open(p->ws)) {
+        wsclient_abort(p->ws);
+        return 0;
+    }
+    wsclient_close(p->ws, WS_CLOSE_NORMAL, 2000);
+    /* A close that failed at once has called on_close already. */
+    p->stopping = wsclient_busy(p->ws);
+    return p->stopping;
+}

@@ -1,0 +1,79 @@
+/* phone.h: one simulated phone: friend list, WebSocket session, walk, the checks on what it hears.
+ *
+ * A phone fetches its friend list once (GET /v1/friends on its first
+ * target), then connects, sends init, waits at most PHONE_NEARBY_DEADLINE_MS
+ * for `nearby`, and from then on sends `loc` every interval (jittered by
+ * +-20 %) while walking, and checks every frame it gets. When its connection
+ * ends it waits 100..1000 ms and reconnects to the next target in the list.
+ *
+ * What it keeps is compact: its friends as a sorted array of 4-byte ids and,
+ * beside it, what it shows of each (position as two floats and ts; ts 0 means
+ * not shown), so a check is one binary search and no map is allocated.
+ */
+#ifndef NEARBY_LOADGEN_PHONE_H
+#define NEARBY_LOADGEN_PHONE_H
+
+#include <stdint.h>
+
+#include "loadgen.h"
+
+#define PHONE_NEARBY_DEADLINE_MS 10000
+#define PHONE_FETCH_TIMEOUT_MS 10000
+
+struct event;
+struct http_get;
+struct wsclient;
+
+enum phone_state {
+    PHONE_IDLE,        /* not started yet */
+    PHONE_FETCHING,    /* GET /v1/friends in flight */
+    PHONE_CONNECTING,  /* TCP connect or WebSocket handshake */
+    PHONE_AWAIT_NEARBY,/* init sent */
+    PHONE_LIVE,        /* got nearby; sending loc */
+    PHONE_WAITING,     /* between a close and the next attempt */
+    PHONE_DONE,        /* shutting down */
+};
+
+/* What the phone shows of one friend. */
+struct phone_shown {
+    float lat;
+    float lng;
+    uint64_t ts; /* 0: not shown */
+};
+
+struct phone {
+    struct loadgen *lg;       /* ref: owned by main */
+    struct wsclient *ws;
+    struct http_get *fetch;   /* in flight, else NULL */
+    struct event *timer;      /* deadline, next loc, or reconnect */
+    enum phone_state state;
+    uint32_t user;
+    uint32_t target;          /* index into lg->targets */
+    uint32_t friend_count;
+    int has_friends;          /* the friend list was fetched */
+    int stopping;             /* phone_stop started a close handshake */
+    int sessions_before;      /* nearbys received before on earlier connections */
+    uint32_t *friends;        /* sorted ids */
+    struct phone_shown *shown;/* beside friends */
+    double lat, lng;
+    double heading;           /* radians, 0 = north */
+    double speed_mps;
+    double moved_at_ms;       /* when lat/lng were last advanced */
+    double radius_km;         /* from nearby */
+};
+
+/* Sets up phone p for user, first connecting to target; allocates its
+ * client and timer. Returns 0 or -1 when out of memory (then phone_free). */
+int phone_init(struct phone *p, struct loadgen *lg, uint32_t user, uint32_t target);
+
+/* Starts the phone: the friend list fetch, then the session. */
+void phone_start(struct phone *p);
+
+/* Stops the phone for shutdown: an open session gets close 1000. Returns 1
+ * when a close handshake is under way (loadgen_phone_closed follows), else 0. */
+int phone_stop(struct phone *p);
+
+/* Frees what phone_init allocated (not p itself). */
+void phone_free(struct phone *p);
+
+#endif
