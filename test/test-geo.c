@@ -4,17 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
 #include "geo.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 /* Within tol km; prints both values on failure. */
 #define CHECK_NEAR(got, want, tol)                                                     \
@@ -23,7 +17,7 @@ static int failures;
         if (!(fabs(g_ - w_) <= (tol))) {                                               \
             fprintf(stderr, "%s:%d: check failed: %s = %.20g, want %.20g +- %g\n",        \
                     __FILE__, __LINE__, #got, g_, w_, (double)(tol));                  \
-            failures++;                                                                \
+            check_failed();                                                            \
         }                                                                              \
     } while (0)
 
@@ -35,10 +29,7 @@ static uint64_t rng_state = 0x6e656172627921ULL;
 
 static uint64_t rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return splitmix64(&rng_state);
 }
 
 /* Uniform in [0, 1). */

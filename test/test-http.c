@@ -17,19 +17,13 @@
 
 #include <event2/event.h>
 
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
 #include "http.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 #define MAX_MESSAGE 4096
 #define HTTP_IDLE_MS 500

@@ -7,17 +7,11 @@
 
 #include <event2/buffer.h>
 
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
 #include "metrics.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 /* Renders m and compares with want; prints both on a mismatch. */
 #define CHECK_RENDER(m, want)                                                          \
@@ -26,7 +20,7 @@ static int failures;
         if (got_ == NULL || strcmp(got_, (want)) != 0) {                               \
             fprintf(stderr, "%s:%d: render mismatch\n--- got\n%s--- want\n%s---\n",     \
                     __FILE__, __LINE__, got_ ? got_ : "(null)", (want));               \
-            failures++;                                                                \
+            check_failed();                                                            \
         }                                                                              \
         free(got_);                                                                    \
     } while (0)

@@ -20,36 +20,21 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
 #include "friends_db.h"
 #include "history.h"
 #include "pg_conn.h"
 
 extern char **environ;
 
-static int failures;
 static struct event_base *base;
 static PGconn *db; /* the test's own blocking connection */
 static const char *conninfo;
 static const char *pg_dir;
 static const char *pg_port;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_EQ(got, want)                                                          \
-    do {                                                                             \
-        long long g_ = (long long)(got), w_ = (long long)(want);                     \
-        if (g_ != w_) {                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__, \
-                    #got, g_, w_);                                                   \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 static int64_t now_ms(void)
 {
@@ -109,7 +94,7 @@ static long long sql_int(const char *sql)
         v = 0;
     else {
         fprintf(stderr, "FAIL sql %s: %s", sql, PQerrorMessage(db));
-        failures++;
+        check_failed();
     }
     PQclear(res);
     return v;
@@ -198,7 +183,7 @@ static size_t db_friends(uint64_t user, uint64_t *out, size_t cap)
             out[n++] = strtoull(PQgetvalue(res, i, 0), NULL, 10);
     } else {
         fprintf(stderr, "FAIL %s: %s", sql, PQerrorMessage(db));
-        failures++;
+        check_failed();
     }
     PQclear(res);
     return n;
@@ -535,7 +520,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                                   row_lng(o->next_ts), (int64_t)o->next_ts);
             if (rc != 0) {
                 fprintf(stderr, "FAIL history_push during outage: %d\n", rc);
-                failures++;
+                check_failed();
             }
         }
     }
@@ -581,7 +566,7 @@ static pid_t spawn_postgres(const char *cmd)
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         fprintf(stderr, "FAIL posix_spawn %s: %s\n", script, strerror(rc));
-        failures++;
+        check_failed();
         return -1;
     }
     return pid;

@@ -4,17 +4,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Every check runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
 #include "ratelimit.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 /* An arbitrary monotonic-clock origin far from 0. */
 #define T0 UINT64_C(1764079200000)
