@@ -72,6 +72,29 @@ static long long friends_db_int(const PGresult *res, int row, int col)
     return (*s && !*end && v >= 0) ? v : -1;
 }
 
+/* Queues sql (a script of several statements when nparams < 0) on a copy of
+ * proto, which owns proto->ids from here on. When nothing is queued done never
+ * runs, so the copy is freed here and the caller only returns the error. */
+static int friends_db_submit(struct pg_conn *pc, const char *sql, int nparams,
+                             const char *const *params, int binary, pg_conn_cb done,
+                             const struct friends_db_call *proto)
+{
+    struct friends_db_call *call = malloc(sizeof *call);
+    if (!call) {
+        free(proto->ids);
+        return FRIENDS_DB_ERR_NOMEM;
+    }
+    *call = *proto;
+    int rc = nparams < 0 ? pg_conn_query_script(pc, sql, done, call)
+                         : pg_conn_query(pc, sql, nparams, params, binary, done, call);
+    if (rc != 0) {
+        free(call->ids);
+        free(call);
+        return friends_db_from_pg(rc);
+    }
+    return 0;
+}
+
 static void friends_db_on_load(struct pg_conn *pc, int err, PGresult *res, void *arg)
 {
     struct friends_db_call *call = arg;
@@ -104,29 +127,17 @@ int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_load_cb cb,
 {
     if (!pc || !cb || !friends_db_id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    struct friends_db_call *call = calloc(1, sizeof *call);
     uint64_t *ids = malloc(FRIENDS_DB_MAX_FRIENDS * sizeof *ids);
-    if (!call || !ids) {
-        free(call);
-        free(ids);
+    if (!ids)
         return FRIENDS_DB_ERR_NOMEM;
-    }
-    call->load_cb = cb;
-    call->arg = arg;
-    call->ids = ids;
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, user_id);
     const char *params[] = { id };
-    int rc = pg_conn_query(pc,
-                           "SELECT friend_id FROM friendships WHERE user_id = $1"
-                           " ORDER BY friend_id LIMIT " FRIENDS_DB_STR(FRIENDS_DB_MAX_FRIENDS),
-                           1, params, 1, friends_db_on_load, call);
-    if (rc != 0) {
-        free(ids);
-        free(call);
-        return friends_db_from_pg(rc);
-    }
-    return 0;
+    return friends_db_submit(pc,
+                             "SELECT friend_id FROM friendships WHERE user_id = $1"
+                             " ORDER BY friend_id LIMIT " FRIENDS_DB_STR(FRIENDS_DB_MAX_FRIENDS),
+                             1, params, 1, friends_db_on_load,
+                             &(struct friends_db_call){ .load_cb = cb, .arg = arg, .ids = ids });
 }
 
 /* Result of the add script: nusers, na, nb, already, inserted. */
@@ -194,17 +205,8 @@ int friends_db_add(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_c
         lo, hi, a, b, a, b, a, b, a, b, b, a);
     if (len < 0 || (size_t)len >= sizeof sql)
         return FRIENDS_DB_ERR_INVALID;
-    struct friends_db_call *call = calloc(1, sizeof *call);
-    if (!call)
-        return FRIENDS_DB_ERR_NOMEM;
-    call->done_cb = cb;
-    call->arg = arg;
-    int rc = pg_conn_query_script(pc, sql, friends_db_on_add, call);
-    if (rc != 0) {
-        free(call);
-        return friends_db_from_pg(rc);
-    }
-    return 0;
+    return friends_db_submit(pc, sql, -1, NULL, 0, friends_db_on_add,
+                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
 }
 
 /* Result of a DELETE: changed when it removed any row. */
@@ -229,26 +231,17 @@ int friends_db_remove(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_don
 {
     if (!pc || !cb || !friends_db_id_ok(a) || !friends_db_id_ok(b) || a == b)
         return FRIENDS_DB_ERR_INVALID;
-    struct friends_db_call *call = calloc(1, sizeof *call);
-    if (!call)
-        return FRIENDS_DB_ERR_NOMEM;
-    call->done_cb = cb;
-    call->arg = arg;
     char sa[24], sb[24];
     snprintf(sa, sizeof sa, "%" PRIu64, a);
     snprintf(sb, sizeof sb, "%" PRIu64, b);
     const char *params[] = { sa, sb };
     /* Both directions in one statement, so one transaction; the mirror
      * foreign key would cascade anyway, this does not depend on it. */
-    int rc = pg_conn_query(pc,
-                           "DELETE FROM friendships WHERE (user_id, friend_id) IN"
-                           " (($1::bigint, $2::bigint), ($2::bigint, $1::bigint))",
-                           2, params, 0, friends_db_on_remove, call);
-    if (rc != 0) {
-        free(call);
-        return friends_db_from_pg(rc);
-    }
-    return 0;
+    return friends_db_submit(pc,
+                             "DELETE FROM friendships WHERE (user_id, friend_id) IN"
+                             " (($1::bigint, $2::bigint), ($2::bigint, $1::bigint))",
+                             2, params, 0, friends_db_on_remove,
+                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
 }
 
 /* Result of the sharing update: found, changed. */
@@ -281,25 +274,16 @@ int friends_db_set_sharing(struct pg_conn *pc, uint64_t user_id, bool sharing,
 {
     if (!pc || !cb || !friends_db_id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    struct friends_db_call *call = calloc(1, sizeof *call);
-    if (!call)
-        return FRIENDS_DB_ERR_NOMEM;
-    call->done_cb = cb;
-    call->arg = arg;
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, user_id);
     const char *params[] = { id, sharing ? "true" : "false" };
-    int rc = pg_conn_query(pc,
-                           "WITH upd AS (UPDATE users SET sharing = $2::boolean"
-                           " WHERE id = $1::bigint AND sharing <> $2::boolean RETURNING 1)"
-                           " SELECT (SELECT count(*) FROM users WHERE id = $1::bigint),"
-                           " (SELECT count(*) FROM upd)",
-                           2, params, 0, friends_db_on_sharing, call);
-    if (rc != 0) {
-        free(call);
-        return friends_db_from_pg(rc);
-    }
-    return 0;
+    return friends_db_submit(pc,
+                             "WITH upd AS (UPDATE users SET sharing = $2::boolean"
+                             " WHERE id = $1::bigint AND sharing <> $2::boolean RETURNING 1)"
+                             " SELECT (SELECT count(*) FROM users WHERE id = $1::bigint),"
+                             " (SELECT count(*) FROM upd)",
+                             2, params, 0, friends_db_on_sharing,
+                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
 }
 
 static void friends_db_on_get_sharing(struct pg_conn *pc, int err, PGresult *res, void *arg)
@@ -324,19 +308,10 @@ int friends_db_get_sharing(struct pg_conn *pc, uint64_t user_id, friends_db_shar
 {
     if (!pc || !cb || !friends_db_id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    struct friends_db_call *call = calloc(1, sizeof *call);
-    if (!call)
-        return FRIENDS_DB_ERR_NOMEM;
-    call->done_cb = cb;
-    call->arg = arg;
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, user_id);
     const char *params[] = { id };
-    int rc = pg_conn_query(pc, "SELECT sharing FROM users WHERE id = $1::bigint", 1, params, 0,
-                           friends_db_on_get_sharing, call);
-    if (rc != 0) {
-        free(call);
-        return friends_db_from_pg(rc);
-    }
-    return 0;
+    return friends_db_submit(pc, "SELECT sharing FROM users WHERE id = $1::bigint", 1, params, 0,
+                             friends_db_on_get_sharing,
+                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
 }
