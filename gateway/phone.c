@@ -168,18 +168,21 @@ static void on_friends(int err, const uint64_t *ids, size_t n, void *arg)
         phone_close(p, 1011, "friends unavailable");
         goto release;
     }
+    /* Control messages for this user (a friendship added elsewhere) come on
+     * its own channel. The reference is taken at once so that the session's
+     * end releases it whatever fails next. */
     self = channels_ref(gw->channels, p->session.user, &created);
+    if (self != NULL) {
+        self->self_refs++;
+        p->self_ref = 1;
+        if (created)
+            gateway_subscribe(gw, p->session.user);
+    }
     if (self == NULL || session_set_friends(&p->session, gw->channels, ids, n, &sink) < 0) {
         send_err(p, PROTO_CODE_INTERNAL, "out of memory");
         phone_close(p, 1011, "internal error");
         goto release;
     }
-    /* Control messages for this user (a friendship added elsewhere) come on
-     * its own channel. */
-    self->self_refs++;
-    p->self_ref = 1;
-    if (created)
-        gateway_subscribe(gw, p->session.user);
     users = malloc((p->session.friend_count + 1) * sizeof(*users));
     if (users == NULL) {
         on_positions(p, LOCATION_CACHE_ERR_NOMEM, NULL, 0);
