@@ -8,6 +8,7 @@
 
 #include "channels.h"
 #include "config.h"
+#include "gateway_registry.h"
 #include "gateway.h"
 #include "history.h"
 #include "http.h"
@@ -71,6 +72,7 @@ struct gateway {
     struct gateway_config cfg;
     struct http_server *http;
     struct ring_watch *watch;
+    struct gateway_registry *registry; /* NULL once draining: not to be waited for */
     struct ring *ring;        /* the ring applied, or NULL before the first */
     struct gw_node *nodes;
     size_t node_count;

@@ -270,8 +270,50 @@ static void on_node_resubscribed(void *arg, struct pubsub_node *node, size_t cou
     free(users);
 }
 
+/* Tells the registry what this gateway has applied and finds dead: node is
+ * in state now (it may not be in gw->nodes yet, or report its state late). */
+static void update_registry(struct gateway *gw, const struct pubsub_node *node,
+                            enum pubsub_node_state state)
+{
+    char dead[GATEWAY_REGISTRY_LINE_MAX] = "";
+    size_t len = 0;
+    int found = 0;
+
+    if (gw->registry == NULL)
+        return;
+    for (size_t i = 0; i <= gw->node_count; i++) {
+        const char *id;
+        int is_dead;
+        int n;
+
+        if (i < gw->node_count) {
+            struct pubsub_node *each = gw->nodes[i].node;
+            found |= each == node;
+            id = gw->nodes[i].id;
+            is_dead = each == node ? state == PUBSUB_NODE_DEAD
+                                   : pubsub_node_state(each) == PUBSUB_NODE_DEAD;
+        } else {
+            if (found || node == NULL || state != PUBSUB_NODE_DEAD)
+                break;
+            id = pubsub_node_id(node);
+            is_dead = 1;
+        }
+        if (!is_dead)
+            continue;
+        n = snprintf(dead + len, sizeof(dead) - len, "%s%s", len ? "," : "", id);
+        if (n < 0 || (size_t)n >= sizeof(dead) - len) {
+            dead[len] = '\0'; /* the registry line holds no more anyway */
+            break;
+        }
+        len += (size_t)n;
+    }
+    gateway_registry_set(gw->registry, gw->cfg.listen,
+                         gw->ring ? ring_epoch(gw->ring) : GATEWAY_REGISTRY_NO_EPOCH, dead);
+}
+
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
 {
+    update_registry(arg, node, state);
     if (state == PUBSUB_NODE_DEAD)
         LOG_WARN("pub/sub node %s (%s) is dead: %s", pubsub_node_id(node), pubsub_node_addr(node),
                  pubsub_node_last_error(node));
@@ -372,6 +414,7 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
     gw->ring = copy;
     ring_free(prev);
     metrics_gauge_set(gw->m.ring_epoch, (double)ring_epoch(copy));
+    update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
     LOG_INFO("applied ring %s epoch %" PRIu64 ": %zu channels moved, %zu stayed", ring_name(copy),
              ring_epoch(copy), moved, kept);
 }
@@ -531,13 +574,17 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     gw->history = history_new(base, gw->pg, NULL);
     gw->watch = ring_watch_new(base, cfg->zk, cfg->root, cfg->ring, (int)cfg->session_timeout_ms,
                                &watch_cb, errbuf, errlen);
+    if (gw->watch != NULL)
+        gw->registry = gateway_registry_new(base, cfg->zk, cfg->root, cfg->id,
+                                            (int)cfg->session_timeout_ms, errbuf, errlen);
     gw->tick = event_new(base, -1, EV_PERSIST, on_tick, gw);
-    if (gw->history == NULL || gw->watch == NULL || gw->tick == NULL ||
+    if (gw->history == NULL || gw->watch == NULL || gw->registry == NULL || gw->tick == NULL ||
         event_add(gw->tick, &second) < 0) {
-        if (gw->watch != NULL)
+        if (gw->watch != NULL && gw->registry != NULL)
             snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
+    update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
     return gw;
 
 fail:
@@ -582,6 +629,9 @@ void gateway_drain(struct gateway *gw)
     gw->drain_steps_left = gw->cfg.drain_seconds * 10u;
     LOG_INFO("draining: %zu sessions over %u s", gw->phone_count, gw->cfg.drain_seconds);
     http_server_stop_listening(gw->http);
+    /* Off the list at once, so that nobody waits for a gateway that goes. */
+    gateway_registry_free(gw->registry);
+    gw->registry = NULL;
     gw->drain_timer = evtimer_new(gw->base, on_drain_step, gw);
     if (gw->drain_timer == NULL || evtimer_add(gw->drain_timer, &now) < 0)
         event_base_loopexit(gw->base, NULL);
@@ -604,6 +654,8 @@ void gateway_free(struct gateway *gw)
         p->conn = NULL;
         p->state = PHONE_CLOSED;
     }
+    gateway_registry_free(gw->registry);
+    gw->registry = NULL;
     ring_watch_free(gw->watch);
     history_free(gw->history);
     pg_conn_free(gw->pg);

@@ -2,9 +2,9 @@
  *
  * ZooKeeper calls back on its own threads (the client's completion thread,
  * and the caller of zookeeper_close while it closes). Those callbacks only
- * copy what happened into a struct rw_item, append it to a queue under a
- * mutex and, when the queue was empty, write one byte into a pipe. The loop
- * thread reads the pipe, takes the whole queue and acts on it: it alone
+ * copy what happened into a struct rw_item and hand it over to the loop
+ * through zk_glue's queue and pipe. The loop thread takes the whole queue
+ * and acts on it: it alone
  * touches the cached ring, issues ZooKeeper requests and calls the
  * application. Each ZooKeeper handle has a generation number; items carry
  * it, so anything still queued from a closed handle is dropped.
@@ -12,14 +12,11 @@
 #include "ring_watch.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <unistd.h>
 
 #include <zookeeper/zookeeper.h>
 
@@ -37,9 +34,8 @@ enum rw_kind {
 
 /* One thing that happened on a ZooKeeper thread, queued for the loop. */
 struct rw_item {
-    struct rw_item *next;
+    struct zk_glue_item link; /* first: zk_glue frees items through it */
     enum rw_kind kind;
-    unsigned gen;       /* generation of the handle it came from */
     int state;          /* RW_SESSION: ZOO_*_STATE */
     int type;           /* RW_NODE_EVENT: ZOO_*_EVENT */
     int rc;             /* RW_DATA, RW_EXISTS: ZooKeeper return code */
@@ -66,16 +62,10 @@ struct ring_watch {
     int session_timeout_ms; /* what we ask for */
     struct ring_watch_callbacks cb;
 
-    /* Hand-over from ZooKeeper's threads, guarded by lock. */
-    pthread_mutex_t lock;
-    struct rw_item *head;
-    struct rw_item **tail;
-    int signalled; /* a byte is in the pipe that the loop has not drained */
-    int lost;      /* an item could not be allocated: resynchronise */
-    int pipe_rd, pipe_wr;
+    /* Hand-over from ZooKeeper's threads. */
+    struct zk_glue_handoff handoff;
 
     /* Everything below is the loop thread's alone. */
-    struct event *pipe_ev;
     struct event *expire_ev; /* disconnected for longer than the session timeout */
     struct event *retry_ev;  /* read again, or open a handle again, after a failure */
     zhandle_t *zh;
@@ -104,30 +94,14 @@ static struct rw_item *rw_item_new(enum rw_kind kind, const struct rw_handle *ha
     if (item == NULL)
         return NULL;
     item->kind = kind;
-    item->gen = handle->gen;
+    item->link.gen = handle->gen;
     return item;
 }
 
 /* Queues item (NULL when it could not be allocated) and wakes the loop. */
 static void rw_push(const struct rw_handle *handle, struct rw_item *item)
 {
-    struct ring_watch *watch = handle->watch;
-
-    pthread_mutex_lock(&watch->lock);
-    if (item == NULL) {
-        watch->lost = 1;
-    } else {
-        *watch->tail = item;
-        watch->tail = &item->next;
-    }
-    if (!watch->signalled) {
-        ssize_t n = write(watch->pipe_wr, "", 1);
-        /* The pipe holds at most this one byte, so the write cannot find it
-         * full; should it fail anyway, signalled stays 0 and the next item
-         * tries again. */
-        watch->signalled = n == 1;
-    }
-    pthread_mutex_unlock(&watch->lock);
+    zk_glue_handoff_push(&handle->watch->handoff, item ? &item->link : NULL);
 }
 
 /* The handle's global watcher: session events. */
@@ -195,15 +169,6 @@ static void rw_on_exists(int rc, const struct Stat *stat, const void *data)
 
 /* -- loop thread ---------------------------------------------------------- */
 
-static void rw_free_items(struct rw_item *item)
-{
-    while (item != NULL) {
-        struct rw_item *next = item->next;
-        free(item);
-        item = next;
-    }
-}
-
 /* Makes a new ZooKeeper handle (a new session). Returns 0, or -1 with errno
  * set when zookeeper_init fails. */
 static int rw_open(struct ring_watch *watch)
@@ -235,8 +200,6 @@ static int rw_open(struct ring_watch *watch)
 /* Closes the current handle, if any, and drops whatever it left queued. */
 static void rw_close(struct ring_watch *watch)
 {
-    struct rw_item *dropped = NULL, **link;
-    unsigned gen = watch->gen;
 
     if (watch->zh == NULL)
         return;
@@ -248,22 +211,7 @@ static void rw_close(struct ring_watch *watch)
     watch->handle = NULL;
     watch->connected = 0;
     watch->session_id = 0;
-
-    pthread_mutex_lock(&watch->lock);
-    link = &watch->head;
-    while (*link != NULL) {
-        struct rw_item *item = *link;
-        if (item->gen == gen) {
-            *link = item->next;
-            item->next = dropped;
-            dropped = item;
-        } else {
-            link = &item->next;
-        }
-    }
-    watch->tail = link;
-    pthread_mutex_unlock(&watch->lock);
-    rw_free_items(dropped);
+    zk_glue_handoff_drop(&watch->handoff, watch->gen);
 }
 
 static void rw_schedule_retry(struct ring_watch *watch)
@@ -486,18 +434,11 @@ static void rw_on_item(struct ring_watch *watch, const struct rw_item *item)
 static void rw_destroy(struct ring_watch *watch)
 {
     rw_close(watch);
-    if (watch->pipe_ev != NULL)
-        event_free(watch->pipe_ev);
     if (watch->expire_ev != NULL)
         event_free(watch->expire_ev);
     if (watch->retry_ev != NULL)
         event_free(watch->retry_ev);
-    rw_free_items(watch->head);
-    if (watch->pipe_rd >= 0)
-        close(watch->pipe_rd);
-    if (watch->pipe_wr >= 0)
-        close(watch->pipe_wr);
-    pthread_mutex_destroy(&watch->lock);
+    zk_glue_handoff_destroy(&watch->handoff);
     ring_free(watch->ring);
     free(watch->hosts);
     free(watch);
@@ -519,30 +460,17 @@ static void rw_leave(struct ring_watch *watch)
 static void rw_pipe_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct ring_watch *watch = arg;
-    struct rw_item *batch, *item;
-    char buf[64];
+    struct zk_glue_item *batch, *link;
     int lost;
 
     rw_enter(watch);
-    /* Drain first, then take the queue: an item pushed after we unlock
-     * writes a new byte, and one pushed before is in the batch. */
-    while (read(fd, buf, sizeof(buf)) > 0)
-        ;
-    pthread_mutex_lock(&watch->lock);
-    batch = watch->head;
-    watch->head = NULL;
-    watch->tail = &watch->head;
-    watch->signalled = 0;
-    lost = watch->lost;
-    watch->lost = 0;
-    pthread_mutex_unlock(&watch->lock);
-
-    for (item = batch; item != NULL && !watch->free_requested; item = item->next) {
+    batch = zk_glue_handoff_take(&watch->handoff, &lost);
+    for (link = batch; link != NULL && !watch->free_requested; link = link->next) {
         /* Items of a handle closed meanwhile (expiry) are stale. */
-        if (item->gen == watch->gen && watch->zh != NULL)
-            rw_on_item(watch, item);
+        if (link->gen == watch->gen && watch->zh != NULL)
+            rw_on_item(watch, (const struct rw_item *)link);
     }
-    rw_free_items(batch);
+    zk_glue_items_free(batch);
     if (lost && !watch->free_requested && watch->zh != NULL) {
         /* We missed something under memory pressure: look at the handle
          * again and read the znode again. */
@@ -590,7 +518,6 @@ struct ring_watch *ring_watch_new(struct event_base *base, const char *hosts,
                                   size_t errlen)
 {
     struct ring_watch *watch = NULL;
-    int fds[2];
 
     if (base == NULL || hosts == NULL || hosts[0] == '\0') {
         zk_glue_err(errbuf, errlen, "ring_watch_new: %s",
@@ -607,9 +534,7 @@ struct ring_watch *ring_watch_new(struct event_base *base, const char *hosts,
         zk_glue_err(errbuf, errlen, "out of memory");
         return NULL;
     }
-    watch->pipe_rd = watch->pipe_wr = -1;
-    watch->tail = &watch->head;
-    pthread_mutex_init(&watch->lock, NULL);
+    zk_glue_handoff_init(&watch->handoff);
     watch->base = base;
     watch->session_timeout_ms = session_timeout_ms;
     if (cb != NULL)
@@ -622,17 +547,11 @@ struct ring_watch *ring_watch_new(struct event_base *base, const char *hosts,
         zk_glue_err(errbuf, errlen, "out of memory");
         goto fail;
     }
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-        zk_glue_err(errbuf, errlen, "cannot make a pipe: %s", strerror(errno));
+    if (zk_glue_handoff_start(&watch->handoff, base, rw_pipe_cb, watch, errbuf, errlen) != 0)
         goto fail;
-    }
-    watch->pipe_rd = fds[0];
-    watch->pipe_wr = fds[1];
-    watch->pipe_ev = event_new(base, watch->pipe_rd, EV_READ | EV_PERSIST, rw_pipe_cb, watch);
     watch->expire_ev = evtimer_new(base, rw_expire_cb, watch);
     watch->retry_ev = evtimer_new(base, rw_retry_cb, watch);
-    if (watch->pipe_ev == NULL || watch->expire_ev == NULL || watch->retry_ev == NULL ||
-        event_add(watch->pipe_ev, NULL) != 0) {
+    if (watch->expire_ev == NULL || watch->retry_ev == NULL) {
         zk_glue_err(errbuf, errlen, "cannot set up libevent events");
         goto fail;
     }

@@ -1,11 +1,15 @@
-/* zk_glue.c: helpers shared by the ring store and the ring watcher. */
+/* zk_glue.c: helpers shared by the ring store, the ring watcher and the gateway registry. */
 #include "zk_glue.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zookeeper/zookeeper.h>
 
@@ -125,6 +129,147 @@ int zk_glue_ring_path(const char *root, const char *name, char *path, char *errb
     }
     memcpy(path, full, (size_t)n + 1);
     return RING_STORE_OK;
+}
+
+int zk_glue_gateway_path(const char *root, const char *id, char *path, char *errbuf,
+                         size_t errlen)
+{
+    char full[RING_STORE_PATH_MAX];
+    int n;
+
+    if (!zk_glue_valid_root(root)) {
+        zk_glue_err(errbuf, errlen,
+                    "bad ZooKeeper root '%s': want an absolute path such as /nearby "
+                    "(no trailing slash, no '//', names of [A-Za-z0-9._-])",
+                    root ? root : "(null)");
+        return RING_STORE_ERR_INVALID;
+    }
+    if (id == NULL || !ring_valid_id(id)) {
+        zk_glue_err(errbuf, errlen, "bad gateway id '%s': want characters of [A-Za-z0-9._-]",
+                    id ? id : "(null)");
+        return RING_STORE_ERR_INVALID;
+    }
+    n = snprintf(full, sizeof(full), "%s/gateways/%s", strcmp(root, "/") == 0 ? "" : root, id);
+    if (n < 0 || (size_t)n >= sizeof(full) || path == NULL) {
+        zk_glue_err(errbuf, errlen, "ZooKeeper root '%s' and gateway id '%s' are too long",
+                    root, id);
+        return RING_STORE_ERR_INVALID;
+    }
+    memcpy(path, full, (size_t)n + 1);
+    return RING_STORE_OK;
+}
+
+void zk_glue_handoff_init(struct zk_glue_handoff *handoff)
+{
+    memset(handoff, 0, sizeof(*handoff));
+    pthread_mutex_init(&handoff->lock, NULL);
+    handoff->tail = &handoff->head;
+    handoff->pipe_rd = handoff->pipe_wr = -1;
+}
+
+int zk_glue_handoff_start(struct zk_glue_handoff *handoff, struct event_base *base,
+                          event_callback_fn cb, void *arg, char *errbuf, size_t errlen)
+{
+    int fds[2];
+
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        zk_glue_err(errbuf, errlen, "cannot make a pipe: %s", strerror(errno));
+        return -1;
+    }
+    handoff->pipe_rd = fds[0];
+    handoff->pipe_wr = fds[1];
+    handoff->pipe_ev = event_new(base, handoff->pipe_rd, EV_READ | EV_PERSIST, cb, arg);
+    if (handoff->pipe_ev == NULL || event_add(handoff->pipe_ev, NULL) != 0) {
+        zk_glue_err(errbuf, errlen, "cannot set up libevent events");
+        return -1;
+    }
+    return 0;
+}
+
+void zk_glue_handoff_push(struct zk_glue_handoff *handoff, struct zk_glue_item *item)
+{
+    pthread_mutex_lock(&handoff->lock);
+    if (item == NULL) {
+        handoff->lost = 1;
+    } else {
+        item->next = NULL;
+        *handoff->tail = item;
+        handoff->tail = &item->next;
+    }
+    if (!handoff->signalled) {
+        ssize_t n = write(handoff->pipe_wr, "", 1);
+        /* The pipe holds at most this one byte, so the write cannot find it
+         * full; should it fail anyway, signalled stays 0 and the next item
+         * tries again. */
+        handoff->signalled = n == 1;
+    }
+    pthread_mutex_unlock(&handoff->lock);
+}
+
+struct zk_glue_item *zk_glue_handoff_take(struct zk_glue_handoff *handoff, int *lost)
+{
+    struct zk_glue_item *batch;
+    char buf[64];
+
+    /* Drain first, then take the queue: an item pushed after we unlock
+     * writes a new byte, and one pushed before is in the batch. */
+    while (read(handoff->pipe_rd, buf, sizeof(buf)) > 0)
+        ;
+    pthread_mutex_lock(&handoff->lock);
+    batch = handoff->head;
+    handoff->head = NULL;
+    handoff->tail = &handoff->head;
+    handoff->signalled = 0;
+    *lost = handoff->lost;
+    handoff->lost = 0;
+    pthread_mutex_unlock(&handoff->lock);
+    return batch;
+}
+
+void zk_glue_handoff_drop(struct zk_glue_handoff *handoff, unsigned gen)
+{
+    struct zk_glue_item *dropped = NULL, **link;
+
+    pthread_mutex_lock(&handoff->lock);
+    link = &handoff->head;
+    while (*link != NULL) {
+        struct zk_glue_item *item = *link;
+        if (item->gen == gen) {
+            *link = item->next;
+            item->next = dropped;
+            dropped = item;
+        } else {
+            link = &item->next;
+        }
+    }
+    handoff->tail = link;
+    pthread_mutex_unlock(&handoff->lock);
+    zk_glue_items_free(dropped);
+}
+
+void zk_glue_handoff_destroy(struct zk_glue_handoff *handoff)
+{
+    if (handoff->pipe_ev != NULL)
+        event_free(handoff->pipe_ev);
+    handoff->pipe_ev = NULL;
+    zk_glue_items_free(handoff->head);
+    handoff->head = NULL;
+    handoff->tail = &handoff->head;
+    if (handoff->pipe_rd >= 0)
+        close(handoff->pipe_rd);
+    if (handoff->pipe_wr >= 0)
+        close(handoff->pipe_wr);
+    handoff->pipe_rd = handoff->pipe_wr = -1;
+    pthread_mutex_destroy(&handoff->lock);
+}
+
+void zk_glue_items_free(struct zk_glue_item *item)
+{
+    while (item != NULL) {
+        struct zk_glue_item *next = item->next;
+        free(item);
+        item = next;
+    }
 }
 
 void zk_glue_err(char *errbuf, size_t errlen, const char *fmt, ...)
