@@ -209,8 +209,11 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         return -1;
     }
     if (cfg->id[0] == '\0') {
-        /* The listen address, with ':' made id-safe. */
-        snprintf(cfg->id, sizeof(cfg->id), "%s", cfg->listen);
+        /* The listen address, with ':' made id-safe, cut to what an id may hold. */
+        size_t n = strnlen(cfg->listen, RING_ID_MAX);
+
+        memcpy(cfg->id, cfg->listen, n);
+        cfg->id[n] = '\0';
         for (char *p = cfg->id; *p; p++)
             if (*p == ':')
                 *p = '_';

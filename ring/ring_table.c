@@ -430,7 +430,10 @@ size_t ring_user_channel(uint64_t user_id, char *buf)
 
 uint64_t ring_user_hash(uint64_t user_id)
 {
-    char channel[24];
+    /* "u:" and at most 20 digits need 22 bytes, but at -O3 GCC inlines XXH3's
+     * paths for inputs up to 128 bytes without tying them to len and warns
+     * (-Warray-bounds) about a smaller array; 128 costs nothing. */
+    char channel[128];
     size_t len = ring_user_channel(user_id, channel);
 
     return XXH3_64bits(channel, len);
