@@ -74,6 +74,10 @@ struct gateway {
     struct ring_watch *watch;
     struct gateway_registry *registry; /* NULL once draining: not to be waited for */
     struct ring *ring;        /* the ring applied, or NULL before the first */
+    /* The epoch whose subscriptions Redis has confirmed: what the registry
+     * reports, so that ringctl waits for real subscriptions, not intentions. */
+    uint64_t confirmed_epoch;
+    struct event *confirm_timer;
     struct gw_node *nodes;
     size_t node_count;
     struct channels *channels;

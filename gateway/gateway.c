@@ -308,7 +308,39 @@ static void update_registry(struct gateway *gw, const struct pubsub_node *node,
         len += (size_t)n;
     }
     gateway_registry_set(gw->registry, gw->cfg.listen,
-                         gw->ring ? ring_epoch(gw->ring) : GATEWAY_REGISTRY_NO_EPOCH, dead);
+                         gw->ring ? gw->confirmed_epoch : GATEWAY_REGISTRY_NO_EPOCH, dead);
+}
+
+/* Returns 1 when every channel wanted on every live node is confirmed by
+ * Redis. A dead node cannot confirm anything: it is reported as dead
+ * instead of holding the epoch back. */
+static int subscriptions_confirmed(struct gateway *gw)
+{
+    for (size_t i = 0; i < gw->node_count; i++) {
+        struct pubsub_node_stats st;
+
+        pubsub_node_get_stats(gw->nodes[i].node, &st);
+        if (st.state != PUBSUB_NODE_DEAD && st.channels_subscribed < st.channels_wanted)
+            return 0;
+    }
+    return 1;
+}
+
+/* Polls until the applied ring's subscriptions are confirmed, then records
+ * its epoch in the registry. */
+static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct gateway *gw = arg;
+    struct timeval again = {0, 50000};
+
+    if (gw->ring == NULL || gw->confirmed_epoch == ring_epoch(gw->ring))
+        return;
+    if (!subscriptions_confirmed(gw)) {
+        evtimer_add(gw->confirm_timer, &again);
+        return;
+    }
+    gw->confirmed_epoch = ring_epoch(gw->ring);
+    update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
 }
 
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
@@ -414,7 +446,7 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
     gw->ring = copy;
     ring_free(prev);
     metrics_gauge_set(gw->m.ring_epoch, (double)ring_epoch(copy));
-    update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+    on_confirm_check(-1, 0, gw);
     LOG_INFO("applied ring %s epoch %" PRIu64 ": %zu channels moved, %zu stayed", ring_name(copy),
              ring_epoch(copy), moved, kept);
 }
@@ -578,7 +610,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
         gw->registry = gateway_registry_new(base, cfg->zk, cfg->root, cfg->id,
                                             (int)cfg->session_timeout_ms, errbuf, errlen);
     gw->tick = event_new(base, -1, EV_PERSIST, on_tick, gw);
+    gw->confirm_timer = evtimer_new(base, on_confirm_check, gw);
     if (gw->history == NULL || gw->watch == NULL || gw->registry == NULL || gw->tick == NULL ||
+        gw->confirm_timer == NULL ||
         event_add(gw->tick, &second) < 0) {
         if (gw->watch != NULL && gw->registry != NULL)
             snprintf(errbuf, errlen, "out of memory");
@@ -670,6 +704,8 @@ void gateway_free(struct gateway *gw)
     }
     if (gw->tick)
         event_free(gw->tick);
+    if (gw->confirm_timer)
+        event_free(gw->confirm_timer);
     if (gw->drain_timer)
         event_free(gw->drain_timer);
     channels_free(gw->channels);

@@ -70,7 +70,8 @@ timeout 150 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" --locatio
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --users 200 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
     --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4))" \
-    --new-node "r4=127.0.0.1:$((redis_base + 4))" || rc=$?
+    --new-node "r4=127.0.0.1:$((redis_base + 4))" \
+    --new-node-pidfile "$dir/redis-$((redis_base + 4)).pid" || rc=$?
 
 # SIGTERM: each gateway drains and exits 0.
 for i in 0 1; do

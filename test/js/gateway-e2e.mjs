@@ -250,9 +250,20 @@ if (!await waitFor(allMatch, 5000, 'after bad input, every phone still right'))
   reportMismatches('after bad input');
 
 // 7. A pub/sub node joins the ring: subscriptions move, updates keep arriving.
+// The new node is hung at first: a gateway must not report the new epoch as
+// applied before Redis has confirmed the subscriptions that moved there.
 execSync(args['redis-server-cmd'], { stdio: 'ignore' });
+const newNodePid = readFileSync(args['new-node-pidfile'], 'utf8').trim();
+const status = () => JSON.parse(execSync(`${args.ringctl} status --json`).toString());
+process.kill(Number(newNodePid), 'SIGSTOP');
 execSync(`${args.ringctl} add ${args['new-node']}`, { stdio: 'ignore' });
-await sleep(1500);
+await sleep(1000);
+let st = status();
+check(st.gateways.length === gateways.length && st.gateways.every((g) => g.lag === 1),
+  `with the new node hung, no gateway reports the new epoch yet (${JSON.stringify(st)})`);
+process.kill(Number(newNodePid), 'SIGCONT');
+await waitFor(() => { st = status(); return st.gateways.every((g) => g.lag === 0); }, 5000,
+  'once the new node answers, every gateway reports the new epoch');
 for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
 if (!await waitFor(allMatch, 5000, 'after a node joined the ring, every phone still right'))
   reportMismatches('after ring change');
