@@ -214,12 +214,29 @@ static void store_not_found(const char *root, const char *name, char *errbuf, si
                 root);
 }
 
+/* Reads and parses the ring at path: 0 with a new ring in *out and the
+ * znode's stat in *stat, or an error with the reason in errbuf (a missing
+ * ring says how to create it). */
+static int store_load(zhandle_t *zh, const char *root, const char *name, const char *path,
+                      struct ring **out, struct Stat *stat, char *errbuf, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = store_read(zh, path, &text, &len, stat, errbuf, errlen);
+
+    if (rc == RING_STORE_ERR_NOTFOUND)
+        store_not_found(root, name, errbuf, errlen);
+    if (rc != RING_STORE_OK)
+        return rc;
+    rc = store_parse(text, len, path, name, stat->version, out, errbuf, errlen);
+    free(text);
+    return rc;
+}
+
 int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct ring **out,
                    int32_t *version, char *errbuf, size_t errlen)
 {
     char path[RING_STORE_PATH_MAX];
-    char *text = NULL;
-    size_t len = 0;
     struct Stat stat;
     struct ring *ring = NULL;
     int rc;
@@ -231,13 +248,7 @@ int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct rin
         zk_glue_err(errbuf, errlen, "ring_store_get: no ZooKeeper handle or output");
         return RING_STORE_ERR_INVALID;
     }
-    rc = store_read(zh, path, &text, &len, &stat, errbuf, errlen);
-    if (rc == RING_STORE_ERR_NOTFOUND)
-        store_not_found(root, name, errbuf, errlen);
-    if (rc != RING_STORE_OK)
-        return rc;
-    rc = store_parse(text, len, path, name, stat.version, &ring, errbuf, errlen);
-    free(text);
+    rc = store_load(zh, root, name, path, &ring, &stat, errbuf, errlen);
     if (rc != RING_STORE_OK)
         return rc;
     *out = ring;
@@ -395,23 +406,17 @@ int ring_store_update(zhandle_t *zh, const char *root, const char *name,
 
     for (attempt = 0; attempt < STORE_UPDATE_TRIES; attempt++) {
         struct ring *ring = NULL;
-        char *text = NULL, *next = NULL;
-        size_t len = 0, next_len = 0;
+        char *next = NULL;
+        size_t next_len = 0;
         struct Stat stat;
         uint64_t epoch;
         int zrc;
 
         if (attempt > 0)
             store_backoff(attempt, &seed);
-        rc = store_read(zh, path, &text, &len, &stat, errbuf, errlen);
-        if (rc == RING_STORE_ERR_NOTFOUND)
-            store_not_found(root, name, errbuf, errlen);
-        if (rc != RING_STORE_OK)
-            return rc;
         /* ring is a private copy parsed afresh on every attempt: apply may
          * change it freely and a lost race re-applies to the new state. */
-        rc = store_parse(text, len, path, name, stat.version, &ring, errbuf, errlen);
-        free(text);
+        rc = store_load(zh, root, name, path, &ring, &stat, errbuf, errlen);
         if (rc != RING_STORE_OK)
             return rc;
         epoch = ring_epoch(ring);

@@ -99,8 +99,11 @@ static int zk_glue_valid_root(const char *root)
     }
 }
 
-int zk_glue_ring_path(const char *root, const char *name, char *path, char *errbuf,
-                      size_t errlen)
+/* Writes ROOT/<dir>/<name> into path (RING_STORE_PATH_MAX bytes) after
+ * checking root and name (what names: "ring name", "gateway id"); name is
+ * checked against the id alphabet and at most max characters. */
+static int child_path(const char *root, const char *dir, const char *name, size_t max,
+                      const char *what, char *path, char *errbuf, size_t errlen)
 {
     char full[RING_STORE_PATH_MAX];
     int n;
@@ -112,51 +115,35 @@ int zk_glue_ring_path(const char *root, const char *name, char *path, char *errb
                     root ? root : "(null)");
         return RING_STORE_ERR_INVALID;
     }
-    if (name == NULL || !ring_valid_id(name) || strlen(name) > RING_NAME_MAX) {
-        zk_glue_err(errbuf, errlen,
-                    "bad ring name '%s': want 1 to %d characters of [A-Za-z0-9._-]",
-                    name ? name : "(null)", RING_NAME_MAX);
+    if (name == NULL || !ring_valid_id(name) || strlen(name) > max) {
+        zk_glue_err(errbuf, errlen, "bad %s '%s': want 1 to %zu characters of [A-Za-z0-9._-]",
+                    what, name ? name : "(null)", max);
         return RING_STORE_ERR_INVALID;
     }
     if (path == NULL) {
-        zk_glue_err(errbuf, errlen, "no buffer for the ring's path");
+        zk_glue_err(errbuf, errlen, "no buffer for the %s's path", what);
         return RING_STORE_ERR_INVALID;
     }
-    n = snprintf(full, sizeof(full), "%s/rings/%s", strcmp(root, "/") == 0 ? "" : root, name);
+    n = snprintf(full, sizeof(full), "%s/%s/%s", strcmp(root, "/") == 0 ? "" : root, dir, name);
     if (n < 0 || (size_t)n >= sizeof(full)) {
-        zk_glue_err(errbuf, errlen, "ZooKeeper root '%s' is too long", root);
+        zk_glue_err(errbuf, errlen, "ZooKeeper root '%s' and %s '%s' are too long", root, what,
+                    name);
         return RING_STORE_ERR_INVALID;
     }
     memcpy(path, full, (size_t)n + 1);
     return RING_STORE_OK;
 }
 
+int zk_glue_ring_path(const char *root, const char *name, char *path, char *errbuf,
+                      size_t errlen)
+{
+    return child_path(root, "rings", name, RING_NAME_MAX, "ring name", path, errbuf, errlen);
+}
+
 int zk_glue_gateway_path(const char *root, const char *id, char *path, char *errbuf,
                          size_t errlen)
 {
-    char full[RING_STORE_PATH_MAX];
-    int n;
-
-    if (!zk_glue_valid_root(root)) {
-        zk_glue_err(errbuf, errlen,
-                    "bad ZooKeeper root '%s': want an absolute path such as /nearby "
-                    "(no trailing slash, no '//', names of [A-Za-z0-9._-])",
-                    root ? root : "(null)");
-        return RING_STORE_ERR_INVALID;
-    }
-    if (id == NULL || !ring_valid_id(id)) {
-        zk_glue_err(errbuf, errlen, "bad gateway id '%s': want characters of [A-Za-z0-9._-]",
-                    id ? id : "(null)");
-        return RING_STORE_ERR_INVALID;
-    }
-    n = snprintf(full, sizeof(full), "%s/gateways/%s", strcmp(root, "/") == 0 ? "" : root, id);
-    if (n < 0 || (size_t)n >= sizeof(full) || path == NULL) {
-        zk_glue_err(errbuf, errlen, "ZooKeeper root '%s' and gateway id '%s' are too long",
-                    root, id);
-        return RING_STORE_ERR_INVALID;
-    }
-    memcpy(path, full, (size_t)n + 1);
-    return RING_STORE_OK;
+    return child_path(root, "gateways", id, RING_ID_MAX, "gateway id", path, errbuf, errlen);
 }
 
 void zk_glue_handoff_init(struct zk_glue_handoff *handoff)
