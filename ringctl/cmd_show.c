@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateways.h"
 #include "ring_store.h"
 #include "ringctl.h"
 
 #define CHANNEL_MAX 256
-#define GATEWAY_DATA_MAX 1024
 
 static int run_show(struct ringctl *ctl, int argc, char **argv, void *state)
 {
@@ -96,107 +96,56 @@ static int run_locate(struct ringctl *ctl, int argc, char **argv, void *state)
     return new_owner ? RINGCTL_EXIT_OK : RINGCTL_EXIT_FAILED;
 }
 
-/* A gateway's registration: the znode ROOT/gateways/<id> holds one line of
- * space-separated key=value fields, e.g. "addr=127.0.0.1:8080 epoch=12 dead=r3,r7".
- * Unknown keys are ignored so that gateways can add fields. */
-struct gateway_entry {
-    char id[RING_ID_MAX + 1];
-    char addr[RING_ADDR_MAX + 1];
-    char dead[GATEWAY_DATA_MAX];
-    long long epoch; /* -1: not reported */
-};
-
-static void parse_gateway(const char *data, struct gateway_entry *gw)
-{
-    char copy[GATEWAY_DATA_MAX];
-    char *save = NULL;
-
-    gw->addr[0] = gw->dead[0] = '\0';
-    gw->epoch = -1;
-    snprintf(copy, sizeof(copy), "%s", data);
-    for (char *tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-        uint64_t epoch;
-
-        if (strncmp(tok, "addr=", 5) == 0)
-            snprintf(gw->addr, sizeof(gw->addr), "%s", tok + 5);
-        else if (strncmp(tok, "dead=", 5) == 0)
-            snprintf(gw->dead, sizeof(gw->dead), "%s", tok + 5);
-        else if (strncmp(tok, "epoch=", 6) == 0 && ringctl_parse_uint(tok + 6, 0, INT64_MAX, &epoch) == 0)
-            gw->epoch = (long long)epoch;
-    }
-}
-
 static int run_status(struct ringctl *ctl, int argc, char **argv, void *state)
 {
-    char path[RING_STORE_PATH_MAX], child[RING_STORE_PATH_MAX + RING_ID_MAX + 2];
-    struct String_vector children = {0, NULL};
+    struct ringctl_gateway *gws = NULL;
     struct ring *ring = NULL;
+    size_t count = 0;
     zhandle_t *zh;
     long long ring_epoch_now = -1;
-    int zrc, rc = RINGCTL_EXIT_FAILED;
+    int zrc;
 
     if (argc != 1)
         return ringctl_usage_error(ctl, "status takes no arguments");
-    if (ring_store_path(ctl->root, ctl->ring, path) < 0)
-        return ringctl_usage_error(ctl, "bad --root '%s'", ctl->root);
     zh = ringctl_connect(ctl);
     if (!zh)
         return RINGCTL_EXIT_FAILED;
     ring = ringctl_read_ring(ctl, zh, NULL);
     if (ring)
         ring_epoch_now = (long long)ring_epoch(ring);
-    snprintf(path, sizeof(path), "%s%sgateways", ctl->root, strcmp(ctl->root, "/") ? "/" : "");
-    zrc = zoo_get_children(zh, path, 0, &children);
-    if (zrc != ZOK && zrc != ZNONODE) {
-        rc = ringctl_fail(ctl, "cannot list %s: %s", path, zerror(zrc));
-        goto out;
-    }
+    ring_free(ring);
+    zrc = ringctl_gateways_read(zh, ctl->root, &gws, &count);
+    zookeeper_close(zh);
+    if (zrc != ZOK)
+        return ringctl_fail(ctl, "cannot list the gateways under %s: %s", ctl->root, zerror(zrc));
     if (ctl->json)
         printf("{\"ring_epoch\":%lld,\"gateways\":[", ring_epoch_now);
-    else if (children.count == 0)
-        printf("no gateways registered under %s (ring %s at epoch %lld)\n", path, ctl->ring,
-               ring_epoch_now);
+    else if (count == 0)
+        printf("no gateways registered under %s/gateways (ring %s at epoch %lld)\n",
+               strcmp(ctl->root, "/") ? ctl->root : "", ctl->ring, ring_epoch_now);
     else
         printf("%-24s %-24s %8s %6s %s\n", "GATEWAY", "ADDRESS", "EPOCH", "LAG", "REPORTS DEAD");
-    for (int i = 0; i < children.count; i++) {
-        char data[GATEWAY_DATA_MAX];
-        int len = sizeof(data) - 1;
-        struct gateway_entry gw;
+    for (size_t i = 0; i < count; i++) {
+        const struct ringctl_gateway *gw = &gws[i];
+        long long lag = gw->epoch >= 0 && ring_epoch_now >= 0 ? ring_epoch_now - gw->epoch : -1;
 
-        snprintf(child, sizeof(child), "%s/%s", path, children.data[i]);
-        zrc = zoo_get(zh, child, 0, data, &len, NULL);
-        if (zrc == ZNONODE)
-            continue; /* went away while we listed */
-        if (zrc != ZOK) {
-            rc = ringctl_fail(ctl, "cannot read %s: %s", child, zerror(zrc));
-            goto out;
-        }
-        data[len < 0 ? 0 : len] = '\0';
-        parse_gateway(data, &gw);
-        snprintf(gw.id, sizeof(gw.id), "%s", children.data[i]);
         if (ctl->json) {
             printf("%s{\"id\":", i ? "," : "");
-            ringctl_json_string(stdout, gw.id);
+            ringctl_json_string(stdout, gw->id);
             printf(",\"addr\":");
-            ringctl_json_string(stdout, gw.addr);
-            printf(",\"epoch\":%lld,\"lag\":%lld,\"dead\":", gw.epoch,
-                   gw.epoch >= 0 && ring_epoch_now >= 0 ? ring_epoch_now - gw.epoch : -1);
-            ringctl_json_string(stdout, gw.dead);
+            ringctl_json_string(stdout, gw->addr);
+            printf(",\"epoch\":%lld,\"lag\":%lld,\"dead\":", gw->epoch, lag);
+            ringctl_json_string(stdout, gw->dead);
             printf("}");
         } else {
-            printf("%-24s %-24s %8lld %6lld %s\n", gw.id, gw.addr[0] ? gw.addr : "-", gw.epoch,
-                   gw.epoch >= 0 && ring_epoch_now >= 0 ? ring_epoch_now - gw.epoch : -1,
-                   gw.dead[0] ? gw.dead : "-");
+            printf("%-24s %-24s %8lld %6lld %s\n", gw->id, gw->addr[0] ? gw->addr : "-",
+                   gw->epoch, lag, gw->dead[0] ? gw->dead : "-");
         }
     }
     if (ctl->json)
         printf("]}\n");
-    rc = RINGCTL_EXIT_OK;
-out:
-    deallocate_String_vector(&children);
-    zookeeper_close(zh);
-    ring_free(ring);
-    return rc;
+    free(gws);
+    return RINGCTL_EXIT_OK;
 }
 
 const struct ringctl_command ringctl_cmd_show = {

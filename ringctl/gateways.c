@@ -1,0 +1,95 @@
+/* gateways.c: read the gateways' registrations from ZooKeeper. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateways.h"
+#include "ring_store.h"
+
+void ringctl_gateway_parse(const char *data, struct ringctl_gateway *gw)
+{
+    char copy[GATEWAY_REGISTRY_LINE_MAX];
+    char *save = NULL;
+
+    gw->addr[0] = gw->dead[0] = '\0';
+    gw->epoch = -1;
+    snprintf(copy, sizeof(copy), "%s", data);
+    for (char *tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+        char *end;
+        unsigned long long epoch;
+
+        if (strncmp(tok, "addr=", 5) == 0) {
+            snprintf(gw->addr, sizeof(gw->addr), "%s", tok + 5);
+        } else if (strncmp(tok, "dead=", 5) == 0) {
+            snprintf(gw->dead, sizeof(gw->dead), "%s", tok + 5);
+        } else if (strncmp(tok, "epoch=", 6) == 0 && tok[6] >= '0' && tok[6] <= '9') {
+            epoch = strtoull(tok + 6, &end, 10);
+            if (*end == '\0' && epoch <= INT64_MAX)
+                gw->epoch = (long long)epoch;
+        }
+    }
+}
+
+int ringctl_gateway_reports_dead(const struct ringctl_gateway *gw, const char *node_id)
+{
+    size_t len = strlen(node_id);
+
+    for (const char *p = gw->dead; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+        if (n == len && memcmp(p, node_id, len) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int ringctl_gateways_read(zhandle_t *zh, const char *root, struct ringctl_gateway **out,
+                          size_t *count)
+{
+    char path[RING_STORE_PATH_MAX], child[RING_STORE_PATH_MAX + RING_ID_MAX + 2];
+    struct String_vector children = {0, NULL};
+    struct ringctl_gateway *list;
+    size_t n = 0;
+    int zrc;
+
+    *out = NULL;
+    *count = 0;
+    snprintf(path, sizeof(path), "%s%sgateways", root, strcmp(root, "/") ? "/" : "");
+    zrc = zoo_get_children(zh, path, 0, &children);
+    if (zrc == ZNONODE)
+        return ZOK;
+    if (zrc != ZOK)
+        return zrc;
+    list = calloc((size_t)children.count + 1, sizeof(*list));
+    if (list == NULL) {
+        deallocate_String_vector(&children);
+        return ZSYSTEMERROR;
+    }
+    for (int i = 0; i < children.count; i++) {
+        char data[GATEWAY_REGISTRY_LINE_MAX];
+        int len = sizeof(data) - 1;
+
+        snprintf(child, sizeof(child), "%s/%s", path, children.data[i]);
+        zrc = zoo_get(zh, child, 0, data, &len, NULL);
+        if (zrc == ZNONODE)
+            continue; /* went away while we listed */
+        if (zrc != ZOK) {
+            free(list);
+            deallocate_String_vector(&children);
+            return zrc;
+        }
+        data[len < 0 ? 0 : len] = '\0';
+        ringctl_gateway_parse(data, &list[n]);
+        snprintf(list[n].id, sizeof(list[n].id), "%s", children.data[i]);
+        n++;
+    }
+    deallocate_String_vector(&children);
+    *out = list;
+    *count = n;
+    return ZOK;
+}
