@@ -11,6 +11,8 @@ enum ringctl_change_opt {
     RINGCTL_OPT_WEIGHT = 1,
     RINGCTL_OPT_VNODES,
     RINGCTL_OPT_FORCE,
+    RINGCTL_OPT_NO_WAIT,
+    RINGCTL_OPT_TIMEOUT,
 };
 
 struct ringctl_change {
@@ -19,10 +21,12 @@ struct ringctl_change {
     uint64_t weight;   /* 0: the default of 1 */
     uint64_t vnodes;   /* 0: RING_VNODES_DEFAULT */
     int force;
-    char note[256];    /* what the change did beyond the obvious, for the report */
+    int no_wait;       /* --no-wait: return after the first write of a two-phase change */
+    uint64_t timeout_s; /* --timeout: give up (and roll back) after this long; 0 = default */
+    char note[RING_ID_MAX + RING_ADDR_MAX + 64]; /* what the change did, for the report */
 };
 
-/* Takes --weight, --vnodes, --force into a struct ringctl_change. */
+/* Takes --weight, --vnodes, --force, --no-wait, --timeout into a struct ringctl_change. */
 int ringctl_on_change_option(int opt, const char *arg, void *state);
 
 /* ring_store_apply_fn implementations: each checks its preconditions on the

@@ -1,8 +1,9 @@
 /* cmd_change.c: the commands that change the ring: init, add, add-standby, drain, remove, replace.
  *
- * Each change is one compare-and-set write of epoch+1 (ring_store_update):
- * the apply functions below may run more than once when another operator
- * wins the race, so they check their preconditions against the ring they get.
+ * add and drain are planned changes in two phases (rollout.c); the others are
+ * one compare-and-set write of epoch+1 (ring_store_update). The apply
+ * functions below may run more than once when another operator wins the
+ * race, so they check their preconditions against the ring they get.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "ring_store.h"
 #include "change.h"
 #include "ringctl.h"
+#include "rollout.h"
 
 int ringctl_on_change_option(int opt, const char *arg, void *state)
 {
@@ -24,6 +26,11 @@ int ringctl_on_change_option(int opt, const char *arg, void *state)
     case RINGCTL_OPT_FORCE:
         change->force = 1;
         return 0;
+    case RINGCTL_OPT_NO_WAIT:
+        change->no_wait = 1;
+        return 0;
+    case RINGCTL_OPT_TIMEOUT:
+        return ringctl_parse_uint(arg, 1, 86400, &change->timeout_s);
     }
     return -1;
 }
@@ -78,14 +85,64 @@ int ringctl_apply_add_active(struct ring *ring, void *arg, char *err, size_t err
     return apply_add(ring, arg, err, errlen, RING_STATE_ACTIVE);
 }
 
+/* add, phase 1: the node joins (owns its share in the new view only). */
+static int add_begin(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    snprintf(change->note, sizeof(change->note), "%s joining at %s", change->id, change->addr);
+    return apply_add(ring, arg, err, errlen, RING_STATE_JOINING);
+}
+
+static int add_begun(const struct ring *ring, const struct ringctl_change *change)
+{
+    const struct ring_node *node = ring_find(ring, change->id);
+
+    return node && node->state == RING_STATE_JOINING && strcmp(node->addr, change->addr) == 0;
+}
+
+/* Checks that node id is in state want; else explains and returns -1. */
+static int expect_state(const struct ring *ring, const char *id, enum ring_state want, char *err,
+                        size_t errlen)
+{
+    const struct ring_node *node = ring_find(ring, id);
+
+    if (node && node->state == want)
+        return 0;
+    snprintf(err, errlen, "node %s is %s now, not %s: someone else changed it meanwhile "
+             "(see 'ringctl show')", id, node ? ring_state_name(node->state) : "gone",
+             ring_state_name(want));
+    return -1;
+}
+
+static int add_finish(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (expect_state(ring, change->id, RING_STATE_JOINING, err, errlen) < 0)
+        return -1;
+    snprintf(change->note, sizeof(change->note), "%s active", change->id);
+    return ring_set_state(ring, change->id, RING_STATE_ACTIVE) < 0 ? -1 : 0;
+}
+
+static int add_undo(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (expect_state(ring, change->id, RING_STATE_JOINING, err, errlen) < 0)
+        return -1;
+    return ring_remove_node(ring, change->id) < 0 ? -1 : 0;
+}
+
 int ringctl_apply_add_standby(struct ring *ring, void *arg, char *err, size_t errlen)
 {
     return apply_add(ring, arg, err, errlen, RING_STATE_STANDBY);
 }
 
-int ringctl_apply_drain(struct ring *ring, void *arg, char *err, size_t errlen)
+/* Checks that the node named by change may be drained from ring. */
+static int check_drain(const struct ring *ring, struct ringctl_change *change, char *err,
+                       size_t errlen)
 {
-    struct ringctl_change *change = arg;
     const struct ring_node *node = ring_find(ring, change->id);
 
     if (!node) {
@@ -103,8 +160,60 @@ int ringctl_apply_drain(struct ring *ring, void *arg, char *err, size_t errlen)
                  "node before draining it", node->id);
         return -1;
     }
-    snprintf(change->note, sizeof(change->note), " (now standby; remove it with 'ringctl "
-             "remove %s')", change->id);
+    if (node->state != RING_STATE_ACTIVE) {
+        snprintf(err, errlen, "node %s is %s: let that change finish first (run it again to "
+                 "resume it)", node->id, ring_state_name(node->state));
+        return -1;
+    }
+    return 0;
+}
+
+/* drain, phase 1: the node leaves (owns its share in the old view only). */
+static int drain_begin(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (check_drain(ring, change, err, errlen) < 0)
+        return -1;
+    snprintf(change->note, sizeof(change->note), "%s leaving", change->id);
+    return ring_set_state(ring, change->id, RING_STATE_LEAVING) < 0 ? -1 : 0;
+}
+
+static int drain_begun(const struct ring *ring, const struct ringctl_change *change)
+{
+    const struct ring_node *node = ring_find(ring, change->id);
+
+    return node && node->state == RING_STATE_LEAVING;
+}
+
+/* drain, phase 2: the node owns nothing and stays as a standby. */
+static int drain_finish(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (expect_state(ring, change->id, RING_STATE_LEAVING, err, errlen) < 0)
+        return -1;
+    snprintf(change->note, sizeof(change->note), "%s standby; remove it with 'ringctl remove %s'",
+             change->id, change->id);
+    return ring_set_state(ring, change->id, RING_STATE_STANDBY) < 0 ? -1 : 0;
+}
+
+static int drain_undo(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (expect_state(ring, change->id, RING_STATE_LEAVING, err, errlen) < 0)
+        return -1;
+    return ring_set_state(ring, change->id, RING_STATE_ACTIVE) < 0 ? -1 : 0;
+}
+
+/* drain in one write, for plan: the node goes straight to standby. */
+int ringctl_apply_drain(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (check_drain(ring, change, err, errlen) < 0)
+        return -1;
     return ring_set_state(ring, change->id, RING_STATE_STANDBY) < 0 ? -1 : 0;
 }
 
@@ -249,6 +358,14 @@ out:
     return rc;
 }
 
+static const struct ringctl_rollout add_rollout = {
+    "added", " at ", add_begun, add_begin, add_finish, add_undo,
+};
+
+static const struct ringctl_rollout drain_rollout = {
+    "drained", "", drain_begun, drain_begin, drain_finish, drain_undo,
+};
+
 static int run_add(struct ringctl *ctl, int argc, char **argv, void *state)
 {
     struct ringctl_change *change = state;
@@ -257,7 +374,7 @@ static int run_add(struct ringctl *ctl, int argc, char **argv, void *state)
         return ringctl_usage_error(ctl, "want exactly one ID=HOST:PORT");
     if (ringctl_parse_node_arg(ctl, argv[1], change->id, change->addr) < 0)
         return RINGCTL_EXIT_USAGE;
-    return run_update(ctl, ringctl_apply_add_active, change, "added", " at ");
+    return ringctl_rollout_run(ctl, &add_rollout, change);
 }
 
 static int run_add_standby(struct ringctl *ctl, int argc, char **argv, void *state)
@@ -286,7 +403,7 @@ static int run_drain(struct ringctl *ctl, int argc, char **argv, void *state)
 {
     int rc = take_id(ctl, argc, argv, state);
 
-    return rc ? rc : run_update(ctl, ringctl_apply_drain, state, "drained", "");
+    return rc ? rc : ringctl_rollout_run(ctl, &drain_rollout, state);
 }
 
 static int run_remove(struct ringctl *ctl, int argc, char **argv, void *state)
@@ -316,6 +433,26 @@ static const struct option weight_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+static const struct option add_options[] = {
+    {"weight", required_argument, NULL, RINGCTL_OPT_WEIGHT},
+    {"no-wait", no_argument, NULL, RINGCTL_OPT_NO_WAIT},
+    {"timeout", required_argument, NULL, RINGCTL_OPT_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option wait_options[] = {
+    {"no-wait", no_argument, NULL, RINGCTL_OPT_NO_WAIT},
+    {"timeout", required_argument, NULL, RINGCTL_OPT_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+/* The part of the usage that add and drain share. */
+#define TWO_PHASE_USAGE                                                                        \
+    "  --no-wait    return after phase 1; running the same command again resumes\n"           \
+    "  --timeout S  give up after S seconds (default 300); while phase 1 waits, giving up\n"  \
+    "               (or Ctrl-C) writes one more epoch with the old membership\n"              \
+    "  Two phases: epoch e+1 with the node " 
+
 static const struct option init_options[] = {
     {"weight", required_argument, NULL, RINGCTL_OPT_WEIGHT},
     {"vnodes", required_argument, NULL, RINGCTL_OPT_VNODES},
@@ -341,10 +478,13 @@ const struct ringctl_command ringctl_cmd_init = {
 
 const struct ringctl_command ringctl_cmd_add = {
     .name = "add",
-    .summary = "add an active node (one compare-and-set write)",
-    .usage = "add [--weight W] ID=HOST:PORT\n"
-             "  --weight W   the node's weight, 1..100 (default 1)\n",
-    .options = weight_options,
+    .summary = "add a node in two phases, waiting for every gateway (no update lost)",
+    .usage = "add [--weight W] [--no-wait] [--timeout S] ID=HOST:PORT\n"
+             "  --weight W   the node's weight, 1..100 (default 1)\n"
+             TWO_PHASE_USAGE "joining (gateways subscribe on it and publish\n"
+             "  to both owners), then, once every gateway in 'ringctl status' applied it,\n"
+             "  e+2 with the node active; waits for that too.\n",
+    .options = add_options,
     .on_option = ringctl_on_change_option,
     .run = run_add,
     .state_size = sizeof(struct ringctl_change),
@@ -363,8 +503,13 @@ const struct ringctl_command ringctl_cmd_add_standby = {
 
 const struct ringctl_command ringctl_cmd_drain = {
     .name = "drain",
-    .summary = "move all of a node's hash space to the others (it becomes standby)",
-    .usage = "drain ID\n",
+    .summary = "move a node's hash space to the others in two phases (it becomes standby)",
+    .usage = "drain [--no-wait] [--timeout S] ID\n"
+             TWO_PHASE_USAGE "leaving (gateways subscribe on the new owners\n"
+             "  and publish to both), then, once every gateway in 'ringctl status' applied\n"
+             "  it, e+2 with the node standby; waits for that too. Then 'ringctl remove ID'.\n",
+    .options = wait_options,
+    .on_option = ringctl_on_change_option,
     .run = run_drain,
     .state_size = sizeof(struct ringctl_change),
 };

@@ -7,26 +7,40 @@
 #include "gateways.h"
 #include "ring_store.h"
 
+/* Parses a plain decimal count. Returns 0 and *out, or -1. */
+static int parse_count(const char *s, long long *out)
+{
+    unsigned long long v;
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0' || v > INT64_MAX)
+        return -1;
+    *out = (long long)v;
+    return 0;
+}
+
 void ringctl_gateway_parse(const char *data, struct ringctl_gateway *gw)
 {
     char copy[GATEWAY_REGISTRY_LINE_MAX];
     char *save = NULL;
 
     gw->addr[0] = gw->dead[0] = '\0';
-    gw->epoch = -1;
+    gw->epoch = gw->pending = -1;
     snprintf(copy, sizeof(copy), "%s", data);
     for (char *tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-        char *end;
-        unsigned long long epoch;
+        long long value;
 
         if (strncmp(tok, "addr=", 5) == 0) {
             snprintf(gw->addr, sizeof(gw->addr), "%s", tok + 5);
         } else if (strncmp(tok, "dead=", 5) == 0) {
             snprintf(gw->dead, sizeof(gw->dead), "%s", tok + 5);
-        } else if (strncmp(tok, "epoch=", 6) == 0 && tok[6] >= '0' && tok[6] <= '9') {
-            epoch = strtoull(tok + 6, &end, 10);
-            if (*end == '\0' && epoch <= INT64_MAX)
-                gw->epoch = (long long)epoch;
+        } else if (strncmp(tok, "epoch=", 6) == 0 && parse_count(tok + 6, &value) == 0) {
+            gw->epoch = value;
+        } else if (strncmp(tok, "pending=", 8) == 0 && parse_count(tok + 8, &value) == 0) {
+            gw->pending = value;
         }
     }
 }

@@ -1,7 +1,8 @@
 /* gateways.h: read the gateways' registrations (ROOT/gateways/<id>) for status, the two-phase wait and autopilot.
  *
  * Each znode holds one line of space-separated key=value fields, written by
- * zk/gateway_registry.c: "addr=127.0.0.1:8080 epoch=12 dead=r3,r7". Unknown
+ * zk/gateway_registry.c: "addr=127.0.0.1:8080 epoch=12 dead=r3,r7 pending=512"
+ * (pending left out when 0). Unknown
  * keys are ignored so that gateways can add fields.
  */
 #ifndef NEARBY_RINGCTL_GATEWAYS_H
@@ -19,6 +20,7 @@ struct ringctl_gateway {
     char addr[RING_ADDR_MAX + 1];
     char dead[GATEWAY_REGISTRY_LINE_MAX]; /* comma-separated node ids, "" when none */
     long long epoch;                      /* -1: no ring applied yet */
+    long long pending;                    /* channels still waiting for Redis to confirm them */
 };
 
 /* Parses one znode's content into gw (id is left as it is). */

@@ -142,12 +142,12 @@ ok "1a: 100 writes in lock step, every epoch delivered once, in order"
 
 # -- 1b: a burst from four racing writers; ZooKeeper may coalesce changes between a watch
 # firing and the re-read, so: strictly increasing epochs, ending on the last one. ---------
-writer() { # writer KIND: 25 writes of one kind
+writer() { # writer KIND: 25 single compare-and-set writes of one kind
     local j
     for ((j = 1; j <= 25; j++)); do
         case $1 in
         r1 | r2) ringctl replace "$1" "127.0.0.1:$((20000 + ${1#r} * 1000 + j))" ;;
-        *) ringctl add "$1$j=127.0.0.1:$((30000 + ${#1} * 1000 + j))" ;;
+        *) ringctl add-standby "$1$j=127.0.0.1:$((30000 + ${#1} * 1000 + j))" ;;
         esac >/dev/null || return 1
     done
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ringctl against a real ZooKeeper: init/add/drain/remove/replace round trip, show and locate
-# against the library, two racing adds, refusals and exit codes.
+# against the library, two racing adds, the two-phase wait for a registered gateway (timeout
+# rollback, --no-wait and resume), refusals and exit codes.
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -18,6 +19,10 @@ cleanup() {
 trap cleanup EXIT
 
 ringctl() { timeout 30 "$build/ringctl/ringctl" --zk "$zk" "$@"; }
+zkcli() {
+    ZOO_LOG4J_PROP=ERROR,CONSOLE timeout 60 /usr/share/zookeeper/bin/zkCli.sh -server "$zk" "$@" \
+        >/dev/null 2>&1 || fail "zkCli $* failed"
+}
 
 fail() {
     echo "FAIL: $*" >&2
@@ -75,7 +80,7 @@ moved=$(json_field moved_fraction)
 
 # add, then the refusals around it.
 expect 0 add r5=127.0.0.1:7005
-[ "$(epoch)" = 2 ] || fail "epoch after add is $(epoch), want 2"
+[ "$(epoch)" = 3 ] || fail "epoch after the two phases of add is $(epoch), want 3"
 expect 1 add r5=127.0.0.1:7105
 grep -q "replace" <<<"$out" || fail "adding a duplicate id does not point at replace: $out"
 expect 1 add r6=127.0.0.1:7005
@@ -93,7 +98,7 @@ expect 0 remove r2
 expect 1 remove r2
 expect 0 remove --force r4
 e=$(epoch)
-[ "$e" = 6 ] || fail "epoch after add-standby, drain, remove, remove --force is $e, want 6"
+[ "$e" = 8 ] || fail "epoch after add-standby, drain (two phases), remove, remove --force is $e, want 8"
 
 # locate agrees with the library on the text stored in ZooKeeper.
 expect 0 show
@@ -124,16 +129,46 @@ expect 0 show --json
 grep -q '"id":"s1"' <<<"$out" && fail "standby s1 still listed after its address was taken"
 expect 1 replace r3 127.0.0.1:7001
 
-# Two adds racing on different nodes: both land, the epoch grows by two.
+# Two adds racing on different nodes: both land, the epoch grows by two each.
 before=$(epoch)
 ringctl add r7=127.0.0.1:7007 >"$dir/a.out" 2>&1 & a=$!
 ringctl add r8=127.0.0.1:7008 >"$dir/b.out" 2>&1 & b=$!
 wait "$a" || fail "racing add r7 failed: $(cat "$dir/a.out")"
 wait "$b" || fail "racing add r8 failed: $(cat "$dir/b.out")"
 after=$(epoch)
-[ "$after" = $((before + 2)) ] || fail "epoch went $before -> $after after two racing adds"
+[ "$after" = $((before + 4)) ] || fail "epoch went $before -> $after after two racing adds"
 expect 0 show --json
-grep -q '"id":"r7"' <<<"$out" && grep -q '"id":"r8"' <<<"$out" || fail "racing adds: $out"
+grep -q '"id":"r7","addr":"127.0.0.1:7007","weight":1,"state":"active"' <<<"$out" &&
+    grep -q '"id":"r8","addr":"127.0.0.1:7008","weight":1,"state":"active"' <<<"$out" ||
+    fail "racing adds did not both end active: $out"
+
+# Two phases against a registered gateway that does not apply the new epoch (a persistent
+# stand-in for a gateway's ephemeral znode): add waits, --timeout rolls back with one more
+# epoch, --no-wait stops after phase 1, and the same command resumes and finishes once the
+# gateway reports the epoch.
+zkcli create /nearby/gateways ""
+zkcli create /nearby/gateways/stuck "addr=127.0.0.1:1 epoch=1 pending=5"
+before=$(epoch)
+expect 1 add --timeout 1 r9=127.0.0.1:7009
+grep -Eq "timed out after 1.[0-9] s waiting for gateways stuck to apply epoch $((before + 1)); rolled back" \
+    <<<"$out" || fail "add --timeout does not say it rolled back: $out"
+[ "$(epoch)" = $((before + 2)) ] || fail "rollback: epoch $(epoch), want $((before + 2))"
+expect 0 show --json
+grep -q '"id":"r9"' <<<"$out" && fail "r9 still in the ring after the rollback: $out"
+expect 0 add --no-wait r9=127.0.0.1:7009
+expect 0 show --json
+grep -q '"id":"r9","addr":"127.0.0.1:7009","weight":1,"state":"joining"' <<<"$out" ||
+    fail "add --no-wait did not leave r9 joining: $out"
+(sleep 1 && zkcli set /nearby/gateways/stuck "addr=127.0.0.1:1 epoch=1000") &
+setter=$!
+expect 0 add r9=127.0.0.1:7009
+wait "$setter" || true
+grep -q "resuming" <<<"$out" || fail "add of a joining node does not resume: $out"
+grep -q "0/1 gateways applied, 5 channels still subscribing" <<<"$out" ||
+    fail "add did not show the gateway it waited for: $out"
+grep -q "added r9 at 127.0.0.1:7009: ring main is now at epoch $((before + 4)); 1 gateways applied" \
+    <<<"$out" || fail "resumed add did not finish: $out"
+zkcli delete /nearby/gateways/stuck
 
 # status runs with no gateway registered.
 expect 0 status
