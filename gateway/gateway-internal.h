@@ -77,6 +77,7 @@ struct gateway {
     /* The epoch whose subscriptions Redis has confirmed: what the registry
      * reports, so that ringctl waits for real subscriptions, not intentions. */
     uint64_t confirmed_epoch;
+    uint64_t pending_reported_ms; /* when the registry last heard the pending count */
     struct event *confirm_timer;
     struct gw_node *nodes;
     size_t node_count;

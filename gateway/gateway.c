@@ -270,6 +270,23 @@ static void on_node_resubscribed(void *arg, struct pubsub_node *node, size_t cou
     free(users);
 }
 
+/* Returns how many channels wanted on live nodes Redis has not confirmed
+ * yet. A dead node cannot confirm anything: it is reported as dead instead
+ * of holding the epoch back. */
+static uint64_t pending_subscriptions(struct gateway *gw)
+{
+    uint64_t pending = 0;
+
+    for (size_t i = 0; i < gw->node_count; i++) {
+        struct pubsub_node_stats st;
+
+        pubsub_node_get_stats(gw->nodes[i].node, &st);
+        if (st.state != PUBSUB_NODE_DEAD && st.channels_subscribed < st.channels_wanted)
+            pending += st.channels_wanted - st.channels_subscribed;
+    }
+    return pending;
+}
+
 /* Tells the registry what this gateway has applied and finds dead: node is
  * in state now (it may not be in gw->nodes yet, or report its state late). */
 static void update_registry(struct gateway *gw, const struct pubsub_node *node,
@@ -308,34 +325,26 @@ static void update_registry(struct gateway *gw, const struct pubsub_node *node,
         len += (size_t)n;
     }
     gateway_registry_set(gw->registry, gw->cfg.listen,
-                         gw->ring ? gw->confirmed_epoch : GATEWAY_REGISTRY_NO_EPOCH, dead);
-}
-
-/* Returns 1 when every channel wanted on every live node is confirmed by
- * Redis. A dead node cannot confirm anything: it is reported as dead
- * instead of holding the epoch back. */
-static int subscriptions_confirmed(struct gateway *gw)
-{
-    for (size_t i = 0; i < gw->node_count; i++) {
-        struct pubsub_node_stats st;
-
-        pubsub_node_get_stats(gw->nodes[i].node, &st);
-        if (st.state != PUBSUB_NODE_DEAD && st.channels_subscribed < st.channels_wanted)
-            return 0;
-    }
-    return 1;
+                         gw->ring ? gw->confirmed_epoch : GATEWAY_REGISTRY_NO_EPOCH,
+                         pending_subscriptions(gw), dead);
 }
 
 /* Polls until the applied ring's subscriptions are confirmed, then records
- * its epoch in the registry. */
+ * its epoch in the registry; meanwhile reports every 250 ms how many
+ * channels are still pending, for the progress line of ringctl. */
 static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
 {
     struct gateway *gw = arg;
     struct timeval again = {0, 50000};
+    uint64_t now = gateway_now_ms();
 
     if (gw->ring == NULL || gw->confirmed_epoch == ring_epoch(gw->ring))
         return;
-    if (!subscriptions_confirmed(gw)) {
+    if (pending_subscriptions(gw) != 0) {
+        if (now >= gw->pending_reported_ms + 250) {
+            gw->pending_reported_ms = now;
+            update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+        }
         evtimer_add(gw->confirm_timer, &again);
         return;
     }

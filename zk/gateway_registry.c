@@ -286,9 +286,9 @@ fail:
 }
 
 void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64_t epoch,
-                          const char *dead_csv)
+                          uint64_t pending, const char *dead_csv)
 {
-    char line[GATEWAY_REGISTRY_LINE_MAX], epoch_field[32] = "";
+    char line[GATEWAY_REGISTRY_LINE_MAX], epoch_field[64] = "", pending_field[32] = "";
     const char *dead = dead_csv ? dead_csv : "";
     int n;
 
@@ -296,7 +296,10 @@ void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64
         return;
     if (epoch != GATEWAY_REGISTRY_NO_EPOCH)
         snprintf(epoch_field, sizeof(epoch_field), " epoch=%" PRIu64, epoch);
-    n = snprintf(line, sizeof(line), "addr=%s%s dead=%s", addr ? addr : "", epoch_field, dead);
+    if (pending != 0)
+        snprintf(pending_field, sizeof(pending_field), " pending=%" PRIu64, pending);
+    n = snprintf(line, sizeof(line), "addr=%s%s%s dead=%s", addr ? addr : "", epoch_field,
+                 pending_field, dead);
     if (n >= (int)sizeof(line)) {
         /* Too many dead nodes to list: keep whole ids only. */
         char *comma = strrchr(line, ',');

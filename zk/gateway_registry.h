@@ -1,8 +1,10 @@
 /* gateway_registry.h: keep a gateway's ephemeral znode ROOT/gateways/<id> from a libevent loop.
  *
  * The znode holds one line of space-separated key=value fields, read by
- * `ringctl status`: "addr=HOST:PORT epoch=N dead=r3,r7" (epoch is left out
- * before a ring was applied, dead is empty when every node answers).
+ * `ringctl status` and the two-phase wait of `ringctl add`/`drain`:
+ * "addr=HOST:PORT epoch=N pending=K dead=r3,r7" (epoch is left out before a
+ * ring was applied; pending, the channels whose SUBSCRIBE Redis has not
+ * confirmed yet, is left out when 0; dead is empty when every node answers).
  *
  * A registry owns its own ZooKeeper handle, apart from the ring watcher's.
  * That costs a second session per gateway, but keeps each object's session
@@ -50,7 +52,7 @@ struct gateway_registry *gateway_registry_new(struct event_base *base, const cha
  * content equal to the last one recorded writes nothing. NULL registry does
  * nothing. */
 void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64_t epoch,
-                          const char *dead_csv);
+                          uint64_t pending, const char *dead_csv);
 
 /* Returns 1 when the znode exists in the current session and holds the
  * latest content recorded, else 0. */
