@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ledger.h"
 #include "stats.h"
 #include "token.h"
 
@@ -35,6 +36,8 @@ struct loadgen {
     double center_lat, center_lng;
     double spread_km;
     unsigned interval_ms;
+    struct ledger *ledger;            /* ref: owned by main; the ts every phone published */
+    int quiet;                        /* draining: phones read but send no more loc */
     int shutting_down;
     size_t closing;                   /* phones whose close handshake is still running */
     unsigned reported_checks;

@@ -15,12 +15,16 @@
 
 #include <event2/event.h>
 
+#include "converge.h"
+#include "ledger.h"
 #include "loadgen.h"
 #include "phone.h"
 
 #define LOADGEN_URLS_MAX 64
 #define LOADGEN_RAMP_TICK_MS 10
 #define LOADGEN_CLOSE_WAIT_MS 3000
+#define LOADGEN_LEDGER_DEPTH 1024 /* ts kept per user: 17 minutes at one loc a second */
+#define LOADGEN_CONVERGE_EVERY_MS 50
 
 struct loadgen_flags {
     const char *urls[LOADGEN_URLS_MAX];
@@ -37,6 +41,9 @@ struct loadgen_flags {
     int json;
     uint64_t seed;
     const char *source_ips;
+    unsigned drain_ms;
+    unsigned event_at_s;
+    unsigned converge_slack_ms;
 };
 
 /* The run: loadgen state shared with phones, plus what only main drives. */
@@ -51,13 +58,21 @@ struct loadgen_run {
     double last_report_ms;
     double stop_ms;
     uint32_t sessions_at_stop;
+    int draining;
     int stopped;
+    uint64_t lost_tail;       /* counted at the end of the quiet period */
+    uint64_t behind_last;     /* pairs not up to date at the last convergence check */
+    struct converge converge;
     struct event *ramp_timer;
     struct event *report_timer;
     struct event *stop_timer;
     struct event *close_timer;
+    struct event *drain_timer;
+    struct event *event_timer;
+    struct event *converge_timer;
     struct event *sigint;
     struct event *sigterm;
+    struct event *sigusr1;
 };
 
 static void usage(FILE *out)
@@ -87,12 +102,33 @@ static void usage(FILE *out)
         "  --source-ips A-B           bind connections round-robin to IPv4 source\n"
         "                             addresses A..B, e.g. 127.0.0.2-127.0.0.20, so more\n"
         "                             than ~28000 connections fit (default: none)\n"
+        "  --drain-ms MS              at the end (--duration or the first SIGINT/SIGTERM)\n"
+        "                             phones send no more loc but keep reading for MS,\n"
+        "                             then updates still not received count as lost\n"
+        "                             (default 0: no quiet period, the tail is not counted)\n"
+        "  --event-at S               mark an event S seconds after the start (default 0:\n"
+        "                             none); SIGUSR1 marks one at any time\n"
+        "  --converge-slack-ms MS     after an event, every %d ms: a phone is up to date\n"
+        "                             when it shows each online friend's latest ts published\n"
+        "                             at least MS ago (default 500)\n"
         "  --help                     this help\n"
         "\n"
         "Status line: t sessions updates_per_s pushes_per_s p50_ms p99_ms reconnects errors\n"
-        "check_failures rate_limited. Latency is receive time minus the ts of a friend\n"
-        "message that moves an already shown friend. Exit status: 0 run completed\n"
-        "without check failures, 1 a check failed (or the run could not start), 2 bad usage.\n");
+        "check_failures rate_limited lost dup, and behind (pairs not up to date at the\n"
+        "last check) once an event is marked. Latency is receive time minus the ts of a\n"
+        "friend message that moves an already shown friend.\n"
+        "\n"
+        "Summary, besides the totals: published (loc sent and not refused), delivered\n"
+        "(friend frames), lost (updates of a shown friend its receiver skipped, and with\n"
+        "--drain-ms those never received; updates sent before a connection's nearby or\n"
+        "before a friend first appears on it are not counted), dup (friend frames not\n"
+        "newer than shown; each also a failed check), converged_ms (from the last event\n"
+        "until every phone was online and up to date and stayed so; -1: no event, or not\n"
+        "converged by the end). Every loc ts rises strictly per user and is the update's\n"
+        "sequence number.\n"
+        "\n"
+        "Exit status: 0 run completed without check failures, 1 a check failed (or the\n"
+        "run could not start), 2 bad usage.\n", LOADGEN_CONVERGE_EVERY_MS);
 }
 
 double loadgen_random(struct loadgen *lg)
@@ -272,7 +308,8 @@ bad:
 static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
 {
     enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
-           F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_HELP };
+           F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_DRAIN, F_EVENT_AT,
+           F_SLACK, F_HELP };
     static const struct option long_options[] = {
         {"url", required_argument, NULL, F_URL},
         {"secret-file", required_argument, NULL, F_SECRET},
@@ -287,6 +324,9 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         {"json", no_argument, NULL, F_JSON},
         {"seed", required_argument, NULL, F_SEED},
         {"source-ips", required_argument, NULL, F_SOURCES},
+        {"drain-ms", required_argument, NULL, F_DRAIN},
+        {"event-at", required_argument, NULL, F_EVENT_AT},
+        {"converge-slack-ms", required_argument, NULL, F_SLACK},
         {"help", no_argument, NULL, F_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -296,7 +336,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
     *f = (struct loadgen_flags){
         .users = 10000, .phones = 1000, .interval_ms = 30000, .duration_s = 0,
         .center_lat = 48.8566, .center_lng = 2.3522, .spread_km = 10, .ramp_per_s = 500,
-        .report_every_s = 1, .seed = 1,
+        .report_every_s = 1, .seed = 1, .converge_slack_ms = 500,
     };
     opterr = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -348,6 +388,18 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         case F_SOURCES:
             f->source_ips = optarg;
             break;
+        case F_DRAIN:
+            rc = parse_u64("--drain-ms", optarg, 0, 3600000, &v);
+            f->drain_ms = (unsigned)v;
+            break;
+        case F_EVENT_AT:
+            rc = parse_u64("--event-at", optarg, 0, 86400 * 365, &v);
+            f->event_at_s = (unsigned)v;
+            break;
+        case F_SLACK:
+            rc = parse_u64("--converge-slack-ms", optarg, 0, 600000, &v);
+            f->converge_slack_ms = (unsigned)v;
+            break;
         case F_HELP:
             return 1;
         default:
@@ -380,31 +432,46 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
     double up = seconds > 0 ? (double)c->updates / seconds : 0;
     double push = seconds > 0 ? (double)c->pushes / seconds : 0;
     double p50 = stats_percentile(h, 0.50), p99 = stats_percentile(h, 0.99);
+    int summary = strcmp(kind, "summary") == 0;
+    int event = run->converge.event_ms != 0;
 
     if (run->flags.json) {
         printf("{\"kind\":\"%s\",\"t\":%.0f,\"sessions\":%" PRIu32 ",\"updates_per_s\":%.0f,"
                "\"pushes_per_s\":%.0f,\"p50_ms\":%.0f,\"p99_ms\":%.0f,\"reconnects\":%" PRIu64
-               ",\"errors\":%" PRIu64 ",\"check_failures\":%" PRIu64 ",\"rate_limited\":%" PRIu64,
+               ",\"errors\":%" PRIu64 ",\"check_failures\":%" PRIu64 ",\"rate_limited\":%" PRIu64
+               ",\"lost\":%" PRIu64 ",\"dup\":%" PRIu64,
                kind, t_s, sessions, up, push, p50, p99, c->reconnects, c->errors,
-               c->check_failures, c->rate_limited);
-        if (strcmp(kind, "summary") == 0)
+               c->check_failures, c->rate_limited, c->lost, c->dups);
+        if (event && !summary)
+            printf(",\"behind\":%" PRIu64, run->behind_last);
+        if (summary)
             printf(",\"updates\":%" PRIu64 ",\"pushes\":%" PRIu64 ",\"friend\":%" PRIu64
                    ",\"gone\":%" PRIu64 ",\"nearby\":%" PRIu64 ",\"latency_samples\":%" PRIu64
-                   ",\"max_ms\":%.0f,\"skipped\":%" PRIu64,
+                   ",\"max_ms\":%.0f,\"skipped\":%" PRIu64 ",\"published\":%" PRIu64
+                   ",\"delivered\":%" PRIu64 ",\"lost_tail\":%" PRIu64
+                   ",\"converged_ms\":%.0f,\"behind_max\":%" PRIu64 ",\"short_counts\":%" PRIu64,
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
-                   c->skipped);
+                   c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
+                   converge_result_ms(&run->converge), run->converge.behind_max,
+                   ledger_short_counts(run->lg.ledger));
         printf("}\n");
     } else {
         printf("%st=%.0fs sessions=%" PRIu32 " updates_per_s=%.0f pushes_per_s=%.0f p50_ms=%.0f"
                " p99_ms=%.0f reconnects=%" PRIu64 " errors=%" PRIu64 " check_failures=%" PRIu64
-               " rate_limited=%" PRIu64,
-               strcmp(kind, "summary") == 0 ? "summary " : "", t_s, sessions, up, push, p50, p99,
-               c->reconnects, c->errors, c->check_failures, c->rate_limited);
-        if (strcmp(kind, "summary") == 0)
+               " rate_limited=%" PRIu64 " lost=%" PRIu64 " dup=%" PRIu64,
+               summary ? "summary " : "", t_s, sessions, up, push, p50, p99,
+               c->reconnects, c->errors, c->check_failures, c->rate_limited, c->lost, c->dups);
+        if (event && !summary)
+            printf(" behind=%" PRIu64, run->behind_last);
+        if (summary)
             printf(" updates=%" PRIu64 " pushes=%" PRIu64 " friend=%" PRIu64 " gone=%" PRIu64
-                   " nearby=%" PRIu64 " latency_samples=%" PRIu64 " max_ms=%.0f skipped=%" PRIu64,
+                   " nearby=%" PRIu64 " latency_samples=%" PRIu64 " max_ms=%.0f skipped=%" PRIu64
+                   " published=%" PRIu64 " delivered=%" PRIu64 " lost_tail=%" PRIu64
+                   " converged_ms=%.0f behind_max=%" PRIu64 " short_counts=%" PRIu64,
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
-                   c->skipped);
+                   c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
+                   converge_result_ms(&run->converge), run->converge.behind_max,
+                   ledger_short_counts(run->lg.ledger));
         printf("\n");
     }
     fflush(stdout);
@@ -456,6 +523,9 @@ static void stop(struct loadgen_run *run)
     event_del(run->ramp_timer);
     event_del(run->report_timer);
     event_del(run->stop_timer);
+    event_del(run->drain_timer);
+    event_del(run->event_timer);
+    event_del(run->converge_timer);
     for (size_t i = 0; i < run->phone_count; i++)
         run->lg.closing += (size_t)phone_stop(&run->phones[i]);
     if (run->lg.closing == 0)
@@ -464,9 +534,67 @@ static void stop(struct loadgen_run *run)
         evtimer_add(run->close_timer, &wait);
 }
 
+/* The end of the quiet period: whatever a phone that is online has not
+ * received by now is lost. Then the shutdown. */
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+    struct loadgen_run *run = arg;
+
+    for (size_t i = 0; i < run->phone_count; i++)
+        run->lost_tail += phone_unreceived(&run->phones[i]);
+    run->lg.stats.period.lost += run->lost_tail;
+    stop(run);
+}
+
+/* The end of the run (--duration or a signal): with --drain-ms, first a
+ * quiet period in which phones send nothing and read what is still coming;
+ * a second signal during it stops at once. */
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
-    stop(arg);
+    struct loadgen_run *run = arg;
+    struct timeval drain = {run->flags.drain_ms / 1000, (run->flags.drain_ms % 1000) * 1000};
+
+    if (run->flags.drain_ms == 0 || run->draining || run->stopped) {
+        stop(run);
+        return;
+    }
+    run->draining = 1;
+    run->lg.quiet = 1;
+    event_del(run->ramp_timer);
+    event_del(run->stop_timer);
+    fprintf(stderr, "nearby-loadgen: quiet for %u ms: no more loc, still reading\n",
+            run->flags.drain_ms);
+    evtimer_add(run->drain_timer, &drain);
+}
+
+/* Checks whether every phone is online and shows each online friend's
+ * latest ts published at least the slack ago. */
+static void on_converge_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct loadgen_run *run = arg;
+    double now = loadgen_now_ms();
+    uint64_t as_of = (uint64_t)now - run->flags.converge_slack_ms, behind = 0;
+
+    for (size_t i = 0; i < run->started; i++)
+        behind += phone_behind(&run->phones[i], run->phones, run->phone_count, as_of);
+    run->behind_last = behind;
+    converge_record(&run->converge, now, behind);
+}
+
+/* Marks the event (a node killed, a gateway stopped) from which convergence is timed. */
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct loadgen_run *run = arg;
+    struct timeval every = {0, LOADGEN_CONVERGE_EVERY_MS * 1000};
+    double now = loadgen_now_ms();
+
+    if (run->stopped)
+        return;
+    converge_event(&run->converge, now);
+    run->behind_last = 0;
+    fprintf(stderr, "nearby-loadgen: event marked at t=%.3fs\n", (now - run->start_ms) / 1000.0);
+    event_del(run->converge_timer);
+    event_add(run->converge_timer, &every);
 }
 
 static void on_close_wait(evutil_socket_t fd, short what, void *arg)
@@ -530,6 +658,13 @@ static int setup(struct loadgen_run *run)
     lg->spread_km = run->flags.spread_km;
     lg->interval_ms = run->flags.interval_ms;
     stats_init(&lg->stats);
+    converge_init(&run->converge);
+    if (run->flags.phones > UINT32_MAX ||
+        (lg->ledger = ledger_new((uint32_t)run->flags.phones, LOADGEN_LEDGER_DEPTH)) == NULL) {
+        fprintf(stderr, "nearby-loadgen: out of memory for the ledger of %" PRIu64 " phones\n",
+                run->flags.phones);
+        return -1;
+    }
     raise_nofile(run->flags.phones);
 
     lg->base = event_base_new();
@@ -549,13 +684,25 @@ static int setup(struct loadgen_run *run)
     run->report_timer = event_new(lg->base, -1, EV_PERSIST, on_report, run);
     run->stop_timer = evtimer_new(lg->base, on_stop, run);
     run->close_timer = evtimer_new(lg->base, on_close_wait, run);
+    run->drain_timer = evtimer_new(lg->base, on_drained, run);
+    run->event_timer = evtimer_new(lg->base, on_event, run);
+    run->converge_timer = event_new(lg->base, -1, EV_PERSIST, on_converge_check, run);
     run->sigint = evsignal_new(lg->base, SIGINT, on_stop, run);
     run->sigterm = evsignal_new(lg->base, SIGTERM, on_stop, run);
+    run->sigusr1 = evsignal_new(lg->base, SIGUSR1, on_event, run);
     if (run->ramp_timer == NULL || run->report_timer == NULL || run->stop_timer == NULL ||
-        run->close_timer == NULL || run->sigint == NULL || run->sigterm == NULL)
+        run->close_timer == NULL || run->drain_timer == NULL || run->event_timer == NULL ||
+        run->converge_timer == NULL || run->sigint == NULL || run->sigterm == NULL ||
+        run->sigusr1 == NULL)
         return -1;
     event_add(run->sigint, NULL);
     event_add(run->sigterm, NULL);
+    event_add(run->sigusr1, NULL);
+    if (run->flags.event_at_s > 0) {
+        struct timeval event_tv = {run->flags.event_at_s, 0};
+
+        evtimer_add(run->event_timer, &event_tv);
+    }
     event_add(run->ramp_timer, &ramp_tv);
     event_add(run->report_timer, &report_tv);
     if (run->flags.duration_s > 0)
@@ -579,6 +726,14 @@ static void teardown(struct loadgen_run *run)
         event_free(run->stop_timer);
     if (run->close_timer != NULL)
         event_free(run->close_timer);
+    if (run->drain_timer != NULL)
+        event_free(run->drain_timer);
+    if (run->event_timer != NULL)
+        event_free(run->event_timer);
+    if (run->converge_timer != NULL)
+        event_free(run->converge_timer);
+    if (run->sigusr1 != NULL)
+        event_free(run->sigusr1);
     if (run->sigint != NULL)
         event_free(run->sigint);
     if (run->sigterm != NULL)
@@ -587,6 +742,7 @@ static void teardown(struct loadgen_run *run)
         event_base_free(run->lg.base);
     free(run->lg.targets);
     free(run->lg.sources);
+    ledger_free(run->lg.ledger);
     libevent_global_shutdown();
 }
 

@@ -290,14 +290,17 @@ static void walk(struct phone *p, double now_ms)
     p->lng = lng;
 }
 
+/* Sends loc with a ts above every earlier one of this user, and records it
+ * in the ledger once it is on its way. */
 static void send_loc(struct phone *p)
 {
     uint8_t frame[64];
     double now = loadgen_now_ms();
+    uint64_t ts = ledger_next_ts(p->lg->ledger, p->user, (uint64_t)now);
     int n;
 
     walk(p, now);
-    n = proto_msg_encode_loc(frame, sizeof(frame), p->lat, p->lng, (uint64_t)now);
+    n = proto_msg_encode_loc(frame, sizeof(frame), p->lat, p->lng, ts);
     if (n < 0) {
         check_failed(p, "loc (%f, %f) does not encode: %d", p->lat, p->lng, n);
         return;
@@ -307,6 +310,8 @@ static void send_loc(struct phone *p)
         return;
     }
     p->lg->stats.period.updates++;
+    if (ledger_publish(p->lg->ledger, p->user, ts) < 0)
+        check_failed(p, "loc ts %" PRIu64 " does not rise", ts);
     wsclient_flush(p->ws);
 }
 
@@ -350,10 +355,20 @@ static void handle_nearby(struct phone *p, const struct proto_msg *m)
         p->lg->stats.period.reconnects++;
     p->state = PHONE_LIVE;
     p->moved_at_ms = loadgen_now_ms();
+    p->nearby_at_ms = (uint64_t)p->moved_at_ms;
     evtimer_del(p->timer);
+    if (p->lg->quiet)
+        return;
     send_loc(p); /* show ourselves at once; then every interval */
     if (p->state == PHONE_LIVE)
         arm(p, p->lg->interval_ms * (0.8 + 0.4 * loadgen_random(p->lg)));
+}
+
+/* Returns the ts from which on p counts updates of the friend at index i:
+ * the newer of what p shows and p's nearby. */
+static uint64_t counted_from(const struct phone *p, uint32_t i)
+{
+    return p->shown[i].ts > p->nearby_at_ms ? p->shown[i].ts : p->nearby_at_ms;
 }
 
 static void handle_friend(struct phone *p, const struct proto_friend *f)
@@ -378,13 +393,17 @@ static void handle_friend(struct phone *p, const struct proto_friend *f)
         check_failed(p, "friend %" PRIu64 " at %.6f km, radius %.6f km", f->id, f->dist_km,
                      p->radius_km);
     if (p->shown[i].ts != 0) {
-        if (f->ts <= p->shown[i].ts)
+        if (f->ts <= p->shown[i].ts) {
+            p->lg->stats.period.dups++;
             check_failed(p, "friend %" PRIu64 " with ts %" PRIu64 ", not newer than shown %" PRIu64,
                          f->id, f->ts, p->shown[i].ts);
-        else
-            /* Only moves of a shown friend are timed: an appearance can be a
-             * stale position re-shown because this phone moved. */
-            stats_latency(&p->lg->stats, loadgen_now_ms() - (double)f->ts);
+            return;
+        }
+        /* Only moves of a shown friend are timed: an appearance can be a
+         * stale position re-shown because this phone moved. */
+        stats_latency(&p->lg->stats, loadgen_now_ms() - (double)f->ts);
+        p->lg->stats.period.lost +=
+            ledger_count_between(p->lg->ledger, (uint32_t)f->id, counted_from(p, (uint32_t)i), f->ts);
     }
     p->shown[i].lat = (float)f->lat;
     p->shown[i].lng = (float)f->lng;
@@ -437,9 +456,12 @@ static void on_message(void *arg, int opcode, uint8_t *payload, size_t len)
         handle_gone(p, m.gone.id);
         break;
     case PROTO_MSG_ERR:
-        if (m.err.code == PROTO_CODE_RATE_LIMITED)
+        if (m.err.code == PROTO_CODE_RATE_LIMITED) {
+            /* Frames are answered in order and a phone sends one loc per
+             * interval, so the refused one is the last sent. */
             p->lg->stats.period.rate_limited++;
-        else
+            ledger_retract(p->lg->ledger, p->user);
+        } else
             error_seen(p, "err %.*s: %.*s", (int)m.err.code_len, m.err.code_str,
                        (int)m.err.msg_len, m.err.msg);
         break;
@@ -498,6 +520,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         retry_later(p);
         break;
     case PHONE_LIVE:
+        if (p->lg->quiet)
+            break;
         send_loc(p);
         if (p->state == PHONE_LIVE)
             arm(p, p->lg->interval_ms * (0.8 + 0.4 * loadgen_random(p->lg)));
@@ -505,6 +529,37 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
+}
+
+uint64_t phone_unreceived(const struct phone *p)
+{
+    uint64_t n = 0;
+
+    if (p->state != PHONE_LIVE)
+        return 0;
+    for (uint32_t i = 0; i < p->friend_count; i++)
+        n += ledger_count_after(p->lg->ledger, p->friends[i], counted_from(p, i));
+    return n;
+}
+
+uint64_t phone_behind(const struct phone *p, const struct phone *phones, size_t n,
+                      uint64_t as_of_ms)
+{
+    uint64_t behind = 0;
+
+    if (p->state != PHONE_LIVE)
+        return 1;
+    for (uint32_t i = 0; i < p->friend_count; i++) {
+        uint32_t id = p->friends[i];
+        uint64_t latest;
+
+        if (id == 0 || id > n || phones[id - 1].state != PHONE_LIVE)
+            continue; /* not a simulated phone, or offline: nothing new to show */
+        latest = ledger_latest(p->lg->ledger, id, as_of_ms);
+        if (latest != 0 && p->shown[i].ts < latest)
+            behind++;
+    }
+    return behind;
 }
 
 int phone_stop(struct phone *p)

@@ -9,6 +9,16 @@
  * What it keeps is compact: its friends as a sorted array of 4-byte ids and,
  * beside it, what it shows of each (position as two floats and ts; ts 0 means
  * not shown), so a check is one binary search and no map is allocated.
+ *
+ * Lost and duplicate updates: every loc it sends is recorded in the run's
+ * ledger (ledger.h) with a ts that rises strictly per user. A `friend` frame
+ * whose ts is not newer than the one shown is a dup (and a failed check); one
+ * that is newer counts as lost every ts the friend published in between,
+ * leaving out those sent before this connection's `nearby` arrived. A
+ * friend's first appearance on a connection sets the baseline: what was
+ * published before it is not counted, since a phone with no position yet is
+ * shown nobody. What was published after the last frame is counted at the
+ * end of a run by phone_unreceived.
  */
 #ifndef NEARBY_LOADGEN_PHONE_H
 #define NEARBY_LOADGEN_PHONE_H
@@ -60,6 +70,8 @@ struct phone {
     double speed_mps;
     double moved_at_ms;       /* when lat/lng were last advanced */
     double radius_km;         /* from nearby */
+    uint64_t nearby_at_ms;    /* when this connection's nearby arrived: updates of friends
+                               * published before it are not this connection's to count */
 };
 
 /* Sets up phone p for user, first connecting to target; allocates its
@@ -72,6 +84,17 @@ void phone_start(struct phone *p);
 /* Stops the phone for shutdown: an open session gets close 1000. Returns 1
  * when a close handshake is under way (loadgen_phone_closed follows), else 0. */
 int phone_stop(struct phone *p);
+
+/* Returns how many updates of p's friends, published after what p shows of
+ * each (and after its nearby), p has not received: at the end of a run,
+ * after a quiet period, they are lost. 0 when p is not online. */
+uint64_t phone_unreceived(const struct phone *p);
+
+/* Returns how many of p's friends that are online among phones[0..n) (phone
+ * i is user i+1) p shows older than their latest ts published at or before
+ * as_of_ms; 1 when p itself is not online. */
+uint64_t phone_behind(const struct phone *p, const struct phone *phones, size_t n,
+                      uint64_t as_of_ms);
 
 /* Frees what phone_init allocated (not p itself). */
 void phone_free(struct phone *p);

@@ -72,6 +72,8 @@ static void counts_add(struct stats_counts *to, const struct stats_counts *from)
     to->check_failures += from->check_failures;
     to->rate_limited += from->rate_limited;
     to->skipped += from->skipped;
+    to->lost += from->lost;
+    to->dups += from->dups;
 }
 
 void stats_period_end(struct stats *s)

@@ -33,6 +33,8 @@ struct stats_counts {
     uint64_t check_failures; /* protocol or privacy checks that failed */
     uint64_t rate_limited;   /* err frames with code rate_limited */
     uint64_t skipped;        /* loc frames not sent because the socket was backed up */
+    uint64_t lost;           /* updates of a shown friend that its receiver skipped */
+    uint64_t dups;           /* friend frames whose ts was not newer than the one shown */
 };
 
 struct stats {

@@ -1,0 +1,39 @@
+/* converge.h: how long after an event (a killed node or gateway) every phone again shows every online friend's latest position. No I/O.
+ *
+ * The caller marks the event, then checks the phones every few ms and
+ * records each check: how many (phone, friend) pairs were behind, counting a
+ * phone that is not online as behind too. The phones have converged at the
+ * first check from which on no check found anything behind, so a check that
+ * passes by luck just after the event (nothing published yet had been lost)
+ * does not count once a later one fails. Times are wall-clock ms.
+ */
+#ifndef NEARBY_LOADGEN_CONVERGE_H
+#define NEARBY_LOADGEN_CONVERGE_H
+
+#include <stdint.h>
+
+struct converge {
+    double event_ms;      /* 0: no event marked */
+    double good_since_ms; /* first check after the last behind one; 0: none */
+    double last_bad_ms;   /* last check that found pairs behind; 0: none */
+    uint64_t checks;      /* since the event */
+    uint64_t bad_checks;
+    uint64_t behind_max;  /* most pairs behind in one check */
+};
+
+/* Zeroes c: no event. */
+void converge_init(struct converge *c);
+
+/* Marks an event at now_ms; an earlier event and its checks are forgotten. */
+void converge_event(struct converge *c, double now_ms);
+
+/* Records a check at now_ms that found `behind` pairs behind. Ignored when
+ * no event is marked or now_ms is before it. */
+void converge_record(struct converge *c, double now_ms, uint64_t behind);
+
+/* Returns ms from the event until the phones converged and stayed so, or -1
+ * when no event is marked, nothing was checked, or the last check still
+ * found pairs behind. */
+double converge_result_ms(const struct converge *c);
+
+#endif
