@@ -11,6 +11,7 @@
 
 #include "ring_store.h"
 #include "change.h"
+#include "pubsub_check.h"
 #include "ringctl.h"
 #include "rollout.h"
 
@@ -406,10 +407,42 @@ static int run_drain(struct ringctl *ctl, int argc, char **argv, void *state)
     return rc ? rc : ringctl_rollout_run(ctl, &drain_rollout, state);
 }
 
+/* Before a standby node goes: nobody may still listen on it, or a gateway
+ * that has not let go would lose what is published there. */
+static int check_unused(struct ringctl *ctl, const struct ringctl_change *change)
+{
+    zhandle_t *zh = ringctl_connect(ctl);
+    struct ring *ring = zh ? ringctl_read_ring(ctl, zh, NULL) : NULL;
+    const struct ring_node *node = ring ? ring_find(ring, change->id) : NULL;
+    char err[512];
+    long long count = 0;
+    int rc = RINGCTL_EXIT_OK;
+
+    if (zh)
+        zookeeper_close(zh);
+    if (!ring)
+        return RINGCTL_EXIT_FAILED;
+    if (node && node->state == RING_STATE_STANDBY) {
+        if (ringctl_pubsub_count(node->addr, 2000, &count, err, sizeof(err)) < 0)
+            rc = ringctl_fail(ctl, "cannot check that node %s at %s carries no subscriptions: "
+                              "%s; if that server is gone for good, pass --force", node->id,
+                              node->addr, err);
+        else if (count > 0)
+            rc = ringctl_fail(ctl, "node %s at %s still carries %lld subscribed channels "
+                              "(PUBSUB CHANNELS): a gateway has not let go yet; see "
+                              "'ringctl status', or pass --force", node->id, node->addr, count);
+    }
+    ring_free(ring);
+    return rc;
+}
+
 static int run_remove(struct ringctl *ctl, int argc, char **argv, void *state)
 {
+    struct ringctl_change *change = state;
     int rc = take_id(ctl, argc, argv, state);
 
+    if (rc == RINGCTL_EXIT_OK && !change->force)
+        rc = check_unused(ctl, change);
     return rc ? rc : run_update(ctl, ringctl_apply_remove, state, "removed", "");
 }
 
@@ -516,9 +549,11 @@ const struct ringctl_command ringctl_cmd_drain = {
 
 const struct ringctl_command ringctl_cmd_remove = {
     .name = "remove",
-    .summary = "delete a node that owns no hash space (--force: even if it does)",
+    .summary = "delete a standby node once no gateway subscribes on it (--force: anyway)",
     .usage = "remove [--force] ID\n"
-             "  --force      remove it even while it owns hash space\n",
+             "  A standby node (drained, or never used) is removed only when its Redis\n"
+             "  answers PUBSUB CHANNELS with nothing: no gateway still listens there.\n"
+             "  --force      remove it even while it owns hash space, or is unreachable\n",
     .options = force_options,
     .on_option = ringctl_on_change_option,
     .run = run_remove,

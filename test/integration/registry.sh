@@ -81,7 +81,7 @@ echo "ok: two gateways registered"
 # A ring change: both report the new epoch.
 "$src/scripts/redis" start --dir "$dir" --port "$r3_port" >/dev/null
 epoch=$(status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ring_epoch"])')
-timeout 10 "$build/ringctl/ringctl" --zk "$zk" add "r3=127.0.0.1:$r3_port" >"$dir/add.out" 2>&1 ||
+timeout 30 "$build/ringctl/ringctl" --zk "$zk" add "r3=127.0.0.1:$r3_port" >"$dir/add.out" 2>&1 ||
     { cat "$dir/add.out"; fail "ringctl add"; }
 wait_for 3 "both gateways at the new epoch" \
     "s['ring_epoch'] > $epoch and len(g) == 2 and all(x['epoch'] == s['ring_epoch'] and x['lag'] == 0 for x in g.values())"

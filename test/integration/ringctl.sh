@@ -8,11 +8,13 @@ src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${NEARBY_BUILD_ROOT:-$src/build}
 ring_owner=${NEARBY_RING_OWNER:-$build/test/ring-owner}
 port=${NEARBY_TEST_ZK_PORT:-22192}
+redis_port=22193 # node r2's Redis: remove checks that nobody subscribes there
 dir=$(mktemp -d /tmp/nearby-test-ringctl.XXXXXX)
 zk="127.0.0.1:$port"
 failures=0
 
 cleanup() {
+    "$src/scripts/redis" stop --dir "$dir" --port "$redis_port" >/dev/null 2>&1 || true
     "$src/scripts/zookeeper" stop --dir "$dir" >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
@@ -48,6 +50,7 @@ epoch() {
 }
 
 "$src/scripts/zookeeper" start --dir "$dir" --port "$port" --tick-ms 500 >/dev/null
+"$src/scripts/redis" start --dir "$dir" --port "$redis_port" >/dev/null
 
 # Before init: reading fails with a hint, usage errors exit 2.
 expect 1 show
@@ -61,7 +64,7 @@ expect 0 add --help
 grep -q -- "--weight" <<<"$out" || fail "add --help does not list --weight"
 
 # init, and init again refuses.
-expect 0 init --vnodes 256 r1=127.0.0.1:7001 r2=127.0.0.1:7002 r3=127.0.0.1:7003 r4=127.0.0.1:7004
+expect 0 init --vnodes 256 r1=127.0.0.1:7001 r2=127.0.0.1:$redis_port r3=127.0.0.1:7003 r4=127.0.0.1:7004
 expect 1 init r1=127.0.0.1:7001
 grep -q "exists" <<<"$out" || fail "second init does not say the ring exists: $out"
 [ "$(epoch)" = 1 ] || fail "epoch after init is $(epoch), want 1"
@@ -92,8 +95,19 @@ expect 1 remove r2
 grep -q "drain" <<<"$out" || fail "remove of an owner does not point at drain: $out"
 expect 0 drain r2
 expect 0 show --json
-grep -q '"id":"r2","addr":"127.0.0.1:7002","weight":1,"state":"standby","share_percent":0.0000' <<<"$out" ||
+grep -q '"id":"r2","addr":"127.0.0.1:'"$redis_port"'","weight":1,"state":"standby","share_percent":0.0000' <<<"$out" ||
     fail "r2 is not a standby with no share after drain: $out"
+# remove asks r2's Redis first: a subscriber still listening there holds it back.
+(exec timeout 20 redis-cli -p "$redis_port" SUBSCRIBE u:42 >/dev/null 2>&1) &
+listener=$!
+for ((i = 0; i < 50; i++)); do
+    [ "$(redis-cli -p "$redis_port" PUBSUB NUMSUB u:42 | tail -n1)" = 1 ] && break
+    sleep 0.1
+done
+expect 1 remove r2
+grep -q "still carries 1 subscribed channels" <<<"$out" || fail "remove of a node still listened on: $out"
+kill "$listener" 2>/dev/null || true
+wait "$listener" 2>/dev/null || true
 expect 0 remove r2
 expect 1 remove r2
 expect 0 remove --force r4

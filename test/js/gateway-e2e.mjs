@@ -2,7 +2,7 @@
 // within its radius and nothing about anyone else, through moves, sharing off, live friendship
 // changes, bad input from other phones and a ring change. Exits 1 on any failed check.
 import { createHmac } from 'node:crypto';
-import { execSync } from 'node:child_process';
+import { exec, execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { encode, decode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
@@ -255,8 +255,9 @@ if (!await waitFor(allMatch, 5000, 'after bad input, every phone still right'))
 execSync(args['redis-server-cmd'], { stdio: 'ignore' });
 const newNodePid = readFileSync(args['new-node-pidfile'], 'utf8').trim();
 const status = () => JSON.parse(execSync(`${args.ringctl} status --json`).toString());
+// Phase 1 only (--no-wait): the node joins; gateways listen on both owners.
 process.kill(Number(newNodePid), 'SIGSTOP');
-execSync(`${args.ringctl} add ${args['new-node']}`, { stdio: 'ignore' });
+execSync(`${args.ringctl} add --no-wait ${args['new-node']}`, { stdio: 'ignore' });
 await sleep(1000);
 let st = status();
 check(st.gateways.length === gateways.length && st.gateways.every((g) => g.lag === 1),
@@ -264,6 +265,13 @@ check(st.gateways.length === gateways.length && st.gateways.every((g) => g.lag =
 process.kill(Number(newNodePid), 'SIGCONT');
 await waitFor(() => { st = status(); return st.gateways.every((g) => g.lag === 0); }, 5000,
   'once the new node answers, every gateway reports the new epoch');
+// The same command again resumes and writes phase 2; it returns once every
+// gateway applied it (run without blocking the phones' event loop).
+const finished = await new Promise((resolve) =>
+  exec(`${args.ringctl} add --timeout 20 ${args['new-node']}`, (err) => resolve(!err)));
+check(finished, 'ringctl add resumed after --no-wait and finished phase 2');
+st = status();
+check(st.gateways.every((g) => g.lag === 0), `every gateway applied phase 2 (${JSON.stringify(st)})`);
 for (const p of phones) { const s = spot(); p.move(s.lat, s.lng); }
 if (!await waitFor(allMatch, 5000, 'after a node joined the ring, every phone still right'))
   reportMismatches('after ring change');
