@@ -51,6 +51,13 @@ int ring_store_path(const char *root, const char *name, char *path)
 int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out, char *errbuf,
                        size_t errlen)
 {
+    return ring_store_connect_session(hosts, timeout_ms, STORE_SESSION_TIMEOUT_MS, out, errbuf,
+                                      errlen);
+}
+
+int ring_store_connect_session(const char *hosts, int timeout_ms, int session_timeout_ms,
+                               zhandle_t **out, char *errbuf, size_t errlen)
+{
     zhandle_t *zh;
     struct timespec deadline;
     int state;
@@ -64,10 +71,14 @@ int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out, char 
                     timeout_ms);
         return RING_STORE_ERR_ZK;
     }
+    if (session_timeout_ms <= 0) {
+        zk_glue_err(errbuf, errlen, "the session timeout must be positive, not %d ms",
+                    session_timeout_ms);
+        return RING_STORE_ERR_ZK;
+    }
     pthread_once(&store_once, store_init_cond);
     zk_glue_quiet_log();
-    zh = zookeeper_init2(hosts, store_watcher, STORE_SESSION_TIMEOUT_MS, NULL, NULL, 0,
-                         zk_glue_log);
+    zh = zookeeper_init2(hosts, store_watcher, session_timeout_ms, NULL, NULL, 0, zk_glue_log);
     if (zh == NULL) {
         zk_glue_err(errbuf, errlen,
                     "cannot use ZooKeeper hosts '%s': %s (want host:port[,host:port...])",

@@ -39,6 +39,12 @@ enum ring_store_err {
 int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out,
                        char *errbuf, size_t errlen);
 
+/* The same with the session timeout to ask for (the server bounds it to
+ * 2..20 ticks); ring_store_connect asks for 10 s. A daemon that holds
+ * ephemeral znodes picks a short one so that they go soon after it dies. */
+int ring_store_connect_session(const char *hosts, int timeout_ms, int session_timeout_ms,
+                               zhandle_t **out, char *errbuf, size_t errlen);
+
 /* Writes ROOT/rings/NAME into path (RING_STORE_PATH_MAX bytes). Returns 0 or
  * RING_STORE_ERR_INVALID when root is not an absolute znode path or name is
  * not a valid ring name. */
