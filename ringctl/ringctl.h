@@ -49,7 +49,7 @@ struct ringctl_command {
 extern const struct ringctl_command ringctl_cmd_init, ringctl_cmd_show, ringctl_cmd_add,
     ringctl_cmd_add_standby, ringctl_cmd_drain, ringctl_cmd_remove, ringctl_cmd_replace,
     ringctl_cmd_plan, ringctl_cmd_locate, ringctl_cmd_status, ringctl_cmd_simulate,
-    ringctl_cmd_watch;
+    ringctl_cmd_watch, ringctl_cmd_autopilot;
 
 /* Prints "ringctl CMD: <message>" on stderr. Returns RINGCTL_EXIT_FAILED. */
 int ringctl_fail(const struct ringctl *ctl, const char *fmt, ...)
