@@ -542,8 +542,12 @@ uint64_t phone_unreceived(const struct phone *p)
     return n;
 }
 
-uint64_t phone_behind(const struct phone *p, const struct phone *phones, size_t n,
-                      uint64_t as_of_ms)
+int phone_online(const struct phone *p)
+{
+    return p->state == PHONE_LIVE;
+}
+
+uint64_t phone_behind(const struct phone *p, const uint64_t *due, size_t n)
 {
     uint64_t behind = 0;
 
@@ -551,12 +555,8 @@ uint64_t phone_behind(const struct phone *p, const struct phone *phones, size_t 
         return 1;
     for (uint32_t i = 0; i < p->friend_count; i++) {
         uint32_t id = p->friends[i];
-        uint64_t latest;
 
-        if (id == 0 || id > n || phones[id - 1].state != PHONE_LIVE)
-            continue; /* not a simulated phone, or offline: nothing new to show */
-        latest = ledger_latest(p->lg->ledger, id, as_of_ms);
-        if (latest != 0 && p->shown[i].ts < latest)
+        if (id <= n && p->shown[i].ts < due[id - 1])
             behind++;
     }
     return behind;

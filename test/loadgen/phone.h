@@ -90,11 +90,13 @@ int phone_stop(struct phone *p);
  * after a quiet period, they are lost. 0 when p is not online. */
 uint64_t phone_unreceived(const struct phone *p);
 
-/* Returns how many of p's friends that are online among phones[0..n) (phone
- * i is user i+1) p shows older than their latest ts published at or before
- * as_of_ms; 1 when p itself is not online. */
-uint64_t phone_behind(const struct phone *p, const struct phone *phones, size_t n,
-                      uint64_t as_of_ms);
+/* Returns 1 when p is online (got its nearby on an open connection). */
+int phone_online(const struct phone *p);
+
+/* Returns how many of p's friends p shows older than due[friend - 1], what
+ * it should show by now (0: nothing due; users above n are never due); 1
+ * when p itself is not online. */
+uint64_t phone_behind(const struct phone *p, const uint64_t *due, size_t n);
 
 /* Frees what phone_init allocated (not p itself). */
 void phone_free(struct phone *p);
