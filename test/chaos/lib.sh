@@ -1,0 +1,269 @@
+# shellcheck shell=bash
+# lib.sh: what every chaos test shares: a bounded run, a real cluster on the chaos ports, the
+# friend graph, nearby-loadgen under load through HAProxy, its figures, the one result line,
+# and a cleanup that stops by PID everything the test started. Sourced, never run.
+#
+# A test sets CHAOS_NAME and CHAOS_LIMIT (seconds), sources this file (which re-runs the test
+# under `timeout CHAOS_LIMIT`), then calls:
+#
+#   chaos_up NODES GATEWAYS [scripts/cluster up flags]   the cluster, in a temp directory
+#   chaos_seed USERS AVG_FRIENDS                         scripts/seed-graph
+#   chaos_loadgen SECONDS [nearby-loadgen flags]         phones 1..CHAOS_PHONES in the background
+#   chaos_wait_online SECONDS                            until every phone got its nearby
+#   chaos_loadgen_wait                                   until it exits; sets SUMMARY
+#   field NAME [LINE]                                    NAME=value from LINE (default SUMMARY)
+#   check COND_TEXT WHAT                                 records WHAT as failed unless COND_TEXT
+#                                                        is true (arithmetic, e.g. "lost == 0")
+#   chaos_result [k=v...]                                prints "chaos NAME: published=..."
+#                                                        and exits 1 if a check failed
+#
+# Ports, fixed for the chaos suite (no other test uses them): ZooKeeper 22351, Redis
+# 27100-27199 (27100 the location cache, node rI on 27100+I), PostgreSQL 25530, gateways
+# 28601.., HAProxy 28660.
+#
+# Load: CHAOS_PHONES phones (default 2500), each sending loc every CHAOS_INTERVAL_MS
+# (default 1250, +-20 %: never faster than the gateways' 1/s rate limit), i.e. 2000 updates/s,
+# with CHAOS_FRIENDS friends on average (default 10), all within 1 km, well inside the 8 km
+# radius, so every update should reach every online friend. scripts/test --asan lowers the
+# load through these variables.
+
+[[ -n ${CHAOS_NAME:-} && -n ${CHAOS_LIMIT:-} ]] || {
+    echo "lib.sh: set CHAOS_NAME and CHAOS_LIMIT before sourcing it" >&2
+    exit 2
+}
+
+# The whole test, cleanup included, runs under timeout: SIGTERM at CHAOS_LIMIT (the trap
+# below cleans up), SIGKILL 40 s later.
+if [[ -z ${CHAOS_BOUNDED:-} ]]; then
+    export CHAOS_BOUNDED=1
+    exec timeout -k 40 "$CHAOS_LIMIT" "$0" "$@"
+fi
+
+set -euo pipefail
+
+src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+build=${NEARBY_BUILD_ROOT:-$src/build}
+export NEARBY_BUILD=$build # scripts/cluster takes ringctl and the gateway from here
+loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
+ringctl=$build/ringctl/ringctl
+
+ZK_PORT=22351 REDIS_BASE=27100 PG_PORT=25530 GW_BASE=28600 LB_PORT=28660
+ZK=127.0.0.1:$ZK_PORT
+PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=nearby"
+CHAOS_PHONES=${CHAOS_PHONES:-2500}
+CHAOS_INTERVAL_MS=${CHAOS_INTERVAL_MS:-1250}
+CHAOS_FRIENDS=${CHAOS_FRIENDS:-10}
+
+dir=$(mktemp -d "/tmp/nearby-chaos-$CHAOS_NAME.XXXXXX")
+chmod 755 "$dir" # PostgreSQL runs as another user when we are root
+lg_pid='' SUMMARY='' failed=() done_ok=0 t_start=$SECONDS
+extra_redis=() # ports of Redis servers started beside the cluster (standbys, new nodes)
+extra_pids=()  # other processes the test started (autopilot, ...), stopped by PID
+stopped_pids=() # processes the test froze with SIGSTOP: continued before anything else
+
+say() { printf 'chaos %s: %s\n' "$CHAOS_NAME" "$*" >&2; }
+
+# die WHY: the test cannot go on (set-up failed); the cleanup shows the logs.
+die() {
+    say "FAIL: $*"
+    exit 1
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    local stat
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != [ZXx] ]]
+}
+
+# stop_pid PID: SIGTERM, then SIGKILL after 10 s.
+stop_pid() {
+    local i
+    alive "$1" || return 0
+    kill -TERM "$1" 2>/dev/null || return 0
+    kill -CONT "$1" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        alive "$1" || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+}
+
+chaos_cleanup() {
+    local rc=$? p f
+    trap - EXIT INT TERM
+    for p in "${stopped_pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+    [[ -z $lg_pid ]] || stop_pid "$lg_pid"
+    for p in "${extra_pids[@]}"; do stop_pid "$p"; done
+    for p in "${extra_redis[@]}"; do
+        "$src/scripts/redis" stop --dir "$dir" --port "$p" >>"$dir/cluster.out" 2>&1 || true
+    done
+    timeout 60 "$src/scripts/cluster" down --dir "$dir" >>"$dir/cluster.out" 2>&1 || true
+    if ((!done_ok)); then
+        # the test's own logs are t-*.log
+        for f in "$dir/cluster.out" "$dir/loadgen.out" "$dir/loadgen.err" "$dir"/t-*.log \
+            "$dir"/gateway-gw*.log; do
+            [[ -f $f ]] || continue
+            echo "--- $f (last 25 lines)" >&2
+            tail -n 25 "$f" >&2
+        done
+        ((rc != 0)) || rc=1
+    fi
+    if [[ -n ${CHAOS_KEEP:-} ]]; then
+        say "kept $dir"
+    else
+        rm -rf -- "$dir"
+    fi
+    exit "$rc"
+}
+trap chaos_cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+[[ -x $loadgen ]] || die "$loadgen is not built"
+[[ -x $ringctl ]] || die "$ringctl is not built"
+for c in curl haproxy redis-cli; do
+    command -v "$c" >/dev/null || die "'$c' is missing (scripts/deps installs it)"
+done
+
+# chaos_up NODES GATEWAYS [FLAGS...]: ZooKeeper, NODES pub/sub nodes r1..rNODES, the cache,
+# PostgreSQL, the ring, GATEWAYS gateways and HAProxy; sources DIR/cluster.env.
+chaos_up() {
+    local nodes=$1 gateways=$2 t0=$SECONDS
+    shift 2
+    "$src/scripts/cluster" up --dir "$dir" --redis "$nodes" --gateways "$gateways" \
+        --zk-port "$ZK_PORT" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
+        --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" "$@" >"$dir/cluster.out" 2>&1 ||
+        die "scripts/cluster up failed"
+    # shellcheck source=/dev/null
+    source "$dir/cluster.env"
+    say "cluster up: $nodes nodes, $gateways gateways in $((SECONDS - t0)) s"
+}
+
+# chaos_seed USERS AVG_FRIENDS
+chaos_seed() {
+    timeout 120 "$src/scripts/seed-graph" --users "$1" --avg-friends "$2" --pg "$PG" \
+        >>"$dir/cluster.out" 2>&1 || die "scripts/seed-graph failed"
+}
+
+# chaos_redis PORT: one more Redis beside the cluster (a node to add, a standby).
+chaos_redis() {
+    extra_redis+=("$1")
+    "$src/scripts/redis" start --dir "$dir" --port "$1" >>"$dir/cluster.out" 2>&1 ||
+        die "could not start Redis on $1"
+}
+
+# node_pid I: the PID of pub/sub node rI of the cluster.
+node_pid() {
+    head -n 1 "$dir/redis-$((REDIS_BASE + $1)).pid"
+}
+
+# gateway_pid I: the PID of gateway gwI.
+gateway_pid() {
+    head -n 1 "$dir/gateway-gw$1.pid"
+}
+
+# rctl ARGS...: ringctl on the cluster, bounded.
+rctl() {
+    timeout 120 "$ringctl" --zk "$ZK" "$@"
+}
+
+# chaos_loadgen SECONDS [FLAGS...]: CHAOS_PHONES phones through HAProxy for SECONDS, then a
+# 3 s quiet period in which what was not received counts as lost. lg_pid is nearby-loadgen
+# itself (a SIGUSR1 to it marks the event); it is bounded by --duration and, like the whole
+# test, by the timeout this file runs the test under.
+chaos_loadgen() {
+    local seconds=$1
+    shift
+    "$loadgen" --url "ws://127.0.0.1:$LB_PORT/ws" \
+        --secret-file "$NEARBY_JWT_SECRET_FILE" --users "$CHAOS_PHONES" --phones "$CHAOS_PHONES" \
+        --interval-ms "$CHAOS_INTERVAL_MS" --spread-km 1 --ramp-per-s 1000 \
+        --duration "$seconds" --drain-ms 3000 --report-every 1 --seed 7 "$@" \
+        >"$dir/loadgen.out" 2>"$dir/loadgen.err" </dev/null &
+    lg_pid=$!
+}
+
+# last_status: the loadgen's latest status line.
+last_status() {
+    { grep '^t=' "$dir/loadgen.out" 2>/dev/null || true; } | tail -n 1
+}
+
+# chaos_wait_online SECONDS: until the last status line shows every phone online.
+chaos_wait_online() {
+    local deadline=$((SECONDS + $1)) line
+    while ((SECONDS < deadline)); do
+        alive "$lg_pid" || die "nearby-loadgen exited before every phone was online"
+        line=$(last_status)
+        [[ $(field sessions "$line") == "$CHAOS_PHONES" ]] && return 0
+        sleep 0.5
+    done
+    die "not all $CHAOS_PHONES phones online after $1 s: ${line:-no status line}"
+}
+
+# chaos_loadgen_wait: until nearby-loadgen exits (it is bounded by its own timeout); sets
+# SUMMARY to its summary line and LOADGEN_RC to its exit status.
+chaos_loadgen_wait() {
+    LOADGEN_RC=0
+    wait "$lg_pid" || LOADGEN_RC=$?
+    lg_pid=''
+    SUMMARY=$(grep '^summary ' "$dir/loadgen.out" | tail -n 1) ||
+        die "no summary line from nearby-loadgen (exit $LOADGEN_RC)"
+}
+
+# field NAME [LINE]: the value of NAME=... in LINE (default: the summary).
+field() {
+    local re="(^| )$1=([^ ]*)" line=${2-$SUMMARY}
+    [[ $line =~ $re ]] && printf '%s\n' "${BASH_REMATCH[2]}"
+}
+
+# check EXPR WHAT: EXPR is bash arithmetic over the summary's figures (published, delivered,
+# lost, dup, check_failures, errors, converged_ms, ...) and the caller's variables.
+check() {
+    local expr=$1 what=$2 name
+    # the summary's figures as variables of the expression
+    for name in published delivered lost dup check_failures errors rate_limited reconnects \
+        sessions converged_ms skipped lost_tail; do
+        local "$name=$(field "$name" || echo 0)"
+    done
+    if ! (($expr)); then
+        failed+=("$what")
+        say "check failed: $what ($expr)"
+    fi
+}
+
+# chaos_result [NAME=VALUE...]: the one result line; exit 1 when a check failed.
+chaos_result() {
+    local f line="chaos $CHAOS_NAME:"
+    for f in published delivered lost dup; do
+        line+=" $f=$(field "$f")"
+    done
+    line+=" $* duration_s=$((SECONDS - t_start))"
+    printf '%s\n' "$line" | tr -s ' '
+    if ((${#failed[@]})); then
+        say "FAIL: ${failed[*]}"
+        say "loadgen summary: $SUMMARY"
+        exit 1
+    fi
+    done_ok=1
+}
+
+# steady_rate: the median updates_per_s of the status lines while phones sent (ramp-up and
+# the quiet period left out), as an integer.
+steady_rate() {
+    grep '^t=' "$dir/loadgen.out" | sed -n 's/.* updates_per_s=\([0-9]*\).*/\1/p' |
+        awk '$1 > 0' | sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'
+}
+
+# common_checks: what holds in every scenario: no failed check, no duplicate, no refused loc,
+# and the load was what was asked for (within 10 %).
+common_checks() {
+    local want=$((CHAOS_PHONES * 1000 / CHAOS_INTERVAL_MS))
+    RATE=$(steady_rate)
+    check "LOADGEN_RC == 0" "nearby-loadgen exited $LOADGEN_RC"
+    check "check_failures == 0" "check_failures=$(field check_failures)"
+    check "dup == 0" "dup=$(field dup)"
+    check "rate_limited == 0" "rate_limited=$(field rate_limited): the load is above the rate limit"
+    check "published > 0 && delivered > 0" "nothing published or delivered"
+    check "RATE * 10 >= want * 9" "updates_per_s=$RATE, want about $want"
+}
