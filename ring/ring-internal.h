@@ -69,7 +69,8 @@ struct ring {
 
 /* Returns 1 when the two nodes are the same owner for the purpose of moves:
  * same id and same address. Either may be NULL (no owner). */
-int ring_node_same(const struct ring_node *a, const struct ring_node *b);
+int ring_node_same(const struct ring_node *a, enum ring_view va, const struct ring_node *b,
+                   enum ring_view vb);
 
 /* A vnode while a table is being built. */
 struct ring_vnode {

@@ -388,11 +388,33 @@ int ring_set_weight(struct ring *ring, const char *id, uint32_t weight)
     return 0;
 }
 
-int ring_node_same(const struct ring_node *a, const struct ring_node *b)
+int ring_set_from(struct ring *ring, const char *id, const char *from)
 {
-    if (a == b)
-        return 1;
+    const struct ring_node *holder;
+    struct ring_node *node;
+
+    if (from[0] != '\0' && !ring_valid_addr(from))
+        return RING_ERR_INVALID;
+    node = find_id(ring, id);
+    if (node == NULL)
+        return RING_ERR_NOTFOUND;
+    holder = from[0] != '\0' ? ring_find_addr(ring, from) : NULL;
+    if (holder != NULL && holder != node)
+        return RING_ERR_EXISTS;
+    ring_unbuild(ring);
+    strcpy(node->from, from);
+    return 0;
+}
+
+const char *ring_node_addr(const struct ring_node *node, enum ring_view view)
+{
+    return view == RING_VIEW_OLD && node->from[0] != '\0' ? node->from : node->addr;
+}
+
+int ring_node_same(const struct ring_node *a, enum ring_view va, const struct ring_node *b,
+                   enum ring_view vb)
+{
     if (a == NULL || b == NULL)
-        return 0;
-    return strcmp(a->id, b->id) == 0 && strcmp(a->addr, b->addr) == 0;
+        return a == b;
+    return strcmp(a->id, b->id) == 0 && strcmp(ring_node_addr(a, va), ring_node_addr(b, vb)) == 0;
 }

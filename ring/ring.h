@@ -67,7 +67,14 @@ struct ring_node {
     char addr[RING_ADDR_MAX + 1];
     uint32_t weight;
     enum ring_state state;
+    /* During a two-phase replace, the address the node moves from: the old
+     * view still reaches the node there, the new view at addr. "" otherwise. */
+    char from[RING_ADDR_MAX + 1];
 };
+
+/* Returns the address at which node serves view: from in the old view while
+ * the node moves, else addr. */
+const char *ring_node_addr(const struct ring_node *node, enum ring_view view);
 
 struct ring;
 
@@ -122,6 +129,9 @@ int ring_remove_node(struct ring *ring, const char *id);
 int ring_set_state(struct ring *ring, const char *id, enum ring_state state);
 int ring_set_addr(struct ring *ring, const char *id, const char *addr);
 int ring_set_weight(struct ring *ring, const char *id, uint32_t weight);
+/* Sets the address node id moves from ("" ends the move). RING_ERR_EXISTS
+ * when another node uses that address. */
+int ring_set_from(struct ring *ring, const char *id, const char *from);
 
 /* Computes virtual node positions and lookup indexes for both views.
  * Returns 0, RING_ERR_NOMEM or RING_ERR_LIMIT (more than 2^24 virtual nodes
@@ -131,7 +141,7 @@ int ring_build(struct ring *ring);
 /* Returns 1 when the ring is built and not mutated since. */
 int ring_is_built(const struct ring *ring);
 
-/* Returns 1 when some node is joining or leaving (the views differ). */
+/* Returns 1 when some node is joining, leaving or moving (the views differ). */
 int ring_in_transition(const struct ring *ring);
 
 /* Hashes: XXH3_64bits of the bytes; ring_user_hash hashes the channel name
@@ -158,9 +168,11 @@ int ring_shares(const struct ring *ring, enum ring_view view, double *share);
  *   nearby-ring v1 name=main epoch=12 vnodes=4096
  *   node id=r1 addr=127.0.0.1:7001 weight=1 state=active
  *   node id=r2 addr=127.0.0.1:7002 weight=1 state=joining
+ *   node id=r3 addr=127.0.0.1:7103 weight=1 state=active from=127.0.0.1:7003
  *
  * Every line ends with '\n'; fields are separated by one space and appear in
- * exactly this order; nothing else is allowed. */
+ * exactly this order; from= is there only while a node moves; nothing else
+ * is allowed. */
 struct ring_parse_error {
     unsigned line;      /* 1-based line of the first error, 0 if none */
     char reason[160];   /* what is wrong, NUL-terminated */
@@ -188,7 +200,7 @@ char *ring_to_text(const struct ring *ring, size_t *len);
 /* Diff between two built rings (or two views of one ring). A move is a range
  * of hashes [first, last] (inclusive, never wrapping) whose owner differs:
  * from is the owner in a/va, to in b/vb; either is NULL when that view has no
- * node. Owners differ when their id or address differs. */
+ * node. Owners differ when their id or their address in that view differs. */
 struct ring_move {
     uint64_t first;
     uint64_t last;

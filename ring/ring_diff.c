@@ -79,7 +79,8 @@ void ring_diff_init(struct ring_diff *diff, const struct ring *a, enum ring_view
     diff->cursor = 0;
     diff->done = !a->built || !b->built || (unsigned)va > RING_VIEW_NEW ||
                  (unsigned)vb > RING_VIEW_NEW ||
-                 (a == b && a->view[va] == a->view[vb]); /* same tables, no move */
+                 (a == b && a->view[va] == a->view[vb] &&
+                  !ring_in_transition(a)); /* same tables and addresses, no move */
 }
 
 int ring_diff_next(struct ring_diff *diff, struct ring_move *move)
@@ -89,7 +90,7 @@ int ring_diff_next(struct ring_diff *diff, struct ring_move *move)
         struct segment seg = peek(diff);
 
         advance(diff, &seg);
-        if (ring_node_same(seg.from, seg.to))
+        if (ring_node_same(seg.from, diff->va, seg.to, diff->vb))
             continue;
         /* Merge following segments with the very same owners; comparing
          * pointers is enough since both come from the same two tables. */
@@ -142,5 +143,5 @@ int ring_owner_moved(const struct ring *a, enum ring_view va, const struct ring 
         *from = owner_a;
     if (to != NULL)
         *to = owner_b;
-    return !ring_node_same(owner_a, owner_b);
+    return !ring_node_same(owner_a, va, owner_b, vb);
 }

@@ -63,7 +63,9 @@ static int in_view(enum ring_state state, enum ring_view view)
     return state == RING_STATE_JOINING;
 }
 
-int ring_in_transition(const struct ring *ring)
+/* Returns 1 when the views have different members, so different tables. A
+ * moving node is in both views at the same positions: one table serves both. */
+static int members_differ(const struct ring *ring)
 {
     for (size_t i = 0; i < ring->node_count; i++) {
         if (ring->nodes[i].state == RING_STATE_JOINING ||
@@ -71,6 +73,14 @@ int ring_in_transition(const struct ring *ring)
             return 1;
     }
     return 0;
+}
+
+int ring_in_transition(const struct ring *ring)
+{
+    for (size_t i = 0; i < ring->node_count; i++)
+        if (ring->nodes[i].from[0] != '\0')
+            return 1;
+    return members_differ(ring);
 }
 
 /* XXH3 with a small seed is weak on ids of 1..3 bytes: the seed is xored
@@ -360,7 +370,7 @@ int ring_build(struct ring *ring)
     rc = table_build(ring, RING_VIEW_OLD, &old_view);
     if (rc < 0)
         return rc;
-    if (ring_in_transition(ring)) {
+    if (members_differ(ring)) {
         rc = table_build(ring, RING_VIEW_NEW, &new_view);
         if (rc < 0) {
             ring_table_free(old_view);

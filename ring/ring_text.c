@@ -10,7 +10,7 @@
 _Static_assert(RING_TEXT_VERSION >= 0 && RING_TEXT_VERSION <= 9, "one-digit text version");
 
 /* Longest line the printer can produce, with room to spare. */
-#define RING_LINE_MAX 512
+#define RING_LINE_MAX 1024
 
 /* The parser's position: one line of the input at a time. Every read is
  * bounded by eol (the line's '\n'), which is itself below buf + len, so the
@@ -195,7 +195,8 @@ static int parse_header(struct text_cursor *c, struct ring **out)
 /* Parses one node line and adds the node to ring. Returns 0 or a RING_ERR_*. */
 static int parse_node(struct text_cursor *c, struct ring *ring)
 {
-    char id[RING_ID_MAX + 1], addr[RING_ADDR_MAX + 1], reason[RING_ADDR_MAX + 64];
+    char id[RING_ID_MAX + 1], addr[RING_ADDR_MAX + 1], from[RING_ADDR_MAX + 1];
+    char reason[RING_ADDR_MAX + 64];
     const char *tok;
     size_t len;
     uint64_t weight;
@@ -226,10 +227,23 @@ static int parse_node(struct text_cursor *c, struct ring *ring)
         parse_fail(c, "state must be active, joining, leaving or standby");
         return RING_ERR_PARSE;
     }
-    if (expect_eol(c, "state") < 0)
+    from[0] = '\0';
+    if (take(c, " from=")) {
+        take_token(c, &tok, &len);
+        if (!copy_token(from, sizeof(from), tok, len) || !ring_valid_addr(from)) {
+            parse_fail(c, "from must be host:port, host of [A-Za-z0-9.-], port 1..65535");
+            return RING_ERR_PARSE;
+        }
+    }
+    if (expect_eol(c, from[0] ? "from" : "state") < 0)
         return RING_ERR_PARSE;
 
     rc = ring_add_node(ring, id, addr, (uint32_t)weight, state);
+    if (rc == 0 && from[0] != '\0' && ring_set_from(ring, id, from) < 0) {
+        snprintf(reason, sizeof(reason), "from address %s is used by another node", from);
+        parse_fail(c, reason);
+        return RING_ERR_PARSE;
+    }
     if (rc == RING_ERR_EXISTS) {
         const struct ring_node *same_id = ring_find(ring, id);
         const struct ring_node *first = same_id != NULL ? same_id : ring_find_addr(ring, addr);
@@ -324,8 +338,9 @@ size_t ring_format(const struct ring *ring, char *buf, size_t cap)
     for (size_t i = 0; i < ring->node_count; i++) {
         const struct ring_node *node = &ring->nodes[i];
 
-        n = snprintf(line, sizeof(line), "node id=%s addr=%s weight=%" PRIu32 " state=%s\n",
-                     node->id, node->addr, node->weight, ring_state_name(node->state));
+        n = snprintf(line, sizeof(line), "node id=%s addr=%s weight=%" PRIu32 " state=%s%s%s\n",
+                     node->id, node->addr, node->weight, ring_state_name(node->state),
+                     node->from[0] ? " from=" : "", node->from);
         append(buf, cap, total, line, (size_t)n);
         total += (size_t)n;
     }

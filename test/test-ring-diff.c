@@ -75,7 +75,7 @@ static double check_diff(const struct ring *a, enum ring_view va, const struct r
 
         CHECK(mv->first <= mv->last); /* never wraps */
         CHECK(k == 0 || mv->first > m.v[k - 1].last);
-        CHECK(!ring_node_same(mv->from, mv->to));
+        CHECK(!ring_node_same(mv->from, va, mv->to, vb));
         CHECK(mv->from == ring_owner(a, va, mv->first) && mv->from == ring_owner(a, va, mv->last));
         CHECK(mv->to == ring_owner(b, vb, mv->first) && mv->to == ring_owner(b, vb, mv->last));
         /* Maximal: the hash on either side is not part of the same move. */
@@ -235,6 +235,41 @@ static void test_address_change(void)
     }
 }
 
+/* A node moving to another address (two-phase replace): its old view is at
+ * from, its new view at addr; the views differ on exactly its own ranges,
+ * and the text keeps from= across a round trip. */
+static void test_moving_node(void)
+{
+    for (int round = 0; round < 20; round++) {
+        struct ring *a = random_ring(), *parsed = NULL;
+        const struct ring_node *victim;
+        double share[16];
+        char *text;
+        size_t len;
+
+        for (size_t i = 0; i < ring_node_count(a); i++) /* membership the same in both views */
+            CHECK(ring_set_state(a, ring_node_at(a, i)->id, RING_STATE_ACTIVE) == 0);
+        CHECK(ring_add_node(a, "victim", "new.host:1", 2, RING_STATE_ACTIVE) == 0);
+        CHECK(ring_set_from(a, "victim", "old.host:1") == 0);
+        CHECK(ring_build(a) == 0 && ring_in_transition(a));
+        victim = ring_find(a, "victim");
+        CHECK(strcmp(ring_node_addr(victim, RING_VIEW_OLD), "old.host:1") == 0);
+        CHECK(strcmp(ring_node_addr(victim, RING_VIEW_NEW), "new.host:1") == 0);
+        CHECK(ring_shares(a, RING_VIEW_NEW, share) == 0);
+        CHECK(fabs(check_diff(a, RING_VIEW_OLD, a, RING_VIEW_NEW) -
+                   share[ring_node_index(a, victim)]) < 1e-15);
+        text = ring_to_text(a, &len);
+        CHECK(text != NULL && strstr(text, " state=active from=old.host:1\n") != NULL);
+        CHECK(ring_parse(text, len, &parsed, NULL) == 0);
+        CHECK(strcmp(ring_find(parsed, "victim")->from, "old.host:1") == 0);
+        CHECK(ring_set_from(parsed, "victim", "") == 0 && ring_build(parsed) == 0);
+        CHECK(!ring_in_transition(parsed));
+        free(text);
+        ring_free(parsed);
+        ring_free(a);
+    }
+}
+
 /* The range that wraps past the top of the hash space comes out in two
  * pieces, [0, p] and [q, UINT64_MAX]. */
 static void test_wrap(void)
@@ -333,6 +368,7 @@ int main(void)
     test_random();
     test_no_change();
     test_address_change();
+    test_moving_node();
     test_wrap();
     test_empty_views();
     test_transition();
