@@ -78,6 +78,11 @@ struct gateway {
      * reports, so that ringctl waits for real subscriptions, not intentions. */
     uint64_t confirmed_epoch;
     uint64_t pending_reported_ms; /* when the registry last heard the pending count */
+    /* Users whose channels a ring change moved: once Redis confirmed the new
+     * subscriptions, their positions are read from the cache, in case an
+     * update went to a dead owner meanwhile. */
+    uint64_t *catch_up;
+    size_t catch_up_count, catch_up_cap;
     struct event *confirm_timer;
     struct gw_node *nodes;
     size_t node_count;

@@ -60,7 +60,7 @@ static struct pubsub_node *owner(struct gateway *gw, const struct ring *ring, en
                                  uint64_t hash)
 {
     const struct ring_node *rn = ring ? ring_owner(ring, view, hash) : NULL;
-    struct gw_node *n = rn ? node_find(gw, rn->id, rn->addr) : NULL;
+    struct gw_node *n = rn ? node_find(gw, rn->id, ring_node_addr(rn, view)) : NULL;
 
     return n ? n->node : NULL;
 }
@@ -305,8 +305,14 @@ static void update_registry(struct gateway *gw, const struct pubsub_node *node,
 
         if (i < gw->node_count) {
             struct pubsub_node *each = gw->nodes[i].node;
+            const struct ring_node *rn = gw->ring ? ring_find(gw->ring, gw->nodes[i].id) : NULL;
+
             found |= each == node;
             id = gw->nodes[i].id;
+            /* A node moving away from an address is dead or alive at its new
+             * one: the old address is often dead, which is why it moves. */
+            if (rn != NULL && strcmp(rn->addr, gw->nodes[i].addr) != 0)
+                continue;
             is_dead = each == node ? state == PUBSUB_NODE_DEAD
                                    : pubsub_node_state(each) == PUBSUB_NODE_DEAD;
         } else {
@@ -350,6 +356,8 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
     }
     gw->confirmed_epoch = ring_epoch(gw->ring);
     update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+    gateway_refresh_from_cache(gw, gw->catch_up, gw->catch_up_count);
+    gw->catch_up_count = 0;
 }
 
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
@@ -371,41 +379,59 @@ static const struct pubsub_node_callbacks node_callbacks = {
 
 /* -- applying a ring ------------------------------------------------------ */
 
-/* Makes sure a client exists for every node that owns space in ring.
- * Returns 0, or -1 when out of memory. */
+/* Makes sure a client exists for every node that owns space in ring, at
+ * each address it serves (two while it moves). Returns 0, or -1 when out of
+ * memory. */
 static int ensure_nodes(struct gateway *gw, const struct ring *ring)
 {
     size_t n = ring_node_count(ring);
-    struct gw_node *grown = realloc(gw->nodes, (gw->node_count + n + 1) * sizeof(*grown));
+    struct gw_node *grown = realloc(gw->nodes, (gw->node_count + 2 * n + 1) * sizeof(*grown));
 
     if (grown == NULL)
         return -1;
     gw->nodes = grown;
     for (size_t i = 0; i < gw->node_count; i++)
         gw->nodes[i].in_ring = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct ring_node *rn = ring_node_at(ring, i);
+    for (size_t i = 0; i < 2 * n; i++) {
+        const struct ring_node *rn = ring_node_at(ring, i / 2);
+        const char *addr = ring_node_addr(rn, i % 2 ? RING_VIEW_OLD : RING_VIEW_NEW);
         struct gw_node *node;
-        struct pubsub_node_config config = {rn->id, rn->addr, gw->cfg.id, 0, 0, 0, 0, 0, 0, 0};
+        struct pubsub_node_config config = {rn->id, addr, gw->cfg.id, 0, 0, 0, 0, 0, 0, 0};
 
-        if (rn->state == RING_STATE_STANDBY)
+        if (rn->state == RING_STATE_STANDBY || (i % 2 && strcmp(addr, rn->addr) == 0))
             continue;
-        node = node_find(gw, rn->id, rn->addr);
+        node = node_find(gw, rn->id, addr);
         if (node == NULL) {
             node = &gw->nodes[gw->node_count];
             memset(node, 0, sizeof(*node));
             node->node = pubsub_node_new(gw->base, &config, &node_callbacks, gw);
             if (node->node == NULL) {
-                LOG_ERROR("cannot make a client for node %s at %s", rn->id, rn->addr);
+                LOG_ERROR("cannot make a client for node %s at %s", rn->id, addr);
                 continue;
             }
             snprintf(node->id, sizeof(node->id), "%s", rn->id);
-            snprintf(node->addr, sizeof(node->addr), "%s", rn->addr);
+            snprintf(node->addr, sizeof(node->addr), "%s", addr);
             gw->node_count++;
         }
         node->in_ring = 1;
     }
     return 0;
+}
+
+/* Remembers user for the cache read that follows a ring change; when out of
+ * memory the user is skipped (its next update corrects the picture). */
+static void catch_up_add(struct gateway *gw, uint64_t user)
+{
+    if (gw->catch_up_count == gw->catch_up_cap) {
+        size_t cap = gw->catch_up_cap ? 2 * gw->catch_up_cap : 1024;
+        uint64_t *grown = realloc(gw->catch_up, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return;
+        gw->catch_up = grown;
+        gw->catch_up_cap = cap;
+    }
+    gw->catch_up[gw->catch_up_count++] = user;
 }
 
 static void apply_ring(struct gateway *gw, const struct ring *next)
@@ -437,10 +463,12 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
         for (int i = 0; i < 2; i++)
             if (was[i] && was[i] != now[0] && was[i] != now[1])
                 pubsub_node_unsubscribe(was[i], channel, clen);
-        if (was[1] != now[1])
+        if (was[1] != now[1]) {
             moved++;
-        else
+            catch_up_add(gw, ch->user);
+        } else {
             kept++;
+        }
     }
     /* Clients of nodes that left the ring go; their subscriptions with them. */
     for (size_t i = 0; i < gw->node_count;) {
@@ -528,12 +556,16 @@ void gateway_refresh_metrics(struct gateway *gw)
     }
 }
 
+/* Ready means: this gateway serves phones as well as any other would. What
+ * every gateway suffers alike (ZooKeeper away while the ring is cached, a
+ * dead pub/sub node that autopilot is replacing) is said but does not take
+ * it out of the balancer, which would only move the phones around. */
 int gateway_ready(struct gateway *gw, char *buf, size_t cap)
 {
+    int len;
+
     if (gw->draining)
         return snprintf(buf, cap, "draining"), 0;
-    if (!ring_watch_connected(gw->watch))
-        return snprintf(buf, cap, "zookeeper not connected"), 0;
     if (gw->ring == NULL)
         return snprintf(buf, cap, "no ring '%s' read yet", gw->cfg.ring), 0;
     if (!location_cache_is_up(gw->cache))
@@ -542,11 +574,18 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap)
     if (!pg_conn_healthy(gw->pg))
         return snprintf(buf, cap, "postgresql unreachable: %s", pg_conn_errstr(gw->pg)), 0;
     for (size_t i = 0; i < gw->node_count; i++)
-        if (pubsub_node_state(gw->nodes[i].node) != PUBSUB_NODE_ALIVE)
-            return snprintf(buf, cap, "pub/sub node %s (%s) is %s", gw->nodes[i].id,
-                            gw->nodes[i].addr,
-                            pubsub_node_state_name(pubsub_node_state(gw->nodes[i].node))), 0;
-    return snprintf(buf, cap, "ok"), 1;
+        if (pubsub_node_state(gw->nodes[i].node) == PUBSUB_NODE_CONNECTING)
+            return snprintf(buf, cap, "pub/sub node %s (%s) is connecting", gw->nodes[i].id,
+                            gw->nodes[i].addr), 0;
+    len = snprintf(buf, cap, "ok");
+    if (!ring_watch_connected(gw->watch) && len >= 0 && (size_t)len < cap)
+        len += snprintf(buf + len, cap - (size_t)len, "; zookeeper not connected, serving "
+                        "ring epoch %" PRIu64, ring_epoch(gw->ring));
+    for (size_t i = 0; i < gw->node_count && len >= 0 && (size_t)len < cap; i++)
+        if (pubsub_node_state(gw->nodes[i].node) == PUBSUB_NODE_DEAD)
+            len += snprintf(buf + len, cap - (size_t)len, "; pub/sub node %s (%s) is dead",
+                            gw->nodes[i].id, gw->nodes[i].addr);
+    return 1;
 }
 
 /* -- life cycle ----------------------------------------------------------- */
@@ -718,6 +757,7 @@ void gateway_free(struct gateway *gw)
     if (gw->drain_timer)
         event_free(gw->drain_timer);
     channels_free(gw->channels);
+    free(gw->catch_up);
     metrics_free(gw->m.registry);
     ring_free(gw->ring);
     free(gw);
