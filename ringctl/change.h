@@ -23,7 +23,10 @@ struct ringctl_change {
     int force;
     int no_wait;       /* --no-wait: return after the first write of a two-phase change */
     uint64_t timeout_s; /* --timeout: give up (and roll back) after this long; 0 = default */
-    char note[RING_ID_MAX + RING_ADDR_MAX + 64]; /* what the change did, for the report */
+    char note[2 * RING_ID_MAX + 2 * RING_ADDR_MAX + 96]; /* what the change did, for the report */
+    /* A standby whose address replace took over, to give back on rollback. */
+    char standby_id[RING_ID_MAX + 1];
+    uint32_t standby_weight;
 };
 
 /* Takes --weight, --vnodes, --force, --no-wait, --timeout into a struct ringctl_change. */

@@ -281,6 +281,100 @@ int ringctl_apply_replace(struct ring *ring, void *arg, char *err, size_t errlen
     return 0;
 }
 
+/* replace, phase 1: the node moves; the old view still reaches it at its
+ * old address (from=), the new view at the new one. */
+static int replace_begin(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+    const struct ring_node *node = ring_find(ring, change->id);
+    const struct ring_node *holder = ring_find_addr(ring, change->addr);
+    char old[RING_ADDR_MAX + 1];
+
+    change->standby_id[0] = '\0';
+    if (!node) {
+        snprintf(err, errlen, "no node %s in ring %s (see 'ringctl show')", change->id,
+                 ring_name(ring));
+        return -1;
+    }
+    if (node->state != RING_STATE_ACTIVE || node->from[0]) {
+        snprintf(err, errlen, "node %s is %s%s%s: let that change finish first (run it again "
+                 "to resume it)", node->id, node->from[0] ? "moving from " : "",
+                 node->from[0] ? node->from : ring_state_name(node->state),
+                 node->from[0] ? " already" : "");
+        return -1;
+    }
+    if (holder == node) {
+        snprintf(err, errlen, "node %s has address %s already", node->id, node->addr);
+        return -1;
+    }
+    if (holder && holder->state != RING_STATE_STANDBY) {
+        snprintf(err, errlen, "address %s belongs to node %s (%s); only a standby node's "
+                 "address can be taken over", change->addr, holder->id,
+                 ring_state_name(holder->state));
+        return -1;
+    }
+    snprintf(old, sizeof(old), "%s", node->addr);
+    if (holder) {
+        snprintf(change->standby_id, sizeof(change->standby_id), "%s", holder->id);
+        change->standby_weight = holder->weight;
+        if (ring_remove_node(ring, change->standby_id) < 0)
+            return -1;
+    }
+    if (ring_set_addr(ring, change->id, change->addr) < 0 || ring_set_from(ring, change->id, old) < 0) {
+        snprintf(err, errlen, "cannot move %s from %s to %s", change->id, old, change->addr);
+        return -1;
+    }
+    snprintf(change->note, sizeof(change->note), "%s moving from %s to %s%s%s%s", change->id, old,
+             change->addr, change->standby_id[0] ? ", the address of standby " : "",
+             change->standby_id, change->standby_id[0] ? ", which goes" : "");
+    return 0;
+}
+
+static int replace_begun(const struct ring *ring, const struct ringctl_change *change)
+{
+    const struct ring_node *node = ring_find(ring, change->id);
+
+    return node && node->from[0] && strcmp(node->addr, change->addr) == 0;
+}
+
+/* Checks that node id is moving to change->addr; else explains. */
+static int expect_moving(const struct ring *ring, const struct ringctl_change *change, char *err,
+                         size_t errlen)
+{
+    if (replace_begun(ring, change))
+        return 0;
+    snprintf(err, errlen, "node %s is no longer moving to %s: someone else changed it meanwhile "
+             "(see 'ringctl show')", change->id, change->addr);
+    return -1;
+}
+
+static int replace_finish(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    if (expect_moving(ring, change, err, errlen) < 0)
+        return -1;
+    snprintf(change->note, sizeof(change->note), "%s at %s only", change->id, change->addr);
+    return ring_set_from(ring, change->id, "") < 0 ? -1 : 0;
+}
+
+static int replace_undo(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+    char old[RING_ADDR_MAX + 1];
+
+    if (expect_moving(ring, change, err, errlen) < 0)
+        return -1;
+    snprintf(old, sizeof(old), "%s", ring_find(ring, change->id)->from);
+    if (ring_set_from(ring, change->id, "") < 0 || ring_set_addr(ring, change->id, old) < 0)
+        return -1;
+    /* The standby comes back; should its address be taken meanwhile, it stays gone. */
+    if (change->standby_id[0])
+        ring_add_node(ring, change->standby_id, change->addr, change->standby_weight,
+                      RING_STATE_STANDBY);
+    return 0;
+}
+
 /* Runs one compare-and-set change and reports it. */
 static int run_update(struct ringctl *ctl, ring_store_apply_fn apply, struct ringctl_change *change,
                       const char *verb, const char *prep)
@@ -365,6 +459,10 @@ static const struct ringctl_rollout add_rollout = {
 
 static const struct ringctl_rollout drain_rollout = {
     "drained", "", drain_begun, drain_begin, drain_finish, drain_undo,
+};
+
+static const struct ringctl_rollout replace_rollout = {
+    "moved", " to ", replace_begun, replace_begin, replace_finish, replace_undo,
 };
 
 static int run_add(struct ringctl *ctl, int argc, char **argv, void *state)
@@ -458,7 +556,7 @@ static int run_replace(struct ringctl *ctl, int argc, char **argv, void *state)
         return ringctl_usage_error(ctl, "bad address '%s': want HOST:PORT, port 1-65535", argv[2]);
     snprintf(change->id, sizeof(change->id), "%s", argv[1]);
     snprintf(change->addr, sizeof(change->addr), "%s", argv[2]);
-    return run_update(ctl, ringctl_apply_replace, change, "moved", " to ");
+    return ringctl_rollout_run(ctl, &replace_rollout, change);
 }
 
 static const struct option weight_options[] = {
@@ -562,10 +660,15 @@ const struct ringctl_command ringctl_cmd_remove = {
 
 const struct ringctl_command ringctl_cmd_replace = {
     .name = "replace",
-    .summary = "give a node a new address (moves only its channels; may take over a standby)",
-    .usage = "replace ID HOST:PORT\n"
+    .summary = "give a node a new address in two phases (only its channels move)",
+    .usage = "replace [--no-wait] [--timeout S] ID HOST:PORT\n"
+             TWO_PHASE_USAGE "at both addresses (gateways subscribe at\n"
+             "  the new one and publish to both), then, once every gateway in 'ringctl\n"
+             "  status' applied it, e+2 with the new address only; waits for that too.\n"
              "  Vnode positions derive from the id, so nothing else moves. If HOST:PORT is\n"
              "  a standby node's address, that standby entry is consumed.\n",
+    .options = wait_options,
+    .on_option = ringctl_on_change_option,
     .run = run_replace,
     .state_size = sizeof(struct ringctl_change),
 };

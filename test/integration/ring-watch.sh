@@ -130,9 +130,13 @@ ok "0: missing ring reported, then delivered when created"
 ringctl init --vnodes 256 r1=127.0.0.1:7001 r2=127.0.0.1:7002 >/dev/null
 start_watcher lockstep watch
 await lockstep 10 '^ring epoch=1 ' "the ring at epoch 1"
+# Single compare-and-set writes (add-standby, remove), one epoch each.
 for ((i = 1; i <= 100; i++)); do
-    ringctl replace r1 "127.0.0.1:$((10000 + i))" >/dev/null ||
-        die "ringctl replace #$i failed" lockstep
+    if ((i % 2)); then
+        ringctl add-standby "s$i=127.0.0.1:$((10000 + i))" >/dev/null
+    else
+        ringctl remove "s$((i - 1))" --force >/dev/null
+    fi || die "ringctl write #$i failed" lockstep
     await lockstep 5 "^ring epoch=$((1 + i)) " "epoch $((1 + i)) after write #$i"
 done
 want=$(seq 1 101 | paste -sd' ')
@@ -145,21 +149,18 @@ ok "1a: 100 writes in lock step, every epoch delivered once, in order"
 writer() { # writer KIND: 25 single compare-and-set writes of one kind
     local j
     for ((j = 1; j <= 25; j++)); do
-        case $1 in
-        r1 | r2) ringctl replace "$1" "127.0.0.1:$((20000 + ${1#r} * 1000 + j))" ;;
-        *) ringctl add-standby "$1$j=127.0.0.1:$((30000 + ${#1} * 1000 + j))" ;;
-        esac >/dev/null || return 1
+        ringctl add-standby "$1$j=127.0.0.1:$((30000 + ${#1} * 1000 + j))" >/dev/null || return 1
     done
 }
 pids=()
-for kind in r1 r2 n mm; do
+for kind in n mm ppp qqqq; do
     writer "$kind" &
     pids+=($!)
 done
 for pid in "${pids[@]}"; do
     wait "$pid" || die "a racing writer failed (every CAS write must get in)" lockstep
 done
-await lockstep 10 '^ring epoch=201 version=200 nodes=52$' "the last epoch 201 with 52 nodes"
+await lockstep 10 '^ring epoch=201 version=200 nodes=102$' "the last epoch 201 with 102 nodes"
 check_increasing lockstep
 [ "$(epochs lockstep | tail -n1)" = 201 ] || die "the watcher must end on epoch 201" lockstep
 ok "1b: 100 racing writes, $(($(epochs lockstep | wc -l) - 101)) rings delivered," \
@@ -177,7 +178,7 @@ await short 10 '^event=disconnected ' "disconnected once ZooKeeper stopped"
 sleep 2
 zk_start
 await short 20 '^event=reconnected ' "reconnected (same session) after the restart"
-ringctl replace r1 127.0.0.1:40001 >/dev/null || die "write after the restart failed" short
+ringctl add-standby x1=127.0.0.1:40001 >/dev/null || die "write after the restart failed" short
 await short 10 '^ring epoch=202 ' "epoch 202 written after the reconnect"
 grep -qE '^event=expired ' "$dir/short.out" && die "no expiry when down for ~2 s of 15" short
 [ "$(session_of short connected)" = "$(session_of short reconnected)" ] ||
@@ -199,7 +200,7 @@ await long 10 '^event=expired ' "expired after 4 s without a connection"
 sleep 1
 zk_start
 await long 20 '^event=connected ' 2 "connected with a new session after the restart"
-ringctl replace r1 127.0.0.1:40002 >/dev/null || die "write after the restart failed" long
+ringctl add-standby x2=127.0.0.1:40002 >/dev/null || die "write after the restart failed" long
 await long 10 '^ring epoch=203 ' "epoch 203 written after the new session"
 first=$(session_of long connected 1)
 second=$(session_of long connected 2)

@@ -135,8 +135,11 @@ for user in $(seq 1 200); do
     if grep -q '"owner":{"id":"r3"' <<<"$out"; then owner_of_r3=$user && break; fi
 done
 [ -n "$owner_of_r3" ] || fail "no user of 1..200 on r3"
+before=$(epoch)
 expect 0 replace r3 127.0.0.1:7101
-grep -q "took over standby node s1" <<<"$out" || fail "replace onto s1's address does not say so: $out"
+grep -q "r3 moving from 127.0.0.1:7003 to 127.0.0.1:7101, the address of standby s1, which goes" \
+    <<<"$out" || fail "replace onto s1's address does not say so: $out"
+[ "$(epoch)" = $((before + 2)) ] || fail "replace took $(($(epoch) - before)) epochs, want 2"
 expect 0 locate "$owner_of_r3" --json
 grep -q '"owner":{"id":"r3","addr":"127.0.0.1:7101"}' <<<"$out" || fail "after replace: $out"
 expect 0 show --json
@@ -182,6 +185,12 @@ grep -q "0/1 gateways applied, 5 channels still subscribing" <<<"$out" ||
     fail "add did not show the gateway it waited for: $out"
 grep -q "added r9 at 127.0.0.1:7009: ring main is now at epoch $((before + 4)); 1 gateways applied" \
     <<<"$out" || fail "resumed add did not finish: $out"
+# replace rolls back the same way: the node keeps its address, nothing is consumed.
+zkcli set /nearby/gateways/stuck "addr=127.0.0.1:1 epoch=1"
+expect 1 replace --timeout 1 r1 127.0.0.1:7301
+grep -q "rolled back" <<<"$out" || fail "replace --timeout does not roll back: $out"
+expect 0 show --json
+grep -q '"id":"r1","addr":"127.0.0.1:7001"' <<<"$out" || fail "r1 moved despite the rollback: $out"
 zkcli delete /nearby/gateways/stuck
 
 # status runs with no gateway registered.
