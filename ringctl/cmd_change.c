@@ -274,7 +274,7 @@ int ringctl_apply_replace(struct ring *ring, void *arg, char *err, size_t errlen
             return -1;
         snprintf(change->note, sizeof(change->note), " (took over standby node %s)", standby_id);
     }
-    if (ring_set_addr(ring, change->id, change->addr) < 0) {
+    if (ring_set_addr(ring, change->id, change->addr) < 0 || ring_set_from(ring, change->id, "") < 0) {
         snprintf(err, errlen, "cannot set the address of %s to %s", change->id, change->addr);
         return -1;
     }

@@ -122,6 +122,10 @@ void ringctl_print_ring(const struct ringctl *ctl, const struct ring *ring, int3
             ringctl_json_string(stdout, node->addr);
             printf(",\"weight\":%u,\"state\":\"%s\",\"share_percent\":%.4f", node->weight,
                    ring_state_name(node->state), new_share[i] * 100.0);
+            if (node->from[0]) {
+                printf(",\"from\":");
+                ringctl_json_string(stdout, node->from);
+            }
             if (transition)
                 printf(",\"old_share_percent\":%.4f", old_share[i] * 100.0);
             printf("}");
@@ -137,11 +141,12 @@ void ringctl_print_ring(const struct ringctl *ctl, const struct ring *ring, int3
         const struct ring_node *node = ring_node_at(ring, i);
 
         printf("%-16s %-24s %6u %-8s ", node->id, node->addr, node->weight,
-               ring_state_name(node->state));
+               node->from[0] ? "moving" : ring_state_name(node->state));
         if (transition)
-            printf("%6.2f%% -> %6.2f%%\n", old_share[i] * 100.0, new_share[i] * 100.0);
+            printf("%6.2f%% -> %6.2f%%", old_share[i] * 100.0, new_share[i] * 100.0);
         else
-            printf("%6.2f%%\n", new_share[i] * 100.0);
+            printf("%6.2f%%", new_share[i] * 100.0);
+        printf("%s%s\n", node->from[0] ? "  from " : "", node->from);
     }
 out:
     free(old_share);
