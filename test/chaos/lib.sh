@@ -154,6 +154,16 @@ chaos_redis() {
         die "could not start Redis on $1"
 }
 
+# channels_on PORT: the u:* channels some gateway subscribes on the Redis at PORT, sorted.
+channels_on() {
+    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS 'u:*' | sort
+}
+
+# subscriptions_on PORT: how many channels (of any name) are subscribed on the Redis at PORT.
+subscriptions_on() {
+    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS | grep -c . || true
+}
+
 # node_pid I: the PID of pub/sub node rI of the cluster.
 node_pid() {
     head -n 1 "$dir/redis-$((REDIS_BASE + $1)).pid"

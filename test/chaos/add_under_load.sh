@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# add_under_load: 8 pub/sub nodes, 2 gateways, 2000 updates/s; 'ringctl add' a ninth node.
+# Nothing may be lost or duplicated, and about 1/9 of the gateways' channels (within 2 %)
+# must move to it, each held on one node only once the change is done.
+CHAOS_NAME=add_under_load CHAOS_LIMIT=300
+source "$(dirname "$0")/lib.sh"
+new_port=$((REDIS_BASE + 9))
+
+chaos_up 8 2
+chaos_seed "$CHAOS_PHONES" "$CHAOS_FRIENDS"
+chaos_redis "$new_port"
+chaos_loadgen 35
+chaos_wait_online 60
+sleep 5
+
+t0=$(date +%s%N)
+rctl add "r9=127.0.0.1:$new_port" >"$dir/t-ringctl.log" 2>&1 || die "ringctl add failed: $(cat "$dir/t-ringctl.log")"
+add_ms=$((($(date +%s%N) - t0) / 1000000))
+say "ringctl add r9 took $add_ms ms: $(tail -n 1 "$dir/t-ringctl.log")"
+rctl show >>"$dir/t-ringctl.log" 2>&1 || true
+
+# Once the gateways are on the final epoch every channel sits on its one owner; the old
+# owners' UNSUBSCRIBEs may trail it a little.
+t1=$SECONDS
+while :; do
+    for i in $(seq 1 9); do channels_on $((REDIS_BASE + i)); done >"$dir/channels-all"
+    total=$(sort -u "$dir/channels-all" | wc -l)
+    held=$(wc -l <"$dir/channels-all")
+    ((held > total && SECONDS - t1 < 10)) || break
+    sleep 0.5
+done
+moved=$(channels_on "$new_port" | wc -l)
+moved_pct=$(awk -v m="$moved" -v t="$total" 'BEGIN {printf "%.2f", t ? 100 * m / t : 0}')
+say "r9 holds $moved of $total channels ($moved_pct %); $((held - total)) held twice"
+chaos_loadgen_wait
+
+common_checks
+check "lost == 0" "lost=$(field lost)"
+check "total > 1000" "only $total channels subscribed"
+check "moved * 10000 >= total * (1111 - 200) && moved * 10000 <= total * (1111 + 200)" \
+    "$moved_pct % of the channels moved, want 11.11 +- 2"
+check "held == total" "$((held - total)) channels still subscribed on two nodes"
+chaos_result "moved=$moved_pct%" "channels=$total" "add_ms=$add_ms" "updates_per_s=$RATE"
