@@ -149,7 +149,7 @@ int autopilot_decide(struct autopilot *ap, const struct ring *ring,
         }
         if (s->dead_since < 0)
             s->dead_since = now;
-        if (now - s->dead_since >= ap->cfg.grace_s)
+        if (now - s->dead_since >= ap->cfg.grace_s - 1e-6) /* ticks add up inexactly */
             due[due_count++] = i;
     }
 

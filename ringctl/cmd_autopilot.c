@@ -179,9 +179,10 @@ static void replace(const struct ringctl *ctl, zhandle_t *zh, const struct autop
     ring_free(ring);
 }
 
-/* One look at the ring and the gateways, as leader: acts on what is due. */
+/* One look at the ring and the gateways, as leader, at tick time now: acts
+ * on what is due. */
 static void observe(const struct ringctl *ctl, struct autopilot_cmd *cmd, struct autopilot *ap,
-                    zhandle_t *zh)
+                    zhandle_t *zh, double now)
 {
     struct ringctl_gateway *gws = NULL;
     struct autopilot_action *actions = NULL;
@@ -200,7 +201,7 @@ static void observe(const struct ringctl *ctl, struct autopilot_cmd *cmd, struct
         goto out;
     }
     actions = calloc(ring_node_count(ring) + 1, sizeof(*actions));
-    n = actions ? autopilot_decide(ap, ring, gws, gw_count, now_s(), actions,
+    n = actions ? autopilot_decide(ap, ring, gws, gw_count, now, actions,
                                    ring_node_count(ring))
                 : -1;
     if (n < 0) {
@@ -297,14 +298,17 @@ static int run_autopilot(struct ringctl *ctl, int argc, char **argv, void *state
     say("watching ring %s under %s at %s: grace %.1f s, every %llu ms, session timeout %llu ms%s",
         ctl->ring, ctl->root, ctl->zk, cmd->grace_s, (unsigned long long)cmd->interval_ms,
         (unsigned long long)cmd->session_ms, cmd->dry_run ? ", dry run (writes nothing)" : "");
-    while (!stop_signal) {
-        double started = now_s();
-
+    /* Ticks at a fixed rate, each observation stamped with its tick's time:
+     * a node first seen dead at one tick is due exactly grace_s / interval_s
+     * ticks later, not one tick more because a read took longer that time. */
+    for (double tick = now_s(); !stop_signal; tick += interval_s) {
         enum leader_role role = leader_poll(leader);
 
         if ((role == LEADER_LEADER || cmd->dry_run) && leader_handle(leader))
-            observe(ctl, cmd, ap, leader_handle(leader));
-        sleep_until(started + interval_s);
+            observe(ctl, cmd, ap, leader_handle(leader), tick);
+        if (tick + interval_s < now_s())
+            tick = now_s() - interval_s; /* fell behind (ZooKeeper was slow): no burst */
+        sleep_until(tick + interval_s);
     }
     say("stopping on %s", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     rc = RINGCTL_EXIT_OK;

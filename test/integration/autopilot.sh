@@ -130,16 +130,26 @@ t_kill=$(now)
 kill -KILL "$(cat "$dir/redis-$((redis_base + 1)).pid")"
 wait_for 15 "both gateways report r1 dead" \
     'all("r1" in x["dead"].split(",") for x in g.values()) or n["r1"]["addr"] != "127.0.0.1:'$((redis_base + 1))'"'
-t_dead=$(now)
 detect=$(since "$t_kill")
 wait_for "$(python3 -c "print($grace + 2)")" "r1 at s1's address, s1 gone, epoch + 1, nothing else moved" \
     'n["r1"]["addr"] == "127.0.0.1:'$s1_port'" and "s1" not in n and r["epoch"] == '$((e0 + 1))'
      and n["r2"]["addr"] == "'"$r2_addr"'" and n["r3"]["addr"] == "'"$r3_addr"'"
      and n["s2"]["state"] == "standby" and n["r1"]["state"] == "active"'
-replace=$(since "$t_dead")
-say "ok: gateways reported r1 dead $detect s after kill -9; ring written $replace s later (grace $grace s)"
+say "ok: both gateways reported r1 dead $detect s after kill -9, and the ring was written"
 grep -E 'autopilot: node r1 \(127\.0\.0\.1:27001\) reported dead by 2/2 gateways for [0-9.]+ s; replaced by standby s1 at 127\.0\.0\.1:27011, ring epoch '$((e0 + 1)) \
     "$dir/autopilot-a.log" || fail "a did not log the replace"
+# From the log lines: the later gateway to find r1 dead (a majority of 2) to the write.
+react=$(python3 -c '
+import datetime, re, sys
+def stamps(path, pattern):
+    return [datetime.datetime.strptime(l.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+            for l in open(path) if re.search(pattern, l)]
+dead = max(stamps(p, r"pub/sub node r1 \(127.0.0.1:27001\) is dead")[0] for p in sys.argv[2:])
+print("%.2f" % (stamps(sys.argv[1], "replaced by standby s1")[0] - dead).total_seconds())
+' "$dir/autopilot-a.log" "$dir"/gateway-gw*.log)
+python3 -c "import sys; sys.exit(0 if $react <= $grace + 1.0 else 1)" ||
+    fail "the write came $react s after the gateways found r1 dead (grace $grace s)"
+say "ok: ring written $react s after the second gateway found r1 dead (grace $grace s)"
 grep -E 'dry run: node r1 .* would replace it by standby s1 at 127\.0\.0\.1:27011' \
     "$dir/autopilot-dry.log" >/dev/null || fail "the dry run did not say what it would do"
 wait_for 10 "no gateway reports a node dead" \
