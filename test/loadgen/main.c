@@ -45,6 +45,7 @@ struct loadgen_flags {
     unsigned event_at_s;
     unsigned converge_slack_ms;
     unsigned converge_hold_ms;
+    unsigned warmup_s;
 };
 
 /* The run: loadgen state shared with phones, plus what only main drives. */
@@ -56,6 +57,7 @@ struct loadgen_run {
     size_t started;
     double ramp_budget;
     double start_ms;
+    double counted_from_ms;   /* the summary's totals start here: the start or the warmup's end */
     double last_report_ms;
     double stop_ms;
     uint32_t sessions_at_stop;
@@ -72,6 +74,7 @@ struct loadgen_run {
     struct event *drain_timer;
     struct event *event_timer;
     struct event *converge_timer;
+    struct event *warmup_timer;
     struct event *sigint;
     struct event *sigterm;
     struct event *sigusr1;
@@ -115,6 +118,9 @@ static void usage(FILE *out)
         "                             at least MS ago (default 500)\n"
         "  --converge-hold-ms MS      converged once every phone is online and up to date\n"
         "                             at every check for MS (default 2000)\n"
+        "  --warmup S                 the summary's counts, rates and latencies leave out\n"
+        "                             the first S seconds (connecting, ramping), except\n"
+        "                             check_failures and errors (default 0)\n"
         "  --help                     this help\n"
         "\n"
         "Status line: t sessions updates_per_s pushes_per_s p50_ms p99_ms reconnects errors\n"
@@ -128,8 +134,8 @@ static void usage(FILE *out)
         "before a friend first appears on it are not counted), dup (friend frames not\n"
         "newer than shown; each also a failed check), converged_ms (from the last event\n"
         "until every phone was online and up to date, for --converge-hold-ms; -1: no\n"
-        "event, or not converged by the end). Every loc ts rises strictly per user and is\n"
-        "the update's sequence number.\n"
+        "event, or not converged by the end), p999_ms. Every loc ts rises strictly per\n"
+        "user and is the update's sequence number.\n"
         "\n"
         "Exit status: 0 run completed without check failures, 1 a check failed (or the\n"
         "run could not start), 2 bad usage.\n", LOADGEN_CONVERGE_EVERY_MS);
@@ -313,7 +319,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
 {
     enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
            F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_DRAIN, F_EVENT_AT,
-           F_SLACK, F_HOLD, F_HELP };
+           F_SLACK, F_HOLD, F_WARMUP, F_HELP };
     static const struct option long_options[] = {
         {"url", required_argument, NULL, F_URL},
         {"secret-file", required_argument, NULL, F_SECRET},
@@ -332,6 +338,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         {"event-at", required_argument, NULL, F_EVENT_AT},
         {"converge-slack-ms", required_argument, NULL, F_SLACK},
         {"converge-hold-ms", required_argument, NULL, F_HOLD},
+        {"warmup", required_argument, NULL, F_WARMUP},
         {"help", no_argument, NULL, F_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -410,6 +417,10 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
             rc = parse_u64("--converge-hold-ms", optarg, 0, 600000, &v);
             f->converge_hold_ms = (unsigned)v;
             break;
+        case F_WARMUP:
+            rc = parse_u64("--warmup", optarg, 0, 86400, &v);
+            f->warmup_s = (unsigned)v;
+            break;
         case F_HELP:
             return 1;
         default:
@@ -459,11 +470,12 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    ",\"gone\":%" PRIu64 ",\"nearby\":%" PRIu64 ",\"latency_samples\":%" PRIu64
                    ",\"max_ms\":%.0f,\"skipped\":%" PRIu64 ",\"published\":%" PRIu64
                    ",\"delivered\":%" PRIu64 ",\"lost_tail\":%" PRIu64
-                   ",\"converged_ms\":%.0f,\"behind_max\":%" PRIu64 ",\"short_counts\":%" PRIu64,
+                   ",\"converged_ms\":%.0f,\"behind_max\":%" PRIu64 ",\"short_counts\":%" PRIu64
+                   ",\"p999_ms\":%.0f",
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
                    c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
                    converge_result_ms(&run->converge), run->converge.behind_max,
-                   ledger_short_counts(run->lg.ledger));
+                   ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999));
         printf("}\n");
     } else {
         printf("%st=%.0fs sessions=%" PRIu32 " updates_per_s=%.0f pushes_per_s=%.0f p50_ms=%.0f"
@@ -477,11 +489,12 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
             printf(" updates=%" PRIu64 " pushes=%" PRIu64 " friend=%" PRIu64 " gone=%" PRIu64
                    " nearby=%" PRIu64 " latency_samples=%" PRIu64 " max_ms=%.0f skipped=%" PRIu64
                    " published=%" PRIu64 " delivered=%" PRIu64 " lost_tail=%" PRIu64
-                   " converged_ms=%.0f behind_max=%" PRIu64 " short_counts=%" PRIu64,
+                   " converged_ms=%.0f behind_max=%" PRIu64 " short_counts=%" PRIu64
+                   " p999_ms=%.0f",
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
                    c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
                    converge_result_ms(&run->converge), run->converge.behind_max,
-                   ledger_short_counts(run->lg.ledger));
+                   ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999));
         printf("\n");
     }
     fflush(stdout);
@@ -536,6 +549,7 @@ static void stop(struct loadgen_run *run)
     event_del(run->drain_timer);
     event_del(run->event_timer);
     event_del(run->converge_timer);
+    event_del(run->warmup_timer);
     for (size_t i = 0; i < run->phone_count; i++)
         run->lg.closing += (size_t)phone_stop(&run->phones[i]);
     if (run->lg.closing == 0)
@@ -610,6 +624,25 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     fprintf(stderr, "nearby-loadgen: event marked at t=%.3fs\n", (now - run->start_ms) / 1000.0);
     event_del(run->converge_timer);
     event_add(run->converge_timer, &every);
+}
+
+/* The end of the warmup: the summary counts from here; failed checks and
+ * errors of the warmup still count, so the exit status sees them. */
+static void on_warmup(evutil_socket_t fd, short what, void *arg)
+{
+    struct loadgen_run *run = arg;
+    struct stats *s = &run->lg.stats;
+    uint64_t failures, errors;
+
+    stats_period_end(s);
+    failures = s->total.check_failures;
+    errors = s->total.errors;
+    memset(&s->total, 0, sizeof(s->total));
+    memset(&s->total_latency, 0, sizeof(s->total_latency));
+    s->total.check_failures = failures;
+    s->total.errors = errors;
+    run->counted_from_ms = loadgen_now_ms();
+    run->last_report_ms = run->counted_from_ms;
 }
 
 static void on_close_wait(evutil_socket_t fd, short what, void *arg)
@@ -703,17 +736,23 @@ static int setup(struct loadgen_run *run)
     run->drain_timer = evtimer_new(lg->base, on_drained, run);
     run->event_timer = evtimer_new(lg->base, on_event, run);
     run->converge_timer = event_new(lg->base, -1, EV_PERSIST, on_converge_check, run);
+    run->warmup_timer = evtimer_new(lg->base, on_warmup, run);
     run->sigint = evsignal_new(lg->base, SIGINT, on_stop, run);
     run->sigterm = evsignal_new(lg->base, SIGTERM, on_stop, run);
     run->sigusr1 = evsignal_new(lg->base, SIGUSR1, on_event, run);
     if (run->ramp_timer == NULL || run->report_timer == NULL || run->stop_timer == NULL ||
         run->close_timer == NULL || run->drain_timer == NULL || run->event_timer == NULL ||
-        run->converge_timer == NULL || run->sigint == NULL || run->sigterm == NULL ||
+        run->converge_timer == NULL || run->warmup_timer == NULL || run->sigint == NULL || run->sigterm == NULL ||
         run->sigusr1 == NULL)
         return -1;
     event_add(run->sigint, NULL);
     event_add(run->sigterm, NULL);
     event_add(run->sigusr1, NULL);
+    if (run->flags.warmup_s > 0) {
+        struct timeval warmup_tv = {run->flags.warmup_s, 0};
+
+        evtimer_add(run->warmup_timer, &warmup_tv);
+    }
     if (run->flags.event_at_s > 0) {
         struct timeval event_tv = {run->flags.event_at_s, 0};
 
@@ -724,6 +763,7 @@ static int setup(struct loadgen_run *run)
     if (run->flags.duration_s > 0)
         evtimer_add(run->stop_timer, &stop_tv);
     run->start_ms = loadgen_now_ms();
+    run->counted_from_ms = run->start_ms;
     run->last_report_ms = run->start_ms;
     on_ramp(-1, 0, run); /* the first phones now, not in 10 ms */
     return 0;
@@ -748,6 +788,8 @@ static void teardown(struct loadgen_run *run)
         event_free(run->event_timer);
     if (run->converge_timer != NULL)
         event_free(run->converge_timer);
+    if (run->warmup_timer != NULL)
+        event_free(run->warmup_timer);
     if (run->sigusr1 != NULL)
         event_free(run->sigusr1);
     if (run->sigint != NULL)
@@ -786,7 +828,8 @@ int main(int argc, char **argv)
     }
     stats_period_end(s);
     print_line(&run, "summary", (run.stop_ms - run.start_ms) / 1000.0, &s->total,
-               &s->total_latency, (run.stop_ms - run.start_ms) / 1000.0, run.sessions_at_stop);
+               &s->total_latency, (run.stop_ms - run.counted_from_ms) / 1000.0,
+               run.sessions_at_stop);
     rc = s->total.check_failures > 0 ? 1 : 0;
     teardown(&run);
     return rc;
