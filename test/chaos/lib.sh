@@ -221,6 +221,13 @@ chaos_loadgen_wait() {
         die "no summary line from nearby-loadgen (exit $LOADGEN_RC)"
 }
 
+# chaos_loadgen_stop: ends the run now (SIGTERM: the quiet period, then the summary) and
+# waits for it like chaos_loadgen_wait.
+chaos_loadgen_stop() {
+    kill -TERM "$lg_pid" 2>/dev/null || true
+    chaos_loadgen_wait
+}
+
 # field NAME [LINE]: the value of NAME=... in LINE (default: the summary).
 field() {
     local re="(^| )$1=([^ ]*)" line=${2-$SUMMARY}
