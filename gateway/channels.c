@@ -180,3 +180,11 @@ struct channel *channels_next(const struct channels *table, size_t *cursor)
     }
     return NULL;
 }
+
+void channels_set_position(struct channel *ch, double lat, double lng, uint64_t ts)
+{
+    ch->lat = lat;
+    ch->lng = lng;
+    geo_point_init(&ch->pt, lat, lng);
+    ch->ts = ts ? ts : 1;
+}

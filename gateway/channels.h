@@ -22,14 +22,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "geo.h"
+
 struct session;
 struct channels;
 
 struct channel {
     uint64_t user;
     /* Latest known position; ts == 0 when none (never seen, stopped sharing,
-     * or expired). */
+     * or expired). Set lat, lng and pt together with channels_set_position. */
     double lat, lng;
+    struct geo_point pt; /* lat, lng as a unit vector, for the distance to each watcher */
     uint64_t ts;
     uint64_t seq;         /* highest update sequence applied */
     uint64_t seen_ms;     /* gateway clock when the position arrived: expiry */
@@ -38,6 +41,9 @@ struct channel {
     uint32_t watcher_cap;
     struct session **watchers; /* ref: sessions that have user as a friend */
 };
+
+/* Records a new latest position of ch's user (ts 0 is stored as 1). */
+void channels_set_position(struct channel *ch, double lat, double lng, uint64_t ts);
 
 /* Returns an empty table, or NULL when out of memory. */
 struct channels *channels_new(void);

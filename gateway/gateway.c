@@ -124,12 +124,16 @@ void gateway_unsubscribe(struct gateway *gw, uint64_t user)
 /* Tells every local watcher of ch that its entry changed. */
 static void notify_watchers(struct gateway *gw, struct channel *ch)
 {
+    struct proto_friend_frame frame; /* encoded once, finished per watcher */
+    int shared = ch->ts != 0 && proto_friend_frame_init(&frame, ch->user, ch->lat, ch->lng,
+                                                        ch->ts) == 0;
+
     for (uint32_t i = 0; i < ch->watcher_count; i++) {
         struct session *s = ch->watchers[i];
         struct session_friend *f = session_find_friend(s, ch->user);
 
         if (f != NULL)
-            session_friend_changed(s, f, &gateway_session_sink);
+            session_friend_changed(s, f, shared ? &frame : NULL, &gateway_session_sink);
     }
 }
 
@@ -164,9 +168,7 @@ void gateway_apply_payload(struct gateway *gw, const struct proto_payload *paylo
     case PROTO_PAYLOAD_LOC:
         if (payload->loc.ts < ch->ts)
             return;
-        ch->lat = payload->loc.lat;
-        ch->lng = payload->loc.lng;
-        ch->ts = payload->loc.ts ? payload->loc.ts : 1;
+        channels_set_position(ch, payload->loc.lat, payload->loc.lng, payload->loc.ts);
         ch->seen_ms = gateway_now_ms();
         notify_watchers(gw, ch);
         break;
@@ -196,9 +198,7 @@ void gateway_apply_cached(struct gateway *gw, const struct location_cache_entry 
 
         if (ch == NULL || !entries[i].present || entries[i].ts <= ch->ts)
             continue;
-        ch->lat = entries[i].lat;
-        ch->lng = entries[i].lng;
-        ch->ts = entries[i].ts;
+        channels_set_position(ch, entries[i].lat, entries[i].lng, entries[i].ts);
         ch->seen_ms = entries[i].ts < now ? entries[i].ts : now;
         notify_watchers(gw, ch);
     }

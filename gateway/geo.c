@@ -42,6 +42,33 @@ double geo_distance_km(double lat1, double lng1, double lat2, double lng2)
     return GEO_EARTH_RADIUS_KM * (GEO_PI - 2 * asin(sqrt(g > 1 ? 1 : g)));
 }
 
+void geo_point_init(struct geo_point *p, double lat, double lng)
+{
+    double la = lat * GEO_RAD, lo = lng * GEO_RAD;
+    double cla = cos(la);
+
+    p->x = cla * cos(lo);
+    p->y = cla * sin(lo);
+    p->z = sin(la);
+}
+
+double geo_point_distance_km(const struct geo_point *a, const struct geo_point *b)
+{
+    double dx = a->x - b->x, dy = a->y - b->y, dz = a->z - b->z;
+    double chord2 = dx * dx + dy * dy + dz * dz; /* |a - b|^2, 0..4 */
+    double sx, sy, sz;
+
+    if (chord2 <= 2.0) {
+        double half = sqrt(chord2) / 2;
+        return 2 * GEO_EARTH_RADIUS_KM * asin(half > 1 ? 1 : half);
+    }
+    sx = a->x + b->x;
+    sy = a->y + b->y;
+    sz = a->z + b->z;
+    return GEO_EARTH_RADIUS_KM *
+           (GEO_PI - 2 * asin(fmin(1.0, sqrt(sx * sx + sy * sy + sz * sz) / 2)));
+}
+
 /* Why the bound is sound, for a point P within angle d of the centre C:
  *   latitude:  a great circle is never shorter than the difference in
  *              latitude, so |lat_P - lat_C| <= d;

@@ -28,6 +28,22 @@
  * for NaN input); it never traps. */
 double geo_distance_km(double lat1, double lng1, double lat2, double lng2);
 
+/* A position as a unit vector in 3-D. Building it costs the trigonometry,
+ * once per position; the distance between two of them then costs one sqrt
+ * and one asin, which is what fan-out pays per recipient. */
+struct geo_point {
+    double x, y, z;
+};
+
+/* Fills *p for (lat, lng) in degrees. */
+void geo_point_init(struct geo_point *p, double lat, double lng);
+
+/* Great-circle distance in km from the chord between the unit vectors:
+ * 2 R asin(|a - b| / 2), or, past a quarter circle where that loses
+ * precision, R (pi - 2 asin(|a + b| / 2)). Agrees with geo_distance_km()
+ * to within a micrometre (test-geo checks 1e-9 km). */
+double geo_point_distance_km(const struct geo_point *a, const struct geo_point *b);
+
 /* A latitude band and a longitude half-width around a centre, in degrees,
  * that enclose every point within a radius. Plain values: copy freely. */
 struct geo_bound {

@@ -128,10 +128,7 @@ static void on_positions(void *arg, int status, const struct location_cache_entr
                  (unsigned long long)p->session.user, location_cache_strerror(status));
     for (size_t i = 0; status >= 0 && i < n; i++) {
         if (entries[i].user == p->session.user && entries[i].present && !p->session.has_position) {
-            p->session.lat = entries[i].lat;
-            p->session.lng = entries[i].lng;
-            p->session.ts = entries[i].ts;
-            p->session.has_position = 1;
+            session_set_position(&p->session, entries[i].lat, entries[i].lng, entries[i].ts);
         }
     }
     if (status >= 0)

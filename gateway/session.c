@@ -130,22 +130,23 @@ static int in_range(const struct session *s, const struct session_friend *f, dou
 
     if (!s->has_position || ch->ts == 0)
         return 0;
-    *dist_km = geo_distance_km(s->lat, s->lng, ch->lat, ch->lng);
+    *dist_km = geo_point_distance_km(&s->pt, &ch->pt);
     return *dist_km <= s->radius_km;
 }
 
 static void send_friend(struct session *s, struct session_friend *f, double dist_km,
-                        const struct session_sink *sink)
+                        struct proto_friend_frame *shared, const struct session_sink *sink)
 {
-    uint8_t frame[SESSION_SMALL_FRAME];
     const struct channel *ch = f->channel;
-    struct proto_friend msg = {ch->user, ch->lat, ch->lng, ch->ts, dist_km};
-    int len = proto_msg_encode_friend(frame, sizeof(frame), &msg);
+    struct proto_friend_frame own;
 
-    if (len > 0) {
-        sink->send(sink->arg, s, frame, (size_t)len);
-        f->sent_ts = ch->ts ? ch->ts : 1;
+    if (shared == NULL) {
+        if (proto_friend_frame_init(&own, ch->user, ch->lat, ch->lng, ch->ts) < 0)
+            return;
+        shared = &own;
     }
+    sink->send(sink->arg, s, shared->buf, proto_friend_frame_finish(shared, dist_km));
+    f->sent_ts = ch->ts ? ch->ts : 1;
 }
 
 static void send_gone(struct session *s, struct session_friend *f, const struct session_sink *sink)
@@ -160,13 +161,13 @@ static void send_gone(struct session *s, struct session_friend *f, const struct 
 }
 
 void session_friend_changed(struct session *s, struct session_friend *f,
-                            const struct session_sink *sink)
+                            struct proto_friend_frame *frame, const struct session_sink *sink)
 {
     double dist_km;
 
     if (in_range(s, f, &dist_km)) {
         if (f->channel->ts > f->sent_ts || f->sent_ts == 0)
-            send_friend(s, f, dist_km, sink);
+            send_friend(s, f, dist_km, frame, sink);
     } else if (f->sent_ts != 0) {
         send_gone(s, f, sink);
     }
@@ -183,19 +184,25 @@ static void recheck(struct session *s, const struct session_sink *sink)
         int in = in_range(s, f, &dist_km);
 
         if (in && f->sent_ts == 0)
-            send_friend(s, f, dist_km, sink);
+            send_friend(s, f, dist_km, NULL, sink);
         else if (!in && f->sent_ts != 0)
             send_gone(s, f, sink);
     }
 }
 
-void session_moved(struct session *s, double lat, double lng, uint64_t ts,
-                   const struct session_sink *sink)
+void session_set_position(struct session *s, double lat, double lng, uint64_t ts)
 {
     s->lat = lat;
     s->lng = lng;
+    geo_point_init(&s->pt, lat, lng);
     s->ts = ts;
     s->has_position = 1;
+}
+
+void session_moved(struct session *s, double lat, double lng, uint64_t ts,
+                   const struct session_sink *sink)
+{
+    session_set_position(s, lat, lng, ts);
     recheck(s, sink);
 }
 
@@ -236,7 +243,7 @@ int session_add_friend(struct session *s, struct channels *table, uint64_t user,
     s->friends[i].channel = ch;
     s->friends[i].sent_ts = 0;
     s->friend_count++;
-    session_friend_changed(s, &s->friends[i], sink);
+    session_friend_changed(s, &s->friends[i], NULL, sink);
     return SESSION_OK;
 }
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "channels.h"
+#include "proto_msg.h"
 
 #define SESSION_FRIENDS_MAX 5000
 
@@ -51,7 +52,8 @@ struct session {
     uint64_t user;
     double radius_km;
     int has_position;
-    double lat, lng;
+    double lat, lng;     /* set with session_moved (or session_set_position) */
+    struct geo_point pt; /* lat, lng as a unit vector */
     uint64_t ts;
     uint32_t friend_count;
     uint32_t friend_cap;
@@ -95,9 +97,15 @@ int session_encode_nearby(struct session *s, uint8_t *buf, size_t cap);
 
 /* The friend's channel entry changed (a new position, or no position any
  * more): sends `friend` when it is in range and newer than what the phone
- * has, `gone` when it was shown and is not in range or has no position. */
+ * has, `gone` when it was shown and is not in range or has no position.
+ * frame, when not NULL, is the entry's `friend` message encoded once for
+ * every watcher (proto_friend_frame_init of its id, lat, lng, ts). */
 void session_friend_changed(struct session *s, struct session_friend *f,
-                            const struct session_sink *sink);
+                            struct proto_friend_frame *frame, const struct session_sink *sink);
+
+/* Records the user's own position without telling the phone anything (at
+ * init, before the nearby reply). */
+void session_set_position(struct session *s, double lat, double lng, uint64_t ts);
 
 /* The user moved (or the radius changed): re-checks every friend, sending
  * `friend` for those that came into range and `gone` for those that left. */

@@ -613,6 +613,27 @@ int proto_msg_encode_friend(uint8_t *buf, size_t cap, const struct proto_friend 
     return finish(&w);
 }
 
+int proto_friend_frame_init(struct proto_friend_frame *ff, uint64_t id, double lat, double lng,
+                            uint64_t ts)
+{
+    struct proto_friend f = {id, lat, lng, ts, 0.0};
+    int len = proto_msg_encode_friend(ff->buf, sizeof(ff->buf), &f);
+
+    if (len < 9)
+        return len < 0 ? len : PROTO_ERR_INVALID;
+    ff->prefix_len = (size_t)len - 9;
+    return 0;
+}
+
+size_t proto_friend_frame_finish(struct proto_friend_frame *ff, double dist_km)
+{
+    struct mp_writer w;
+
+    mp_writer_init(&w, ff->buf + ff->prefix_len, 9);
+    mp_put_double(&w, dist_km);
+    return ff->prefix_len + 9;
+}
+
 int proto_msg_encode_gone(uint8_t *buf, size_t cap, uint64_t id)
 {
     struct mp_writer w;

@@ -167,6 +167,23 @@ int proto_msg_encode_err(uint8_t *buf, size_t cap, enum proto_code code, const c
 int proto_msg_encode_nearby(uint8_t *buf, size_t cap, double radius_km,
                             const struct proto_friend *friends, size_t count);
 
+/* A `friend` message for one position, encoded once for all the phones that
+ * get it and finished per phone with its distance: dist_km is the last
+ * field and always a 9-byte float64, so finishing rewrites those 9 bytes. */
+#define PROTO_FRIEND_FRAME_MAX 96
+struct proto_friend_frame {
+    uint8_t buf[PROTO_FRIEND_FRAME_MAX];
+    size_t prefix_len; /* bytes before dist_km's value */
+};
+
+/* Encodes everything but the distance. Returns 0 or PROTO_ERR_INVALID. */
+int proto_friend_frame_init(struct proto_friend_frame *ff, uint64_t id, double lat, double lng,
+                            uint64_t ts);
+
+/* Writes dist_km (finite, >= 0) and returns the frame's length; the frame is
+ * byte for byte what proto_msg_encode_friend gives. */
+size_t proto_friend_frame_finish(struct proto_friend_frame *ff, double dist_km);
+
 /* Starts a nearby in buf. Returns 0, or PROTO_ERR_INVALID / PROTO_ERR_NOSPACE
  * (which the writer also keeps). */
 int proto_nearby_begin(struct proto_nearby_writer *w, uint8_t *buf, size_t cap,

@@ -1,4 +1,4 @@
-/* test-geo.c: unit tests for gateway/geo: pinned distances, symmetry, triangle inequality, pre-filter soundness. */
+/* test-geo.c: unit tests for gateway/geo: pinned distances, symmetry, triangle inequality, unit-vector distance, pre-filter soundness. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +137,28 @@ static void test_random_metric(void)
     }
 }
 
+/* The unit-vector distance that fan-out uses agrees with the haversine one,
+ * at random, near each other (metres apart) and near antipodes. */
+static void test_point_distance(void)
+{
+    for (int i = 0; i < 20000; i++) {
+        double a[2], b[2];
+        struct geo_point pa, pb;
+
+        rng_point(&a[0], &a[1]);
+        if (i % 3 == 0)
+            destination(a[0], a[1], 360 * rng_unit(), 1e-3 * rng_unit(), &b[0], &b[1]);
+        else if (i % 3 == 1)
+            destination(-a[0], a[1] + 180, 360 * rng_unit(), 50 * rng_unit(), &b[0], &b[1]);
+        else
+            rng_point(&b[0], &b[1]);
+        geo_point_init(&pa, a[0], a[1]);
+        geo_point_init(&pb, b[0], b[1]);
+        CHECK_NEAR(geo_point_distance_km(&pa, &pb), geo_distance_km(a[0], a[1], b[0], b[1]), 1e-9);
+        CHECK_NEAR(geo_point_distance_km(&pa, &pa), 0.0, 0.0);
+    }
+}
+
 static void test_bound_known(void)
 {
     struct geo_bound b, keep = { 1, 2, 3, 4 };
@@ -233,6 +255,7 @@ int main(void)
 {
     test_known();
     test_random_metric();
+    test_point_distance();
     test_bound_known();
     test_bound_sound();
     test_bound_filters();

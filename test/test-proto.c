@@ -232,6 +232,30 @@ static void test_round_trip_gateway(void)
         check_nearby(counts[k]);
 }
 
+/* A friend frame encoded once and finished per recipient is, byte for byte,
+ * what encoding the whole message gives, for every distance in a row. */
+static void test_friend_frame(void)
+{
+    const uint64_t ids[] = {0, 1, 127, 128, 65536, UINT64_MAX};
+    const uint64_t stamps[] = {0, 1, 1700000000123ull, UINT64_MAX};
+    const double dists[] = {0.0, 0.001, 8.047, 20015.1};
+    struct proto_friend_frame ff;
+
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        for (size_t t = 0; t < sizeof(stamps) / sizeof(stamps[0]); t++) {
+            CHECK(proto_friend_frame_init(&ff, ids[i], -33.5 + (double)i, 151.25, stamps[t]) == 0);
+            for (size_t d = 0; d < sizeof(dists) / sizeof(dists[0]); d++) {
+                struct proto_friend f = {ids[i], -33.5 + (double)i, 151.25, stamps[t], dists[d]};
+                int n = proto_msg_encode_friend(out, sizeof(out), &f);
+                size_t len = proto_friend_frame_finish(&ff, dists[d]);
+
+                CHECK(n > 0 && (size_t)n == len && memcmp(out, ff.buf, len) == 0);
+            }
+        }
+    }
+    CHECK(proto_friend_frame_init(&ff, 1, 91.0, 0.0, 1) == PROTO_ERR_INVALID);
+}
+
 /* Above 65535 friends the header grows to array32. */
 static void test_nearby_array32(void)
 {
@@ -940,6 +964,7 @@ int main(void)
     test_pinned();
     test_round_trip_phone();
     test_round_trip_gateway();
+    test_friend_frame();
     test_nearby_array32();
     test_alternative_encodings();
     test_msgpack_c();

@@ -63,13 +63,15 @@ static void place(struct channels *table, uint64_t user, double lat, double lng,
 {
     struct channel *ch = channels_get(table, user);
 
-    ch->lat = lat;
-    ch->lng = lng;
-    ch->ts = ts;
+    struct proto_friend_frame frame; /* as the gateway does: encoded once per update */
+
+    channels_set_position(ch, lat, lng, ts);
+    ch->ts = ts; /* 0: no position */
+    CHECK(proto_friend_frame_init(&frame, user, lat, lng, ts) == 0);
     for (uint32_t i = 0; i < ch->watcher_count; i++) {
         struct session *s = ch->watchers[i];
 
-        session_friend_changed(s, session_find_friend(s, user), &sink);
+        session_friend_changed(s, session_find_friend(s, user), &frame, &sink);
     }
 }
 
@@ -91,15 +93,9 @@ static void test_one_session(void)
     CHECK(created[2] == 1 && created[3] == 1 && created[4] == 1 && created[1] == 0);
 
     /* Paris; friend 2 about 1 km away, 3 about 100 km, 4 unknown. */
-    a->has_position = 1;
-    a->lat = 48.8566;
-    a->lng = 2.3522;
-    channels_get(table, 2)->lat = 48.8656;
-    channels_get(table, 2)->lng = 2.3522;
-    channels_get(table, 2)->ts = 1000;
-    channels_get(table, 3)->lat = 49.75;
-    channels_get(table, 3)->lng = 2.3522;
-    channels_get(table, 3)->ts = 1000;
+    session_set_position(a, 48.8566, 2.3522, 1);
+    channels_set_position(channels_get(table, 2), 48.8656, 2.3522, 1000);
+    channels_set_position(channels_get(table, 3), 49.75, 2.3522, 1000);
     len = session_encode_nearby(a, buf, sizeof(buf));
     CHECK(len > 0);
     CHECK(proto_msg_decode_from_gateway(buf, (size_t)len, &msg, &reason) == 0);
