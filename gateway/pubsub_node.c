@@ -510,6 +510,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
         set_error(node, conn->role == CONN_PUB ? "publisher connect" : "subscriber connect",
                   ac->errstr);
         conn_down(conn, 0);
+        /* A refused or failed connect is proof enough (a killed server, a
+         * port nobody listens on): no need to wait for missed heartbeats. */
+        if (node->state != PUBSUB_NODE_DEAD && !node->freeing)
+            set_state(node, PUBSUB_NODE_DEAD);
         return;
     }
     evtimer_del(conn->connect_timer);

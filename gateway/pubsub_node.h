@@ -53,7 +53,7 @@ enum pubsub_node_err {
 enum pubsub_node_state {
     PUBSUB_NODE_CONNECTING, /* no heartbeat seen yet since the node was made */
     PUBSUB_NODE_ALIVE,      /* heartbeats come back */
-    PUBSUB_NODE_DEAD,       /* hb_misses heartbeats missed; reconnecting */
+    PUBSUB_NODE_DEAD,       /* hb_misses heartbeats missed, or a connect failed; reconnecting */
 };
 
 #define PUBSUB_NODE_CHANNEL_MAX 255 /* bytes in a channel name */
