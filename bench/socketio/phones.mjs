@@ -1,0 +1,101 @@
+// phones.mjs: socket.io-client phones of the same shape as nearby-loadgen's, for scripts/bench; one JSON summary line at the end.
+//
+// Phone i is user i (1..P) on server (i-1) mod S; it connects with a token, waits for
+// nearby, then sends loc every interval (+-20 %) from within --spread-km of one
+// point, with a ts that rises strictly per user. Latency is receive time minus ts of
+// each friend message after the first from that friend (as nearby-loadgen times
+// moves of a shown friend), in 1 ms buckets reported by their upper edge.
+import { performance } from 'node:perf_hooks';
+import { io } from 'socket.io-client';
+import { loadKey, parseFlags, signToken } from './common.mjs';
+
+const flags = parseFlags(process.argv.slice(2), {
+    url: 'http://127.0.0.1:28841', 'secret-file': '', phones: '2000', 'interval-ms': '2000',
+    warmup: '4', duration: '14', 'spread-km': '3', 'ramp-per-s': '2000',
+});
+const urls = flags.url.split(',');
+const phones = Number(flags.phones), interval = Number(flags['interval-ms']);
+const warmupMs = Number(flags.warmup) * 1000, durationMs = Number(flags.duration) * 1000;
+const spreadKm = Number(flags['spread-km']);
+const key = loadKey(flags['secret-file']);
+const now = () => performance.timeOrigin + performance.now();
+
+const FINE = 2000, BUCKETS = FINE + 581;
+const hist = new Uint32Array(BUCKETS);
+let counting = false, samples = 0, maxMs = 0;
+let updates = 0, pushes = 0, errors = 0, nearbys = 0, sessions = 0;
+
+function record(ms) {
+    if (!(ms > 0)) ms = 0;
+    const b = ms < FINE ? Math.floor(ms) : Math.min(BUCKETS - 1, FINE + Math.floor((ms - FINE) / 100));
+    hist[b]++;
+    samples++;
+    if (ms > maxMs) maxMs = ms;
+}
+function percentile(q) {
+    if (!samples) return 0;
+    const rank = Math.min(samples - 1, Math.floor(q * samples));
+    let seen = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+        seen += hist[b];
+        if (seen > rank) return b < FINE ? b + 1 : FINE + (b - FINE + 1) * 100;
+    }
+    return 60000;
+}
+
+const lastTs = new Float64Array(phones + 1);
+function startPhone(user) {
+    const r = spreadKm * Math.sqrt(Math.random()), th = 2 * Math.PI * Math.random();
+    const lat = 48.8566 + (r * Math.cos(th)) / 111.195;
+    const lng = 2.3522 + (r * Math.sin(th)) / (111.195 * Math.cos((48.8566 * Math.PI) / 180));
+    const socket = io(urls[(user - 1) % urls.length], {
+        transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: signToken(key, user) },
+    });
+    const seen = new Set();
+    let timer = null;
+    const send = () => {
+        let ts = Math.floor(Date.now());
+        if (ts <= lastTs[user]) ts = lastTs[user] + 1;
+        lastTs[user] = ts;
+        socket.emit('loc', { lat, lng, ts });
+        if (counting) updates++;
+        timer = setTimeout(send, interval * (0.8 + 0.4 * Math.random()));
+    };
+    socket.on('nearby', () => {
+        nearbys++;
+        sessions++;
+        send();
+    });
+    socket.on('friend', (m) => {
+        if (!counting) {
+            seen.add(m.id);
+            return;
+        }
+        pushes++;
+        if (seen.has(m.id)) record(now() - m.ts);
+        else seen.add(m.id);
+    });
+    socket.on('connect_error', () => errors++);
+    socket.on('disconnect', () => {
+        sessions--;
+        clearTimeout(timer);
+    });
+}
+
+let started = 0;
+const ramp = setInterval(() => {
+    const n = Math.max(1, Math.round(Number(flags['ramp-per-s']) / 100));
+    for (let i = 0; i < n && started < phones; i++) startPhone(++started);
+    if (started >= phones) clearInterval(ramp);
+}, 10);
+setTimeout(() => { counting = true; }, warmupMs);
+setTimeout(() => {
+    counting = false;
+    const secs = (durationMs - warmupMs) / 1000;
+    console.log(JSON.stringify({
+        kind: 'summary', sessions, updates, pushes, updates_per_s: Math.round(updates / secs),
+        pushes_per_s: Math.round(pushes / secs), p50_ms: percentile(0.5), p99_ms: percentile(0.99),
+        p999_ms: percentile(0.999), max_ms: Math.round(maxMs), latency_samples: samples, errors, nearby: nearbys,
+    }));
+    process.exit(0);
+}, durationMs);
