@@ -62,7 +62,7 @@ struct gateway_metrics {
     struct metrics_counter *updates_in, *pushes_out, *bad_frames, *rate_limited;
     struct metrics_counter *publish_errors, *history_written, *history_dropped;
     struct metrics_histogram *latency_ms;
-    struct metrics_counter *slow_closed;
+    struct metrics_counter *slow_closed, *coalesced;
     /* Per pub/sub node, labelled node="<id>", refreshed when /metrics is read. */
     struct metrics_family *node_alive, *node_channels, *node_publish_errors, *node_messages;
 };
@@ -126,6 +126,10 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap);
 extern const struct http_callbacks phone_http_callbacks;
 void phone_release(struct phone *p);
 void phone_send(struct phone *p, const uint8_t *frame, size_t len);
+/* Returns 1 while the phone has more than PHONE_OUTPUT_SOFT unsent: its
+ * friends' changes are then held back and flushed, latest only, once it has
+ * read everything (counted in nearby_pushes_coalesced_total). */
+int phone_busy(struct phone *p);
 /* Closes the phone's WebSocket with code (the session ends in on_ws_close). */
 void phone_close(struct phone *p, unsigned code, const char *reason);
 

@@ -42,7 +42,13 @@ static void sink_released(void *arg, uint64_t user)
 
 /* The sink's arg is set per call by phone.c (the phone whose session acts);
  * fan-out uses the session's own transport for sends. */
-const struct session_sink gateway_session_sink = {sink_send, sink_created, sink_released, NULL};
+static int sink_busy(void *arg, struct session *s)
+{
+    return phone_busy(s->transport);
+}
+
+const struct session_sink gateway_session_sink = {sink_send, sink_created, sink_released, NULL,
+                                                  sink_busy};
 
 /* -- the ring's nodes ----------------------------------------------------- */
 
@@ -610,6 +616,7 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_counter_new(m->registry, "nearby_history_written_total", "History rows written.", &m->history_written);
     rc |= metrics_counter_new(m->registry, "nearby_history_dropped_total", "History rows dropped (queue full).", &m->history_dropped);
     rc |= metrics_counter_new(m->registry, "nearby_slow_phones_closed_total", "Phones cut off for not reading their pushes.", &m->slow_closed);
+    rc |= metrics_counter_new(m->registry, "nearby_pushes_coalesced_total", "Friend changes held back for a phone not reading; it gets each friend's latest once it reads.", &m->coalesced);
     rc |= metrics_gauge_family_new(m->registry, "nearby_node_alive", "1 when the pub/sub node answers its heartbeats.", "node", METRICS_SERIES_MAX, &m->node_alive);
     rc |= metrics_gauge_family_new(m->registry, "nearby_node_channels", "Channels subscribed on the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_channels);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_publish_errors_total", "Publishes to the pub/sub node that failed.", "node", METRICS_SERIES_MAX, &m->node_publish_errors);

@@ -61,6 +61,7 @@ struct http_conn {
     bool read_paused;
     bool read_eof;
     bool write_scheduled;
+    bool notify_drained;                /* call on_ws_drained once out is empty */
     bool keep_alive;                    /* of the request being answered */
     bool http10;
     bool head_method;
@@ -637,6 +638,12 @@ size_t http_ws_pending(const struct http_conn *c)
     return c && !c->dead ? evbuffer_get_length(c->out) : 0;
 }
 
+void http_ws_notify_drained(struct http_conn *c)
+{
+    if (c && !c->dead)
+        c->notify_drained = true;
+}
+
 /* --- I/O ------------------------------------------------------------------- */
 
 /* Parses what p[0..n) holds in the connection's current state. Returns the
@@ -796,6 +803,10 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     } else if (evbuffer_get_length(c->out) > 0) {
         c->write_scheduled = true;
         event_add(c->ev_write, NULL);
+    } else if (c->notify_drained && c->state == CONN_WS && c->ws_open) {
+        c->notify_drained = false;
+        if (c->srv->cb.on_ws_drained)
+            c->srv->cb.on_ws_drained(c->srv->arg, c);
     } else if (c->state == CONN_FLUSH_CLOSE) {
         if (c->read_eof) {
             conn_kill(c);

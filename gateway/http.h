@@ -103,6 +103,9 @@ struct http_callbacks {
      * dropped without a close frame. The last callback for c; c must not be
      * used once it returns. */
     void (*on_ws_close)(void *arg, struct http_conn *c, unsigned code);
+    /* Once after http_ws_notify_drained(c): everything queued for c has gone
+     * to the kernel. May be NULL. */
+    void (*on_ws_drained)(void *arg, struct http_conn *c);
 };
 
 /* Counters since http_server_new, for /metrics and tests. */
@@ -182,6 +185,10 @@ void http_ws_close(struct http_conn *c, unsigned code, const char *reason);
 
 /* Returns the bytes queued on c and not yet written to the socket. */
 size_t http_ws_pending(const struct http_conn *c);
+
+/* Asks for one on_ws_drained call once c's queued output is all written
+ * (a slow reader catching up). */
+void http_ws_notify_drained(struct http_conn *c);
 
 /* Attaches the owner's pointer to c (NULL at first) and returns it. */
 void http_conn_set_data(struct http_conn *c, void *data);

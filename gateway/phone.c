@@ -12,8 +12,11 @@
 #define PHONE_INIT_TIMEOUT_S 10
 #define PHONE_BAD_FRAMES_MAX 5
 #define PHONE_NEARBY_BYTES_PER_FRIEND 64
-/* A phone with this much unread output is not keeping up: cut it off rather
- * than let its buffer grow (it reconnects and gets a fresh nearby). */
+/* Past this much unsent output (the kernel's socket buffer is full by then)
+ * a phone's friends' changes are held back and coalesced. */
+#define PHONE_OUTPUT_SOFT (64u << 10)
+/* A phone with this much unread output even so is not keeping up: cut it off
+ * rather than let its buffer grow (it reconnects and gets a fresh nearby). */
 #define PHONE_OUTPUT_MAX (1u << 20)
 
 void phone_send(struct phone *p, const uint8_t *frame, size_t len)
@@ -27,6 +30,27 @@ void phone_send(struct phone *p, const uint8_t *frame, size_t len)
     }
     if (http_ws_send(p->conn, frame, len) == 0)
         metrics_counter_inc(p->gw->m.pushes_out);
+}
+
+int phone_busy(struct phone *p)
+{
+    if (p->conn == NULL || p->closing || http_ws_pending(p->conn) <= PHONE_OUTPUT_SOFT)
+        return 0;
+    if (p->session.held == 0)
+        http_ws_notify_drained(p->conn);
+    metrics_counter_inc(p->gw->m.coalesced);
+    return 1;
+}
+
+/* The slow phone has read everything: send each held friend's latest. */
+static void on_ws_drained(void *arg, struct http_conn *c)
+{
+    struct phone *p = http_conn_data(c);
+    struct session_sink sink = gateway_session_sink;
+
+    sink.arg = p;
+    if (p->state == PHONE_LIVE)
+        session_flush_held(&p->session, &sink);
 }
 
 void phone_close(struct phone *p, unsigned code, const char *reason)
@@ -374,4 +398,5 @@ const struct http_callbacks phone_http_callbacks = {
     .on_ws_open = on_ws_open,
     .on_ws_message = on_ws_message,
     .on_ws_close = on_ws_close,
+    .on_ws_drained = on_ws_drained,
 };

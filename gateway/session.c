@@ -165,6 +165,10 @@ void session_friend_changed(struct session *s, struct session_friend *f,
 {
     double dist_km;
 
+    if (sink->busy != NULL && sink->busy(sink->arg, s)) {
+        s->held++;
+        return;
+    }
     if (in_range(s, f, &dist_km)) {
         if (f->channel->ts > f->sent_ts || f->sent_ts == 0)
             send_friend(s, f, dist_km, frame, sink);
@@ -178,6 +182,10 @@ void session_friend_changed(struct session *s, struct session_friend *f,
  * has not moved, and the phone can work out the new distance itself. */
 static void recheck(struct session *s, const struct session_sink *sink)
 {
+    if (sink->busy != NULL && sink->busy(sink->arg, s)) {
+        s->held++; /* the flush re-checks every friend anyway */
+        return;
+    }
     for (uint32_t i = 0; i < s->friend_count; i++) {
         struct session_friend *f = &s->friends[i];
         double dist_km;
@@ -204,6 +212,19 @@ void session_moved(struct session *s, double lat, double lng, uint64_t ts,
 {
     session_set_position(s, lat, lng, ts);
     recheck(s, sink);
+}
+
+uint32_t session_flush_held(struct session *s, const struct session_sink *sink)
+{
+    uint32_t held = s->held;
+
+    s->held = 0;
+    /* sent_ts says what the phone has: re-checking every friend sends just
+     * the changes, each friend's latest once. Should the phone fall behind
+     * again midway, the rest is held anew. */
+    for (uint32_t i = 0; held != 0 && i < s->friend_count && s->held == 0; i++)
+        session_friend_changed(s, &s->friends[i], NULL, sink);
+    return held;
 }
 
 void session_set_radius(struct session *s, double radius_km, const struct session_sink *sink)

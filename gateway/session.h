@@ -46,12 +46,18 @@ struct session_sink {
     void (*channel_created)(void *arg, struct channel *ch);
     void (*channel_released)(void *arg, uint64_t user);
     void *arg;
+    /* May be NULL. Returns 1 while s's phone is not reading what it is sent:
+     * friends' changes are then held back (session_flush_held sends the
+     * latest of each once it reads again), so a slow phone costs a bounded
+     * buffer and never a queue of stale positions. */
+    int (*busy)(void *arg, struct session *s);
 };
 
 struct session {
     uint64_t user;
     double radius_km;
     int has_position;
+    uint32_t held;       /* friends' changes held back while the sink was busy */
     double lat, lng;     /* set with session_moved (or session_set_position) */
     struct geo_point pt; /* lat, lng as a unit vector */
     uint64_t ts;
@@ -111,6 +117,11 @@ void session_set_position(struct session *s, double lat, double lng, uint64_t ts
  * `friend` for those that came into range and `gone` for those that left. */
 void session_moved(struct session *s, double lat, double lng, uint64_t ts,
                    const struct session_sink *sink);
+
+/* Sends what was held back while the sink was busy: for each friend, its
+ * latest position if newer than what the phone has, or `gone`. Returns how
+ * many changes had been held (0: nothing to do). */
+uint32_t session_flush_held(struct session *s, const struct session_sink *sink);
 
 /* Changes the radius and re-checks every friend as session_moved does. */
 void session_set_radius(struct session *s, double radius_km, const struct session_sink *sink);

@@ -19,6 +19,8 @@ struct phone {
 
 static struct phone phones[MAX_SESSIONS];
 static struct session sessions[MAX_SESSIONS];
+static int slow[MAX_SESSIONS];        /* the phone does not read: the sink is busy */
+static int friends_while_slow;        /* friend frames sent to a slow phone: must stay 0 */
 static int created[MAX_USERS + 1], released[MAX_USERS + 1];
 
 static void on_send(void *arg, struct session *s, const uint8_t *frame, size_t len)
@@ -30,6 +32,8 @@ static void on_send(void *arg, struct session *s, const uint8_t *frame, size_t l
 
     CHECK(proto_msg_decode_from_gateway(frame, len, &msg, &reason) == 0);
     p->frames++;
+    if (msg.type == PROTO_MSG_FRIEND && slow[s - sessions])
+        friends_while_slow++;
     if (msg.type == PROTO_MSG_FRIEND) {
         id = msg.friend.id;
         CHECK(msg.friend.dist_km <= s->radius_km);
@@ -57,12 +61,17 @@ static void on_released(void *arg, uint64_t user)
         released[user]++;
 }
 
-static const struct session_sink sink = {on_send, on_created, on_released, NULL};
+static int on_busy(void *arg, struct session *s)
+{
+    return slow[s - sessions];
+}
+
+static const struct session_sink sink = {on_send, on_created, on_released, NULL, NULL};
+static const struct session_sink slow_sink = {on_send, on_created, on_released, NULL, on_busy};
 
 static void place(struct channels *table, uint64_t user, double lat, double lng, uint64_t ts)
 {
     struct channel *ch = channels_get(table, user);
-
     struct proto_friend_frame frame; /* as the gateway does: encoded once per update */
 
     channels_set_position(ch, lat, lng, ts);
@@ -71,7 +80,7 @@ static void place(struct channels *table, uint64_t user, double lat, double lng,
     for (uint32_t i = 0; i < ch->watcher_count; i++) {
         struct session *s = ch->watchers[i];
 
-        session_friend_changed(s, session_find_friend(s, user), &frame, &sink);
+        session_friend_changed(s, session_find_friend(s, user), &frame, &slow_sink);
     }
 }
 
@@ -158,6 +167,7 @@ static void test_property(void)
 {
     struct channels *table = channels_new();
     uint64_t ids[MAX_USERS];
+    uint64_t flushed = 0;
 
     memset(phones, 0, sizeof(phones));
     rnd_seed(11);
@@ -173,21 +183,27 @@ static void test_property(void)
     }
     for (int step = 0; step < 20000; step++) {
         uint64_t user = 1 + rnd_below(MAX_USERS);
-        struct session *s = &sessions[rnd_below(MAX_SESSIONS)];
+        int i = (int)rnd_below(MAX_SESSIONS);
+        struct session *s = &sessions[i];
 
-        switch (rnd_below(10)) {
+        switch (rnd_below(11)) {
+        case 10: /* the phone stops reading, or reads again and gets what was held */
+            slow[i] = !slow[i];
+            if (!slow[i])
+                flushed += session_flush_held(s, &slow_sink);
+            break;
         case 0:
             session_moved(s, 48.0 + rnd_below(1000) / 5000.0, 2.0 + rnd_below(1000) / 5000.0,
-                          (uint64_t)step + 2, &sink);
+                          (uint64_t)step + 2, &slow_sink);
             break;
         case 1:
-            session_add_friend(s, table, user, &sink);
+            session_add_friend(s, table, user, &slow_sink);
             break;
         case 2:
-            session_remove_friend(s, table, user, &sink);
+            session_remove_friend(s, table, user, &slow_sink);
             break;
         case 3:
-            session_set_radius(s, 1.0 + rnd_below(20), &sink);
+            session_set_radius(s, 1.0 + rnd_below(20), &slow_sink);
             break;
         default:
             if (channels_get(table, user) != NULL)
@@ -195,6 +211,12 @@ static void test_property(void)
                       rnd_below(8) ? (uint64_t)step + 2 : 0);
         }
     }
+    for (int i = 0; i < MAX_SESSIONS; i++) { /* every phone reads again */
+        slow[i] = 0;
+        flushed += session_flush_held(&sessions[i], &slow_sink);
+    }
+    CHECK(flushed > 1000);           /* the held path ran, and often */
+    CHECK(friends_while_slow == 0);  /* nothing queued for a phone that does not read */
     for (int i = 0; i < MAX_SESSIONS; i++) {
         struct session *s = &sessions[i];
 
