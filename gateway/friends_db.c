@@ -105,6 +105,8 @@ static void friends_db_on_load(struct pg_conn *pc, int err, PGresult *res, void 
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 1 ||
             rows > FRIENDS_DB_MAX_FRIENDS) {
             rc = FRIENDS_DB_ERR_DB;
+        } else if ((call->ids = malloc(((size_t)rows + 1) * sizeof *call->ids)) == NULL) {
+            rc = FRIENDS_DB_ERR_NOMEM; /* sized to the rows: no 40 KB per session start */
         } else {
             for (int i = 0; i < rows; i++) {
                 if (PQgetisnull(res, i, 0) || PQgetlength(res, i, 0) != 8) {
@@ -127,9 +129,6 @@ int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_load_cb cb,
 {
     if (!pc || !cb || !friends_db_id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    uint64_t *ids = malloc(FRIENDS_DB_MAX_FRIENDS * sizeof *ids);
-    if (!ids)
-        return FRIENDS_DB_ERR_NOMEM;
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, user_id);
     const char *params[] = { id };
@@ -137,7 +136,7 @@ int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_load_cb cb,
                              "SELECT friend_id FROM friendships WHERE user_id = $1"
                              " ORDER BY friend_id LIMIT " FRIENDS_DB_STR(FRIENDS_DB_MAX_FRIENDS),
                              1, params, 1, friends_db_on_load,
-                             &(struct friends_db_call){ .load_cb = cb, .arg = arg, .ids = ids });
+                             &(struct friends_db_call){ .load_cb = cb, .arg = arg });
 }
 
 /* Result of the add script: nusers, na, nb, already, inserted. */
