@@ -50,7 +50,8 @@ struct raw_subscriber {
 struct raw_flags {
     const char *host;
     int port;
-    uint32_t users, friends, gateways;
+    uint32_t users, friends, gateways, phones;
+    int subscribe_only;
     double rate;
     unsigned warmup_s, duration_s, pipeline;
 };
@@ -72,6 +73,9 @@ static void usage(FILE *out)
         "  --users P           users 1..P, all of them phones (required)\n"
         "  --friends F         friends per user, even, below P (required)\n"
         "  --gateways G        subscriber connections (default 2)\n"
+        "  --phones N          only users 1..N are phones (default: all)\n"
+        "  --subscribe-only    time the subscriptions alone, print {\"subscribe_ms\",\n"
+        "                      \"channels\"} and exit (scripts/bench --resize)\n"
         "  --rate R            PUBLISHes per second; 0: as fast as the pipeline goes (default 0)\n"
         "  --pipeline N        PUBLISHes in flight at most (default 256)\n"
         "  --warmup S          seconds before counting (default 2)\n"
@@ -159,36 +163,49 @@ static void *subscriber_main(void *arg)
     return NULL;
 }
 
-/* Subscribes sub to the friends of gateway g's phones and to the stop channel.
- * Returns 0, or -1 with a message printed. */
-static int subscribe_all(struct raw_subscriber *sub, const struct bench_graph *graph, uint32_t g,
-                         uint32_t gateways, uint8_t *seen)
+/* Queues SUBSCRIBE for the friends of gateway g's phones (users g+1, g+1+G,
+ * ... up to phones) and for the stop channel, and writes them all out. Returns
+ * 0, or -1 with a message printed. */
+static int subscribe_send(struct raw_subscriber *sub, const struct bench_graph *graph, uint32_t g,
+                          uint32_t gateways, uint32_t phones, uint8_t *seen)
 {
     char name[32];
-    uint64_t sent = 0;
-    redisReply *r;
+    int done = 0;
 
     memset(seen, 0, (size_t)graph->users + 1);
-    for (uint32_t u = g + 1; u <= graph->users; u += gateways)
+    for (uint32_t u = g + 1; u <= phones; u += gateways)
         for (uint32_t k = 0; k < graph->friends; k++)
             seen[bench_graph_friend(graph, u, k)] = 1;
+    sub->channels = 0;
     for (uint32_t v = 1; v <= graph->users; v++) {
         if (!seen[v])
             continue;
         snprintf(name, sizeof(name), "u:%" PRIu32, v);
         redisAppendCommand(sub->ctx, "SUBSCRIBE %s", name);
-        sent++;
+        sub->channels++;
     }
     redisAppendCommand(sub->ctx, "SUBSCRIBE %s", RAW_STOP_CHANNEL);
-    sent++;
-    for (uint64_t i = 0; i < sent; i++) {
+    while (!done) {
+        if (redisBufferWrite(sub->ctx, &done) != REDIS_OK) {
+            fprintf(stderr, "nearby-bench-redis-raw: SUBSCRIBE: %s\n", sub->ctx->errstr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads the confirmations of subscribe_send(). Returns 0, or -1 with a message printed. */
+static int subscribe_wait(struct raw_subscriber *sub)
+{
+    redisReply *r;
+
+    for (uint64_t i = 0; i <= sub->channels; i++) {
         if (redisGetReply(sub->ctx, (void **)&r) != REDIS_OK) {
             fprintf(stderr, "nearby-bench-redis-raw: SUBSCRIBE: %s\n", sub->ctx->errstr);
             return -1;
         }
         freeReplyObject(r);
     }
-    sub->channels = sent - 1;
     return 0;
 }
 
@@ -228,6 +245,8 @@ static int parse_flags(int argc, char **argv, struct raw_flags *f)
         {"users", required_argument, NULL, 'u'},
         {"friends", required_argument, NULL, 'f'},
         {"gateways", required_argument, NULL, 'g'},
+        {"phones", required_argument, NULL, 'P'},
+        {"subscribe-only", no_argument, NULL, 'S'},
         {"rate", required_argument, NULL, 'R'},
         {"pipeline", required_argument, NULL, 'p'},
         {"warmup", required_argument, NULL, 'w'},
@@ -239,7 +258,8 @@ static int parse_flags(int argc, char **argv, struct raw_flags *f)
     const char *colon;
     int opt;
 
-    *f = (struct raw_flags){"127.0.0.1", 29501, 0, 0, 2, 0, 2, 10, 256};
+    *f = (struct raw_flags){.host = "127.0.0.1", .port = 29501, .gateways = 2, .warmup_s = 2,
+                            .duration_s = 10, .pipeline = 256};
     while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {
         case 'r':
@@ -259,6 +279,12 @@ static int parse_flags(int argc, char **argv, struct raw_flags *f)
             break;
         case 'g':
             f->gateways = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'P':
+            f->phones = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'S':
+            f->subscribe_only = 1;
             break;
         case 'R':
             f->rate = strtod(optarg, NULL);
@@ -281,6 +307,8 @@ static int parse_flags(int argc, char **argv, struct raw_flags *f)
     if (f->gateways < 1 || f->gateways > RAW_GATEWAYS_MAX || f->pipeline < 1 || !(f->rate >= 0) ||
         f->duration_s < 1 || f->port <= 0)
         return -1;
+    if (f->phones == 0 || f->phones > f->users)
+        f->phones = f->users;
     return 0;
 }
 
@@ -308,15 +336,27 @@ int main(int argc, char **argv)
         return 2;
     }
     rc = 1;
+    t0 = now_s();
     for (uint32_t g = 0; g < f.gateways; g++) {
         subs[g].ctx = redisConnect(f.host, f.port);
         if (subs[g].ctx == NULL || subs[g].ctx->err) {
             fprintf(stderr, "nearby-bench-redis-raw: cannot connect to %s:%d\n", f.host, f.port);
             goto out;
         }
-        if (subscribe_all(&subs[g], graph, g, f.gateways, seen) < 0)
+        if (subscribe_send(&subs[g], graph, g, f.gateways, f.phones, seen) < 0)
+            goto out;
+    }
+    /* All connections' SUBSCRIBEs are out before any reply is read: the
+     * simulated gateways subscribe at the same time, as real ones would. */
+    for (uint32_t g = 0; g < f.gateways; g++) {
+        if (subscribe_wait(&subs[g]) < 0)
             goto out;
         channels += subs[g].channels;
+    }
+    if (f.subscribe_only) {
+        printf("{\"subscribe_ms\":%.1f,\"channels\":%" PRIu64 "}\n", (now_s() - t0) * 1000, channels);
+        rc = 0;
+        goto out;
     }
     for (uint32_t g = 0; g < f.gateways; g++) {
         if (pthread_create(&subs[g].thread, NULL, subscriber_main, &subs[g]) != 0)
