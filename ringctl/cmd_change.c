@@ -244,14 +244,16 @@ int ringctl_apply_remove(struct ring *ring, void *arg, char *err, size_t errlen)
     return ring_remove_node(ring, change->id) < 0 ? -1 : 0;
 }
 
-int ringctl_apply_replace(struct ring *ring, void *arg, char *err, size_t errlen)
+/* Gives node change->id the address change->addr, consuming the standby
+ * that holds it if any (recorded in change->standby_id for a rollback), and
+ * from as the address it moves from ("" for none). */
+static int take_address(struct ring *ring, struct ringctl_change *change, const char *from,
+                        char *err, size_t errlen)
 {
-    struct ringctl_change *change = arg;
     const struct ring_node *node = ring_find(ring, change->id);
     const struct ring_node *holder = ring_find_addr(ring, change->addr);
-    char standby_id[RING_ID_MAX + 1] = "";
 
-    change->note[0] = '\0';
+    change->standby_id[0] = '\0';
     if (!node) {
         snprintf(err, errlen, "no node %s in ring %s (see 'ringctl show')", change->id,
                  ring_name(ring));
@@ -269,15 +271,28 @@ int ringctl_apply_replace(struct ring *ring, void *arg, char *err, size_t errlen
     }
     if (holder) {
         /* Taking over a standby: the standby entry goes, its server now serves id. */
-        snprintf(standby_id, sizeof(standby_id), "%s", holder->id);
-        if (ring_remove_node(ring, standby_id) < 0)
+        snprintf(change->standby_id, sizeof(change->standby_id), "%s", holder->id);
+        change->standby_weight = holder->weight;
+        if (ring_remove_node(ring, change->standby_id) < 0)
             return -1;
-        snprintf(change->note, sizeof(change->note), " (took over standby node %s)", standby_id);
     }
-    if (ring_set_addr(ring, change->id, change->addr) < 0 || ring_set_from(ring, change->id, "") < 0) {
-        snprintf(err, errlen, "cannot set the address of %s to %s", change->id, change->addr);
+    if (ring_set_addr(ring, change->id, change->addr) < 0 || ring_set_from(ring, change->id, from) < 0) {
+        snprintf(err, errlen, "cannot give %s the address %s", change->id, change->addr);
         return -1;
     }
+    return 0;
+}
+
+int ringctl_apply_replace(struct ring *ring, void *arg, char *err, size_t errlen)
+{
+    struct ringctl_change *change = arg;
+
+    change->note[0] = '\0';
+    if (take_address(ring, change, "", err, errlen) < 0)
+        return -1;
+    if (change->standby_id[0])
+        snprintf(change->note, sizeof(change->note), " (took over standby node %s)",
+                 change->standby_id);
     return 0;
 }
 
@@ -287,43 +302,18 @@ static int replace_begin(struct ring *ring, void *arg, char *err, size_t errlen)
 {
     struct ringctl_change *change = arg;
     const struct ring_node *node = ring_find(ring, change->id);
-    const struct ring_node *holder = ring_find_addr(ring, change->addr);
     char old[RING_ADDR_MAX + 1];
 
-    change->standby_id[0] = '\0';
-    if (!node) {
-        snprintf(err, errlen, "no node %s in ring %s (see 'ringctl show')", change->id,
-                 ring_name(ring));
-        return -1;
-    }
-    if (node->state != RING_STATE_ACTIVE || node->from[0]) {
+    if (node && (node->state != RING_STATE_ACTIVE || node->from[0])) {
         snprintf(err, errlen, "node %s is %s%s%s: let that change finish first (run it again "
                  "to resume it)", node->id, node->from[0] ? "moving from " : "",
                  node->from[0] ? node->from : ring_state_name(node->state),
                  node->from[0] ? " already" : "");
         return -1;
     }
-    if (holder == node) {
-        snprintf(err, errlen, "node %s has address %s already", node->id, node->addr);
+    snprintf(old, sizeof(old), "%s", node ? node->addr : "");
+    if (take_address(ring, change, old, err, errlen) < 0)
         return -1;
-    }
-    if (holder && holder->state != RING_STATE_STANDBY) {
-        snprintf(err, errlen, "address %s belongs to node %s (%s); only a standby node's "
-                 "address can be taken over", change->addr, holder->id,
-                 ring_state_name(holder->state));
-        return -1;
-    }
-    snprintf(old, sizeof(old), "%s", node->addr);
-    if (holder) {
-        snprintf(change->standby_id, sizeof(change->standby_id), "%s", holder->id);
-        change->standby_weight = holder->weight;
-        if (ring_remove_node(ring, change->standby_id) < 0)
-            return -1;
-    }
-    if (ring_set_addr(ring, change->id, change->addr) < 0 || ring_set_from(ring, change->id, old) < 0) {
-        snprintf(err, errlen, "cannot move %s from %s to %s", change->id, old, change->addr);
-        return -1;
-    }
     snprintf(change->note, sizeof(change->note), "%s moving from %s to %s%s%s%s", change->id, old,
              change->addr, change->standby_id[0] ? ", the address of standby " : "",
              change->standby_id, change->standby_id[0] ? ", which goes" : "");
