@@ -423,7 +423,7 @@ out:
         for (unsigned b = 0; b < RAW_HIST_BUCKETS; b++)
             all.buckets[b] += subs[g].latency.buckets[b];
     }
-    if (rc == 0) {
+    if (rc == 0 && !f.subscribe_only) {
         double secs = t_end - t_start;
 
         printf("{\"kind\":\"summary\",\"seconds\":%.3f,\"channels\":%" PRIu64 ",\"updates\":%" PRIu64
