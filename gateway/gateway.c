@@ -442,16 +442,16 @@ static void catch_up_add(struct gateway *gw, uint64_t user)
 
 static void apply_ring(struct gateway *gw, const struct ring *next)
 {
-    struct ring *copy = ring_dup(next), *prev = gw->ring;
+    struct ring *prev = gw->ring, *copy;
     struct channel *ch;
     size_t cursor = 0, moved = 0, kept = 0;
 
-    if (copy == NULL || ensure_nodes(gw, copy) < 0) {
+    if (ensure_nodes(gw, next) < 0) {
         LOG_ERROR("out of memory applying ring epoch %" PRIu64 "; keeping epoch %" PRIu64,
                   ring_epoch(next), prev ? ring_epoch(prev) : 0);
-        ring_free(copy);
         return;
     }
+    copy = ring_ref(next); /* shared with the watcher, not copied: tens of MB at 200 nodes */
     /* New owners first, then the old ones let go: a channel is never without
      * a subscription on the loop's side. */
     while ((ch = channels_next(gw->channels, &cursor)) != NULL) {

@@ -52,6 +52,7 @@ struct ring_table {
 #define RING_INDEX_SLOTS 8192
 
 struct ring {
+    unsigned refs; /* ring_ref / ring_free */
     char name[RING_NAME_MAX + 1];
     uint64_t epoch;
     uint32_t vnodes;

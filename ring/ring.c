@@ -125,6 +125,7 @@ struct ring *ring_new(const char *name, uint64_t epoch, uint32_t vnodes)
     ring = calloc(1, sizeof(*ring));
     if (ring == NULL)
         return NULL;
+    ring->refs = 1;
     ring->slots = calloc(2 * RING_INDEX_SLOTS, sizeof(*ring->slots));
     if (ring->slots == NULL) {
         free(ring);
@@ -136,9 +137,17 @@ struct ring *ring_new(const char *name, uint64_t epoch, uint32_t vnodes)
     return ring;
 }
 
+struct ring *ring_ref(const struct ring *ring)
+{
+    struct ring *shared = (struct ring *)ring; /* the count is not the ring's content */
+
+    shared->refs++;
+    return shared;
+}
+
 void ring_free(struct ring *ring)
 {
-    if (ring == NULL)
+    if (ring == NULL || --ring->refs > 0)
         return;
     ring_unbuild(ring);
     free(ring->slots);
@@ -162,6 +171,7 @@ struct ring *ring_dup(const struct ring *ring)
     if (copy == NULL)
         return NULL;
     *copy = *ring;
+    copy->refs = 1;
     copy->nodes = NULL;
     copy->node_cap = ring->node_count;
     copy->slots = ring_dup_bytes(ring->slots, 2 * RING_INDEX_SLOTS * sizeof(*ring->slots));

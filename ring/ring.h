@@ -97,8 +97,15 @@ int ring_valid_name(const char *s); /* ring name: 1..RING_NAME_MAX of the id alp
  * vnodes (1..RING_VNODES_MAX) is invalid. Free it with ring_free. */
 struct ring *ring_new(const char *name, uint64_t epoch, uint32_t vnodes);
 
-/* Frees a ring and everything it owns; ring_free(NULL) does nothing. */
+/* Drops a reference; the last one frees the ring and everything it owns.
+ * ring_free(NULL) does nothing. */
 void ring_free(struct ring *ring);
+
+/* Adds a reference to ring (which must not be mutated while shared) and
+ * returns it: a built ring of hundreds of nodes holds tens of MB of tables,
+ * which ring_dup would copy. References are not thread-safe: one thread at
+ * a time. */
+struct ring *ring_ref(const struct ring *ring);
 
 /* Returns a deep copy (built if ring is built), or NULL when out of memory. */
 struct ring *ring_dup(const struct ring *ring);

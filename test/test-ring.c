@@ -145,6 +145,11 @@ static void test_nodes(void)
     CHECK(ring_remove_node(ring, "r1") == 0);
     CHECK(ring_find(copy, "r1") != NULL && ring_owner(copy, RING_VIEW_OLD, 1) != NULL);
     CHECK(ring_owner(ring, RING_VIEW_OLD, 1) == NULL);
+    /* A reference keeps the ring alive past the first ring_free (ASan checks
+     * that the last one frees it, and only it). */
+    CHECK(ring_ref(copy) == copy);
+    ring_free(copy);
+    CHECK(ring_find(copy, "r1") != NULL && ring_owner(copy, RING_VIEW_OLD, 1) != NULL);
     ring_free(copy);
 
     /* RING_NODES_MAX */

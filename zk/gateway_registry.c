@@ -143,7 +143,7 @@ static void reg_kick(struct gateway_registry *reg)
 }
 
 /* The request in flight completed with rc: take the next step. */
-static void reg_on_done(void *arg, const struct zk_session_item *base)
+static void reg_on_done(void *arg, struct zk_session_item *base)
 {
     struct gateway_registry *reg = arg;
     const struct reg_item *item = (const struct reg_item *)base;

@@ -254,6 +254,9 @@ void zk_glue_items_free(struct zk_glue_item *item)
 {
     while (item != NULL) {
         struct zk_glue_item *next = item->next;
+
+        if (item->dispose != NULL)
+            item->dispose(item);
         free(item);
         item = next;
     }

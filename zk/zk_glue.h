@@ -57,6 +57,9 @@ int zk_glue_gateway_path(const char *root, const char *id, char *path, char *err
 struct zk_glue_item {
     struct zk_glue_item *next;
     unsigned gen; /* generation of the handle it came from */
+    /* May be NULL: frees what the item owns beyond its own block, before
+     * zk_glue_items_free frees the block. */
+    void (*dispose)(struct zk_glue_item *item);
 };
 
 struct zk_glue_handoff {

@@ -211,7 +211,7 @@ static void zk_session_pipe_cb(evutil_socket_t fd, short what, void *arg)
     zk_session_enter(s);
     batch = zk_glue_handoff_take(&s->handoff, &lost);
     for (link = batch; link != NULL && !s->free_requested; link = link->next) {
-        const struct zk_session_item *item = (const struct zk_session_item *)link;
+        struct zk_session_item *item = (struct zk_session_item *)link;
 
         /* Items of a handle closed meanwhile (expiry) are stale. */
         if (link->gen != s->gen || s->zh == NULL)

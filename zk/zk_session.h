@@ -46,7 +46,7 @@ struct zk_session_ops {
     /* The handle was closed for good (detail says why); a new one follows. */
     void (*on_expired)(void *arg, const char *detail);
     /* One of the owner's items, of the current handle. */
-    void (*on_item)(void *arg, const struct zk_session_item *item);
+    void (*on_item)(void *arg, struct zk_session_item *item); /* may take what item owns */
     /* An item could not be allocated since the last batch. */
     void (*on_lost)(void *arg);
     /* The retry timer fired while a handle is open. */
