@@ -93,6 +93,7 @@ struct gateway {
     struct phone *phones;     /* list head */
     size_t phone_count;
     struct event *tick;       /* once a second: expiry, gauges */
+    unsigned ticks;           /* seconds since start, for what runs less often */
     struct event *drain_timer;
     int draining;
     unsigned drain_steps_left;
