@@ -444,15 +444,15 @@ out:
 }
 
 static const struct ringctl_rollout add_rollout = {
-    "added", " at ", add_begun, add_begin, add_finish, add_undo,
+    "added", " at ", add_begun, add_begin, add_finish, add_undo, 1,
 };
 
 static const struct ringctl_rollout drain_rollout = {
-    "drained", "", drain_begun, drain_begin, drain_finish, drain_undo,
+    "drained", "", drain_begun, drain_begin, drain_finish, drain_undo, 0,
 };
 
 static const struct ringctl_rollout replace_rollout = {
-    "moved", " to ", replace_begun, replace_begin, replace_finish, replace_undo,
+    "moved", " to ", replace_begun, replace_begin, replace_finish, replace_undo, 1,
 };
 
 static int run_add(struct ringctl *ctl, int argc, char **argv, void *state)

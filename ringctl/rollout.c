@@ -18,6 +18,7 @@ enum wait_result {
     WAIT_DONE,
     WAIT_TIMEOUT,
     WAIT_INTERRUPTED,
+    WAIT_DEAD, /* a gateway on the epoch finds the node dead */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -88,8 +89,9 @@ static void progress_show(struct progress *pr, int phase, uint64_t epoch, size_t
  * waited for. On a timeout, names the gateways still behind in stragglers.
  * ZooKeeper being away for a while is waited out up to the deadline. */
 static enum wait_result wait_gateways(const struct ringctl *ctl, zhandle_t *zh, int phase,
-                                      uint64_t epoch, uint64_t deadline, struct progress *pr,
-                                      size_t *applied, char *stragglers, size_t cap)
+                                      uint64_t epoch, const char *must_answer,
+                                      uint64_t deadline, struct progress *pr, size_t *applied,
+                                      char *stragglers, size_t cap)
 {
     uint64_t start = now_ms();
     size_t last_n = 0;
@@ -107,6 +109,13 @@ static enum wait_result wait_gateways(const struct ringctl *ctl, zhandle_t *zh, 
 
             stragglers[0] = '\0';
             for (size_t i = 0; i < n; i++) {
+                if (gws[i].epoch >= 0 && (uint64_t)gws[i].epoch >= epoch && must_answer &&
+                    ringctl_gateway_reports_dead(&gws[i], must_answer)) {
+                    snprintf(stragglers, cap, "%s", gws[i].id);
+                    free(gws);
+                    progress_end(pr);
+                    return WAIT_DEAD;
+                }
                 if (gws[i].epoch >= 0 && (uint64_t)gws[i].epoch >= epoch) {
                     k++;
                 } else if (len + strlen(gws[i].id) + 2 < cap) {
@@ -226,7 +235,16 @@ int ringctl_rollout_run(struct ringctl *ctl, const struct ringctl_rollout *r,
         rc = RINGCTL_EXIT_OK;
         goto restore;
     }
-    w = wait_gateways(ctl, zh, 1, e1, deadline, &pr, &applied, stragglers, sizeof(stragglers));
+    w = wait_gateways(ctl, zh, 1, e1, r->must_answer ? change->id : NULL, deadline, &pr,
+                      &applied, stragglers, sizeof(stragglers));
+    if (w == WAIT_DEAD) {
+        uint64_t back = write_change(ctl, zh, r->undo, change, NULL);
+
+        ringctl_fail(ctl, "gateway %s finds node %s at %s dead (is its Redis running?); %s",
+                     stragglers, change->id, change->addr,
+                     back ? "rolled back to the old membership" : "and could not roll back");
+        goto restore;
+    }
     if (w != WAIT_DONE) {
         uint64_t back = write_change(ctl, zh, r->undo, change, NULL);
 
@@ -251,7 +269,8 @@ int ringctl_rollout_run(struct ringctl *ctl, const struct ringctl_rollout *r,
         goto restore;
     fprintf(pr.out, "phase 2/2: ring %s at epoch %llu (%s)\n", ctl->ring,
             (unsigned long long)e2, change->note);
-    w = wait_gateways(ctl, zh, 2, e2, deadline, &pr, &applied, stragglers, sizeof(stragglers));
+    w = wait_gateways(ctl, zh, 2, e2, NULL, deadline, &pr, &applied, stragglers,
+                      sizeof(stragglers));
     if (w != WAIT_DONE) {
         ringctl_fail(ctl, "%s: the change is final at epoch %llu, but gateways %s have not "
                      "applied it yet; they will as they catch up ('ringctl status')",

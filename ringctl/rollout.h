@@ -30,6 +30,9 @@ struct ringctl_rollout {
     ring_store_apply_fn begin;  /* phase 1 */
     ring_store_apply_fn finish; /* phase 2 */
     ring_store_apply_fn undo;   /* from phase 1 back to the old membership */
+    /* 1 when the node must answer at its (new) address: a gateway that
+     * applied phase 1 and finds it dead makes the change roll back. */
+    int must_answer;
 };
 
 /* Runs the change described by change (its id, addr, no_wait, timeout_s)

@@ -193,6 +193,15 @@ expect 0 show --json
 grep -q '"id":"r1","addr":"127.0.0.1:7001"' <<<"$out" || fail "r1 moved despite the rollback: $out"
 zkcli delete /nearby/gateways/stuck
 
+# A node that a gateway on the new epoch finds dead is not added: rolled back at once.
+zkcli create /nearby/gateways/sees-dead "addr=127.0.0.1:2 epoch=100000 dead=r3,r10"
+before=$(epoch)
+expect 1 add --timeout 20 r10=127.0.0.1:7010
+grep -q "gateway sees-dead finds node r10 at 127.0.0.1:7010 dead (is its Redis running?); rolled back" \
+    <<<"$out" || fail "add of a node found dead did not roll back: $out"
+[ "$(epoch)" = $((before + 2)) ] || fail "dead-node rollback: epoch $(epoch), want $((before + 2))"
+zkcli delete /nearby/gateways/sees-dead
+
 # status runs with no gateway registered.
 expect 0 status
 grep -q "no gateways" <<<"$out" || fail "status without gateways: $out"
