@@ -156,7 +156,7 @@ chaos_redis() {
 
 # channels_on PORT: the u:* channels some gateway subscribes on the Redis at PORT, sorted.
 channels_on() {
-    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS 'u:*' | sort
+    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS 'u:*' | sed '/^$/d' | sort
 }
 
 # subscriptions_on PORT: how many channels (of any name) are subscribed on the Redis at PORT.
@@ -270,6 +270,28 @@ chaos_result() {
 steady_rate() {
     grep '^t=' "$dir/loadgen.out" | sed -n 's/.* updates_per_s=\([0-9]*\).*/\1/p' |
         awk '$1 > 0' | sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'
+}
+
+# lagging_gateway I SECONDS LOG CMD...: runs CMD (a ring change) while gateway gwI is frozen
+# (SIGSTOP) for its first SECONDS, so that gwI applies each epoch that much later than the
+# others. Without a lag the gateways apply an epoch within ~30 ms of each other, and the
+# cache read after a move hides even a one-phase ring write (measured: lost=0); with 1.5 s
+# a one-phase add lost 2092 updates, the two-phase one none. Keep SECONDS under 2: a frozen
+# gateway that wakes 3 s after its last heartbeat declares its nodes dead.
+# Returns CMD's exit status; its output goes to LOG.
+lagging_gateway() {
+    local i=$1 seconds=$2 log=$3 gw pid rc=0
+    shift 3
+    gw=$(gateway_pid "$i")
+    alive "$gw" || die "gw$i (pid $gw) does not run"
+    stopped_pids+=("$gw")
+    kill -STOP "$gw"
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    sleep "$seconds"
+    kill -CONT "$gw"
+    wait "$pid" || rc=$?
+    return "$rc"
 }
 
 # ring_epoch: the ring's epoch from 'ringctl show'.
