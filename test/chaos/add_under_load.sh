@@ -4,6 +4,7 @@
 # duplicated, and about 1/9 of the gateways' channels (within 2 points) must move to it, each
 # held on one node only once the change is done.
 CHAOS_NAME=add_under_load CHAOS_LIMIT=300
+# shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 new_port=$((REDIS_BASE + 9))
 

@@ -5,6 +5,7 @@
 # subscribed again (PUBSUB NUMSUB), and the phones must catch up. Updates published while
 # the subscriber was cut are lost inside Redis by nature: lost is reported, not asserted.
 CHAOS_NAME=double_disconnect CHAOS_LIMIT=300
+# shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 cutter=${NEARBY_CUT_SUBSCRIBER:-$build/test/cut-subscriber}
 [[ -x $cutter ]] || die "$cutter is not built"
@@ -42,6 +43,7 @@ done
 say "after the cuts: $missing of $held channels without a subscriber ($((SECONDS - t0)) s after)"
 redis-cli -p "$node_port" PUBSUB CHANNELS 'u:*' | sort >"$dir/channels-after"
 extra=$(comm -13 "$dir/channels-before" "$dir/channels-after" | wc -l)
+# shellcheck disable=SC2034 # read by check
 resubscribed=$(grep -c 'channels subscribed again' "$dir/gateway-gw1.log" || true)
 chaos_loadgen_wait
 

@@ -3,6 +3,7 @@
 # lags 1.5 s behind (lagging_gateway in lib.sh says why). Nothing may be lost or duplicated,
 # r8 must end with no subscription at all, and 'ringctl remove r8' must then succeed.
 CHAOS_NAME=drain_under_load CHAOS_LIMIT=300
+# shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 r8_port=$((REDIS_BASE + 8))
 
@@ -27,6 +28,7 @@ done
 say "r8 held $before channels before the drain, $left subscriptions after"
 remove_rc=0
 rctl remove r8 >>"$dir/t-ringctl.log" 2>&1 || remove_rc=$?
+# shellcheck disable=SC2034 # read by check
 in_ring=$(rctl show 2>>"$dir/t-ringctl.log" | grep -c 'r8' || true)
 chaos_loadgen_wait
 

@@ -3,6 +3,7 @@
 # the others, and within 5 s every phone again shows every online friend's latest position.
 # Updates the dead gateway held in flight are gone with it, so lost is reported, not asserted.
 CHAOS_NAME=kill_gateway CHAOS_LIMIT=300
+# shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 chaos_up 8 3

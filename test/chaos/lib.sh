@@ -243,6 +243,7 @@ check() {
         sessions converged_ms skipped lost_tail; do
         local "$name=$(field "$name" || echo 0)"
     done
+    # shellcheck disable=SC2004 # expr is an expression text, not a variable
     if ! (($expr)); then
         failed+=("$what")
         say "check failed: $what ($expr)"

@@ -3,6 +3,7 @@
 # different nodes start at the same moment. Compare-and-set makes one re-read and re-apply:
 # both must succeed, both nodes end active, and nothing is lost or duplicated.
 CHAOS_NAME=racing_ringctl CHAOS_LIMIT=300
+# shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 p9=$((REDIS_BASE + 9)) p10=$((REDIS_BASE + 10))
 

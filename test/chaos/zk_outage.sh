@@ -5,8 +5,10 @@
 # (the long outage expires their sessions), and a later 'ringctl add' must still complete.
 # Nothing may be lost or duplicated over the whole run.
 CHAOS_NAME=zk_outage CHAOS_LIMIT=400
+# shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 new_port=$((REDIS_BASE + 9))
+# shellcheck disable=SC2034 # read by check
 session_ms=10000 # the gateways' --zk-session-timeout-ms (their default; scripts/cluster keeps it)
 
 zk_stop() {
