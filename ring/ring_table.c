@@ -356,6 +356,14 @@ cleanup:
     return rc;
 }
 
+int ring_check(const struct ring *ring)
+{
+    if (view_vnodes(ring, RING_VIEW_OLD) > RING_VIEW_VNODES_MAX ||
+        view_vnodes(ring, RING_VIEW_NEW) > RING_VIEW_VNODES_MAX)
+        return RING_ERR_LIMIT;
+    return 0;
+}
+
 int ring_build(struct ring *ring)
 {
     struct ring_table *old_view = NULL, *new_view = NULL;
@@ -364,8 +372,7 @@ int ring_build(struct ring *ring)
     if (ring->built)
         return 0;
     /* Check both views before spending time on either. */
-    if (view_vnodes(ring, RING_VIEW_OLD) > RING_VIEW_VNODES_MAX ||
-        view_vnodes(ring, RING_VIEW_NEW) > RING_VIEW_VNODES_MAX)
+    if (ring_check(ring) < 0)
         return RING_ERR_LIMIT;
     rc = table_build(ring, RING_VIEW_OLD, &old_view);
     if (rc < 0)

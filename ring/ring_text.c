@@ -266,7 +266,8 @@ static int parse_node(struct text_cursor *c, struct ring *ring)
  * rather than RING_ERR_PARSE: the text is well formed, the ring too big. err
  * is filled for those too (line 0 for the virtual node count, which no single
  * line causes). */
-int ring_parse(const char *buf, size_t len, struct ring **out, struct ring_parse_error *err)
+static int parse_text(const char *buf, size_t len, struct ring **out,
+                      struct ring_parse_error *err, int build)
 {
     struct text_cursor c = { .line = 1, .err = err };
     const char *p = buf, *end;
@@ -296,7 +297,7 @@ int ring_parse(const char *buf, size_t len, struct ring **out, struct ring_parse
         if (rc < 0)
             goto cleanup;
     }
-    rc = ring_build(ring);
+    rc = build ? ring_build(ring) : ring_check(ring);
     if (rc == RING_ERR_LIMIT) {
         c.line = 0;
         parse_fail(&c, "more than 16777216 virtual nodes in a view");
@@ -309,6 +310,17 @@ int ring_parse(const char *buf, size_t len, struct ring **out, struct ring_parse
 cleanup:
     ring_free(ring);
     return rc;
+}
+
+int ring_parse(const char *buf, size_t len, struct ring **out, struct ring_parse_error *err)
+{
+    return parse_text(buf, len, out, err, 1);
+}
+
+int ring_parse_unbuilt(const char *buf, size_t len, struct ring **out,
+                       struct ring_parse_error *err)
+{
+    return parse_text(buf, len, out, err, 0);
 }
 
 /* Appends line (n bytes) at offset off of buf, as much as fits before the

@@ -191,7 +191,7 @@ static void observe(const struct ringctl *ctl, struct autopilot_cmd *cmd, struct
     char err[512];
     int n, zrc;
 
-    if (ring_store_get(zh, ctl->root, ctl->ring, &ring, NULL, err, sizeof(err)) < 0) {
+    if (ring_store_get_nodes(zh, ctl->root, ctl->ring, &ring, NULL, err, sizeof(err)) < 0) {
         warn_read(cmd, "cannot read the ring: %s", err);
         return;
     }

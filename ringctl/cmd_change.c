@@ -500,7 +500,7 @@ static int run_drain(struct ringctl *ctl, int argc, char **argv, void *state)
 static int check_unused(struct ringctl *ctl, const struct ringctl_change *change)
 {
     zhandle_t *zh = ringctl_connect(ctl);
-    struct ring *ring = zh ? ringctl_read_ring(ctl, zh, NULL) : NULL;
+    struct ring *ring = zh ? ringctl_read_nodes(ctl, zh, NULL) : NULL;
     const struct ring_node *node = ring ? ring_find(ring, change->id) : NULL;
     char err[512];
     long long count = 0;

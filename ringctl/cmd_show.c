@@ -110,7 +110,7 @@ static int run_status(struct ringctl *ctl, int argc, char **argv, void *state)
     zh = ringctl_connect(ctl);
     if (!zh)
         return RINGCTL_EXIT_FAILED;
-    ring = ringctl_read_ring(ctl, zh, NULL);
+    ring = ringctl_read_nodes(ctl, zh, NULL);
     if (ring)
         ring_epoch_now = (long long)ring_epoch(ring);
     ring_free(ring);

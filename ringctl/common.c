@@ -19,19 +19,31 @@ zhandle_t *ringctl_connect(const struct ringctl *ctl)
     return zh;
 }
 
-struct ring *ringctl_read_ring(const struct ringctl *ctl, zhandle_t *zh, int32_t *version)
+static struct ring *read_ring(const struct ringctl *ctl, zhandle_t *zh, int build,
+                              int32_t *version)
 {
     char err[256];
     struct ring *ring;
     int32_t v;
 
-    if (ring_store_get(zh, ctl->root, ctl->ring, &ring, &v, err, sizeof(err)) < 0) {
+    if ((build ? ring_store_get : ring_store_get_nodes)(zh, ctl->root, ctl->ring, &ring, &v, err,
+                                                       sizeof(err)) < 0) {
         ringctl_fail(ctl, "%s", err);
         return NULL;
     }
     if (version)
         *version = v;
     return ring;
+}
+
+struct ring *ringctl_read_ring(const struct ringctl *ctl, zhandle_t *zh, int32_t *version)
+{
+    return read_ring(ctl, zh, 1, version);
+}
+
+struct ring *ringctl_read_nodes(const struct ringctl *ctl, zhandle_t *zh, int32_t *version)
+{
+    return read_ring(ctl, zh, 0, version);
 }
 
 int ringctl_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -94,14 +106,14 @@ void ringctl_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-void ringctl_print_ring(const struct ringctl *ctl, const struct ring *ring, int32_t version)
+void ringctl_print_ring(const struct ringctl *ctl, struct ring *ring, int32_t version)
 {
     size_t n = ring_node_count(ring);
     double *old_share = calloc(n ? n : 1, sizeof(double));
     double *new_share = calloc(n ? n : 1, sizeof(double));
     int transition = ring_in_transition(ring);
 
-    if (!old_share || !new_share) {
+    if (!old_share || !new_share || ring_build(ring) < 0) {
         ringctl_fail(ctl, "out of memory");
         goto out;
     }

@@ -63,8 +63,11 @@ int ringctl_usage_error(const struct ringctl *ctl, const char *fmt, ...)
 /* Connects to ZooKeeper; on failure prints why and returns NULL. */
 zhandle_t *ringctl_connect(const struct ringctl *ctl);
 
-/* Reads the ring; on failure prints why and returns NULL. version may be NULL. */
+/* Reads the ring, built; on failure prints why and returns NULL. version may be NULL. */
 struct ring *ringctl_read_ring(const struct ringctl *ctl, zhandle_t *zh, int32_t *version);
+
+/* The same, unbuilt: for commands that look at the nodes only. */
+struct ring *ringctl_read_nodes(const struct ringctl *ctl, zhandle_t *zh, int32_t *version);
 
 /* Parses "ID=HOST:PORT" into id and addr (RING_ID_MAX+1 and RING_ADDR_MAX+1
  * bytes). Returns 0, or -1 after printing a usage error. */
@@ -76,7 +79,7 @@ int ringctl_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 /* Writes s as a JSON string, quotes included. */
 void ringctl_json_string(FILE *out, const char *s);
 
-/* Prints the ring (show's output, also used after a change). */
-void ringctl_print_ring(const struct ringctl *ctl, const struct ring *ring, int32_t version);
+/* Prints the ring (show's output, also used after a change); builds it first. */
+void ringctl_print_ring(const struct ringctl *ctl, struct ring *ring, int32_t version);
 
 #endif

@@ -203,7 +203,7 @@ int ringctl_rollout_run(struct ringctl *ctl, const struct ringctl_rollout *r,
     zh = ringctl_connect(ctl);
     if (!zh)
         return RINGCTL_EXIT_FAILED;
-    ring = ringctl_read_ring(ctl, zh, NULL);
+    ring = ringctl_read_nodes(ctl, zh, NULL);
     if (!ring)
         goto out;
     memset(&sa, 0, sizeof(sa));

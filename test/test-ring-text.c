@@ -341,9 +341,35 @@ static void test_mutations(void)
     CHECK(accepted > 0);
 }
 
+/* The unbuilt parse reads the same nodes and builds to the same owners. */
+static void test_unbuilt(void)
+{
+    const char *text = "nearby-ring v1 name=main epoch=3 vnodes=64\n"
+                       "node id=r1 addr=h:1 weight=1 state=active\n"
+                       "node id=r2 addr=h:2 weight=2 state=joining\n";
+    struct ring *built = NULL, *nodes = NULL;
+
+    CHECK(ring_parse(text, strlen(text), &built, NULL) == 0 && ring_is_built(built));
+    CHECK(ring_parse_unbuilt(text, strlen(text), &nodes, NULL) == 0 && !ring_is_built(nodes));
+    CHECK(ring_node_count(nodes) == 2 && ring_epoch(nodes) == 3 && ring_check(nodes) == 0);
+    CHECK(ring_owner(nodes, RING_VIEW_NEW, 42) == NULL); /* not built: no lookups */
+    CHECK(ring_build(nodes) == 0);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t h = rnd();
+
+        CHECK(ring_node_index(built, ring_owner(built, RING_VIEW_NEW, h)) ==
+              ring_node_index(nodes, ring_owner(nodes, RING_VIEW_NEW, h)));
+    }
+    text = "nearby-ring v1 name=main epoch=3 vnodes=64\nnode id=r1\n";
+    CHECK(ring_parse_unbuilt(text, strlen(text), &nodes, NULL) == RING_ERR_PARSE);
+    ring_free(built);
+    ring_free(nodes);
+}
+
 int main(void)
 {
     rnd_seed(0x7e57);
+    test_unbuilt();
     test_valid();
     test_errors();
     test_limits();

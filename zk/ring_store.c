@@ -182,14 +182,15 @@ out:
 /* Parses the text of ring name read from path (znode version in version):
  * 0 with the built ring in *out, or RING_STORE_ERR_CORRUPT / _NOMEM. */
 static int store_parse(const char *text, size_t len, const char *path, const char *name,
-                       int32_t version, struct ring **out, char *errbuf, size_t errlen)
+                       int32_t version, int build, struct ring **out, char *errbuf,
+                       size_t errlen)
 {
     struct ring_parse_error perr;
     struct ring *ring = NULL;
     int rc;
 
     memset(&perr, 0, sizeof(perr));
-    rc = ring_parse(text, len, &ring, &perr);
+    rc = build ? ring_parse(text, len, &ring, &perr) : ring_parse_unbuilt(text, len, &ring, &perr);
     if (rc == RING_ERR_NOMEM) {
         zk_glue_err(errbuf, errlen, "out of memory parsing %s", path);
         return RING_STORE_ERR_NOMEM;
@@ -229,7 +230,8 @@ static void store_not_found(const char *root, const char *name, char *errbuf, si
  * znode's stat in *stat, or an error with the reason in errbuf (a missing
  * ring says how to create it). */
 static int store_load(zhandle_t *zh, const char *root, const char *name, const char *path,
-                      struct ring **out, struct Stat *stat, char *errbuf, size_t errlen)
+                      int build, struct ring **out, struct Stat *stat, char *errbuf,
+                      size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
@@ -239,13 +241,13 @@ static int store_load(zhandle_t *zh, const char *root, const char *name, const c
         store_not_found(root, name, errbuf, errlen);
     if (rc != RING_STORE_OK)
         return rc;
-    rc = store_parse(text, len, path, name, stat->version, out, errbuf, errlen);
+    rc = store_parse(text, len, path, name, stat->version, build, out, errbuf, errlen);
     free(text);
     return rc;
 }
 
-int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct ring **out,
-                   int32_t *version, char *errbuf, size_t errlen)
+static int store_get(zhandle_t *zh, const char *root, const char *name, int build,
+                     struct ring **out, int32_t *version, char *errbuf, size_t errlen)
 {
     char path[RING_STORE_PATH_MAX];
     struct Stat stat;
@@ -259,7 +261,7 @@ int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct rin
         zk_glue_err(errbuf, errlen, "ring_store_get: no ZooKeeper handle or output");
         return RING_STORE_ERR_INVALID;
     }
-    rc = store_load(zh, root, name, path, &ring, &stat, errbuf, errlen);
+    rc = store_load(zh, root, name, path, build, &ring, &stat, errbuf, errlen);
     if (rc != RING_STORE_OK)
         return rc;
     *out = ring;
@@ -268,8 +270,20 @@ int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct rin
     return RING_STORE_OK;
 }
 
-/* Builds ring (so that a ring no reader could build is never written) and
- * formats it as text for the znode: 0 with the text in *text (malloc'd) and
+int ring_store_get(zhandle_t *zh, const char *root, const char *name, struct ring **out,
+                   int32_t *version, char *errbuf, size_t errlen)
+{
+    return store_get(zh, root, name, 1, out, version, errbuf, errlen);
+}
+
+int ring_store_get_nodes(zhandle_t *zh, const char *root, const char *name, struct ring **out,
+                         int32_t *version, char *errbuf, size_t errlen)
+{
+    return store_get(zh, root, name, 0, out, version, errbuf, errlen);
+}
+
+/* Checks that readers can build ring (so that a ring no reader could build
+ * is never written) and formats it as text for the znode: 0 with the text in *text (malloc'd) and
  * its length in *len; on failure RING_STORE_ERR_NOMEM or fail_rc with a
  * reason. */
 static int store_format(struct ring *ring, const char *path, int fail_rc, char **text,
@@ -279,11 +293,7 @@ static int store_format(struct ring *ring, const char *path, int fail_rc, char *
     size_t n = 0;
     int brc;
 
-    brc = ring_build(ring);
-    if (brc == RING_ERR_NOMEM) {
-        zk_glue_err(errbuf, errlen, "out of memory building the ring for %s", path);
-        return RING_STORE_ERR_NOMEM;
-    }
+    brc = ring_check(ring);
     if (brc != RING_OK) {
         zk_glue_err(errbuf, errlen, "the ring cannot be built: %s", ring_strerror(brc));
         return fail_rc;
@@ -427,7 +437,7 @@ int ring_store_update(zhandle_t *zh, const char *root, const char *name,
             store_backoff(attempt, &seed);
         /* ring is a private copy parsed afresh on every attempt: apply may
          * change it freely and a lost race re-applies to the new state. */
-        rc = store_load(zh, root, name, path, &ring, &stat, errbuf, errlen);
+        rc = store_load(zh, root, name, path, 0, &ring, &stat, errbuf, errlen);
         if (rc != RING_STORE_OK)
             return rc;
         epoch = ring_epoch(ring);

@@ -55,6 +55,11 @@ int ring_store_path(const char *root, const char *name, char *path);
 int ring_store_get(zhandle_t *zh, const char *root, const char *name,
                    struct ring **out, int32_t *version, char *errbuf, size_t errlen);
 
+/* The same, leaving the ring unbuilt: for readers of the nodes alone (a
+ * build costs a quarter of a second a view at 200 nodes). */
+int ring_store_get_nodes(zhandle_t *zh, const char *root, const char *name,
+                         struct ring **out, int32_t *version, char *errbuf, size_t errlen);
+
 /* Creates ROOT/rings/NAME (and missing parents) holding ring. Fails with
  * RING_STORE_ERR_EXISTS when it is there already. */
 int ring_store_create(zhandle_t *zh, const char *root, const char *name,
@@ -69,7 +74,8 @@ typedef int (*ring_store_apply_fn)(struct ring *ring, void *arg, char *errbuf,
 /* Read-modify-write with compare-and-set: reads the ring, lets apply change
  * it, bumps the epoch by one, and writes it only if the znode version is still
  * the one read; on a version conflict re-reads and re-applies (up to 64
- * times). On success *out (may be NULL) gets the ring as written. */
+ * times). apply gets the ring unbuilt (nodes only; ring_build it for
+ * lookups). On success *out (may be NULL) gets the ring as written, unbuilt. */
 int ring_store_update(zhandle_t *zh, const char *root, const char *name,
                       ring_store_apply_fn apply, void *arg, struct ring **out,
                       char *errbuf, size_t errlen);
