@@ -5,6 +5,7 @@
 #   logging      log, warn, die, usage_error
 #   arguments    need_value, check_uint, check_port, abs_dir
 #   time         now_ms, wait_until (poll a command with a deadline)
+#   http         http_code, http_ok (a GET bounded to 2 s; needs curl)
 #   processes    pid_alive, pid_matches, read_pidfile, live_pid, stop_pid
 #   ports        port_listening, port_users, wait_port_free, require_port_free
 #   launching    spawn (start a server detached, in the background), run_clean
@@ -102,6 +103,16 @@ wait_until() {
         sleep "${naps[n++]:-0.1}"
     done
 }
+
+# ---------------------------------------------------------------------------- http
+
+# http_code URL: the HTTP status of a GET (000 when nothing answers), bounded to 2 s.
+http_code() {
+    curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$1" 2>/dev/null || true
+}
+
+# http_ok URL: true if GET URL answers 200.
+http_ok() { [[ $(http_code "$1") == 200 ]]; }
 
 # ---------------------------------------------------------------------------- processes
 

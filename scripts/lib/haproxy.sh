@@ -12,14 +12,6 @@
 HAPROXY_START_DEADLINE=${HAPROXY_START_DEADLINE:-30} # seconds until /healthz through it is 200
 HAPROXY_STOP_DEADLINE=10
 
-# http_code URL: the HTTP status of a GET (000 when nothing answers), bounded to 2 s.
-http_code() {
-    curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$1" 2>/dev/null || true
-}
-
-# http_ok URL: true if GET URL answers 200.
-http_ok() { [[ $(http_code "$1") == 200 ]]; }
-
 haproxy_pid() {
     live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
 }

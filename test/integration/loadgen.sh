@@ -6,6 +6,8 @@
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # wait_until, http_ok
 build=${NEARBY_BUILD_ROOT:-$src/build}
 loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
 export NEARBY_BUILD=$build # scripts/cluster finds ringctl there
@@ -50,14 +52,7 @@ for i in 0 1; do
     gw_pids+=($!)
 done
 for port in "${gw_ports[@]}"; do
-    ok=''
-    for _ in $(seq 100); do
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)" = 200 ]; then
-            ok=1 && break
-        fi
-        sleep 0.1
-    done
-    [ -n "$ok" ] || fail "gateway on $port never became healthy"
+    wait_until 10 "" http_ok "http://127.0.0.1:$port/healthz" || fail "gateway on $port never became healthy"
 done
 
 urls=(--url "ws://127.0.0.1:${gw_ports[0]}/ws" --url "ws://127.0.0.1:${gw_ports[1]}/ws")
