@@ -19,6 +19,8 @@ enum config_opt {
     OPT_CACHE,
     OPT_PG,
     OPT_JWT_SECRET_FILE,
+    OPT_JWT_AUDIENCE,
+    OPT_JWT_ISSUER,
     OPT_RADIUS,
     OPT_MAX_RADIUS,
     OPT_TTL,
@@ -40,6 +42,8 @@ static const struct option long_options[] = {
     {"cache", required_argument, NULL, OPT_CACHE},
     {"pg", required_argument, NULL, OPT_PG},
     {"jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE},
+    {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
+    {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
     {"radius-km", required_argument, NULL, OPT_RADIUS},
     {"max-radius-km", required_argument, NULL, OPT_MAX_RADIUS},
     {"location-ttl", required_argument, NULL, OPT_TTL},
@@ -68,6 +72,8 @@ static void usage(void)
            "  --pg CONNINFO               PostgreSQL (default $NEARBY_PG, else\n"
            "                              'host=127.0.0.1 port=5432 user=postgres dbname=nearby')\n"
            "  --jwt-secret-file FILE      HS256 key, at least 32 bytes (required)\n"
+           "  --jwt-audience AUD          accept only tokens whose aud is AUD (default: any)\n"
+           "  --jwt-issuer ISS            accept only tokens whose iss is ISS (default: any)\n"
            "  --radius-km KM              default search radius (default 8.047)\n"
            "  --max-radius-km KM          largest radius a phone may ask for (default 50)\n"
            "  --location-ttl SECONDS      a position older than this is gone (default 600)\n"
@@ -159,6 +165,8 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_CACHE: bad = copy_flag(cfg->cache, sizeof(cfg->cache), arg) || !ring_valid_addr(arg); break;
         case OPT_PG: bad = copy_flag(cfg->pg, sizeof(cfg->pg), arg); break;
         case OPT_JWT_SECRET_FILE: key_file = arg; break;
+        case OPT_JWT_AUDIENCE: bad = copy_flag(cfg->jwt_audience, sizeof(cfg->jwt_audience), arg); break;
+        case OPT_JWT_ISSUER: bad = copy_flag(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), arg); break;
         case OPT_RADIUS: bad = parse_double(arg, 0.0, 20037.6, &cfg->radius_km); break;
         case OPT_MAX_RADIUS: bad = parse_double(arg, 0.0, 20037.6, &cfg->max_radius_km); break;
         case OPT_TTL: bad = parse_unsigned(arg, 1, 86400 * 7, &cfg->location_ttl_s); break;

@@ -18,6 +18,8 @@ struct gateway_config {
     char pg[1024];           /* libpq conninfo */
     uint8_t jwt_key[GATEWAY_KEY_MAX];
     size_t jwt_key_len;
+    char jwt_audience[256];  /* "" : aud not checked */
+    char jwt_issuer[256];    /* "" : iss not checked */
     double radius_km;
     double max_radius_km;
     unsigned location_ttl_s;

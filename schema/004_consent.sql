@@ -108,6 +108,18 @@ BEGIN
         ORDER BY f.friend_id LIMIT 5000;
 END $$;
 
+-- user_me: uid's own record, made on first sight: whether it shares, its
+-- consent version, how many friends it has.
+CREATE FUNCTION user_me(uid bigint)
+RETURNS TABLE (sharing boolean, consent_version bigint, friends bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM user_ensure(uid);
+    RETURN QUERY SELECT u.sharing, u.consent_version,
+                        (SELECT count(*) FROM friendships f WHERE f.user_id = uid)
+                   FROM users u WHERE u.id = uid;
+END $$;
+
 -- set_sharing: switches uid's sharing to turn_on. Returns whether it changed
 -- and the consent version now in force (bumped on every change).
 CREATE FUNCTION set_sharing(uid bigint, turn_on boolean)

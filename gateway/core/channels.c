@@ -41,6 +41,7 @@ struct channels *channels_new(void)
 static void channel_free(struct channel *ch)
 {
     free(ch->watchers);
+    free(ch->owners);
     free(ch);
 }
 
@@ -119,7 +120,7 @@ int channels_release(struct channels *table, struct channel *ch)
 {
     size_t mask = table->slots - 1, hole, i;
 
-    if (ch->watcher_count > 0 || ch->self_refs > 0)
+    if (ch->watcher_count > 0 || ch->owner_count > 0)
         return 0;
     for (hole = slot_of(table, ch->user); table->slot[hole] != ch; hole = (hole + 1) & mask)
         ;
@@ -140,29 +141,52 @@ int channels_release(struct channels *table, struct channel *ch)
     return 1;
 }
 
-int channel_add_watcher(struct channel *ch, struct session *session)
+/* Appends session to a list of sessions (watchers or owners). Returns 0, or
+ * -1 when out of memory. */
+static int list_add(struct session ***list, uint32_t *count, uint32_t *cap,
+                    struct session *session)
 {
-    if (ch->watcher_count == ch->watcher_cap) {
-        uint32_t cap = ch->watcher_cap ? ch->watcher_cap * 2 : 2;
-        struct session **grown = realloc(ch->watchers, cap * sizeof(*grown));
+    if (*count == *cap) {
+        uint32_t grown_cap = *cap ? *cap * 2 : 2;
+        struct session **grown = realloc(*list, grown_cap * sizeof(*grown));
 
         if (grown == NULL)
             return -1;
-        ch->watchers = grown;
-        ch->watcher_cap = cap;
+        *list = grown;
+        *cap = grown_cap;
     }
-    ch->watchers[ch->watcher_count++] = session;
+    (*list)[(*count)++] = session;
     return 0;
+}
+
+static void list_remove(struct session **list, uint32_t *count, struct session *session)
+{
+    for (uint32_t i = 0; i < *count; i++) {
+        if (list[i] == session) {
+            list[i] = list[--*count];
+            return;
+        }
+    }
+}
+
+int channel_add_watcher(struct channel *ch, struct session *session)
+{
+    return list_add(&ch->watchers, &ch->watcher_count, &ch->watcher_cap, session);
 }
 
 void channel_remove_watcher(struct channel *ch, struct session *session)
 {
-    for (uint32_t i = 0; i < ch->watcher_count; i++) {
-        if (ch->watchers[i] == session) {
-            ch->watchers[i] = ch->watchers[--ch->watcher_count];
-            return;
-        }
-    }
+    list_remove(ch->watchers, &ch->watcher_count, session);
+}
+
+int channel_add_owner(struct channel *ch, struct session *session)
+{
+    return list_add(&ch->owners, &ch->owner_count, &ch->owner_cap, session);
+}
+
+void channel_remove_owner(struct channel *ch, struct session *session)
+{
+    list_remove(ch->owners, &ch->owner_count, session);
 }
 
 size_t channels_count(const struct channels *table)

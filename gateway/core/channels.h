@@ -1,11 +1,12 @@
 /* channels.h: the gateway's table of watched users, one entry per channel u:<id> its local sessions need.
  *
  * An entry exists while some local session has the user as a friend (a
- * watcher) or is that user (a self reference: control messages for a user,
- * such as a new friendship, arrive on the user's own channel). The entry also
- * caches the user's latest known position, shared by every watcher, so a
- * session moving can re-check all its friends without asking Redis, and the
- * highest update sequence seen, to drop the duplicates a ring change brings.
+ * watcher) or is that user (an owner: control messages for a user, such as
+ * a new friendship or sharing switched on elsewhere, arrive on the user's
+ * own channel, and the owners are how the gateway finds the user's sessions).
+ * The entry also caches the user's latest known position, shared by every
+ * watcher, so a session moving can re-check all its friends without asking
+ * Redis, and the user's consent as last heard (ordering.h).
  *
  * The gateway keeps one subscription per entry, whatever the number of
  * watchers: callers subscribe when channels_ref creates an entry and
@@ -27,16 +28,36 @@
 struct session;
 struct channels;
 
+#define CHANNEL_RECENT_SEQS 4 /* position sequences remembered to drop duplicates */
+
 struct channel {
     uint64_t user;
     /* Latest known position; ts == 0 when none (never seen, stopped sharing,
-     * or expired). Set lat, lng and pt together with channels_set_position. */
+     * or expired). Set lat, lng and pt together with channels_set_position;
+     * updates go through channel_apply (ordering.h), which decides. */
     double lat, lng;
     struct geo_point pt; /* lat, lng as a unit vector, for the distance to each watcher */
     uint64_t ts;
-    uint64_t seq;         /* highest update sequence applied */
+    /* The last few position sequences applied: a ring change publishes each
+     * position to two owners, and the second copy is dropped by its seq. */
+    uint64_t recent_seq[CHANNEL_RECENT_SEQS];
+    /* The user's consent as this gateway knows it: the consent version
+     * (schema/004_consent.sql; 0 before anything was heard) and whether it
+     * says sharing is on. Unknown means off. */
+    uint64_t consent;
+    uint8_t sharing;
+    /* 1 once the consent was read from PostgreSQL after the channel's
+     * subscription was confirmed: only then may its position be shown,
+     * since nothing published before can have been missed. */
+    uint8_t synced;
+    uint8_t recent_next;  /* where the next seq goes in recent_seq */
     uint64_t seen_ms;     /* gateway clock when the position arrived: expiry */
-    uint32_t self_refs;   /* local sessions of this very user */
+    uint8_t sync_queued;  /* waiting in the gateway's consent read queue */
+    uint64_t sync_ticket; /* names the read queued last, so a reply to an older
+                           * read (or one for an entry since freed) is ignored */
+    uint32_t owner_count;
+    uint32_t owner_cap;
+    struct session **owners;   /* ref: local sessions of this very user */
     uint32_t watcher_count;
     uint32_t watcher_cap;
     struct session **watchers; /* ref: sessions that have user as a friend */
@@ -58,9 +79,8 @@ struct channel *channels_get(const struct channels *table, uint64_t user);
  * when missing; *created (may be NULL) says which. NULL when out of memory. */
 struct channel *channels_ref(struct channels *table, uint64_t user, int *created);
 
-/* Removes ch when it has no watcher and no self reference left, and returns
- * 1 (ch is then freed: the caller unsubscribes); returns 0 when ch is still
- * in use. */
+/* Removes ch when it has no watcher and no owner left, and returns 1 (ch is
+ * then freed: the caller unsubscribes); returns 0 when ch is still in use. */
 int channels_release(struct channels *table, struct channel *ch);
 
 /* Adds session to ch's watchers. Returns 0, or -1 when out of memory. */
@@ -68,6 +88,13 @@ int channel_add_watcher(struct channel *ch, struct session *session);
 
 /* Removes session from ch's watchers (no-op when absent). */
 void channel_remove_watcher(struct channel *ch, struct session *session);
+
+/* Adds session, a session of ch's very user, to ch's owners. Returns 0, or
+ * -1 when out of memory. */
+int channel_add_owner(struct channel *ch, struct session *session);
+
+/* Removes session from ch's owners (no-op when absent). */
+void channel_remove_owner(struct channel *ch, struct session *session);
 
 /* Number of entries. */
 size_t channels_count(const struct channels *table);

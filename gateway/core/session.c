@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "geo.h"
+#include "ordering.h"
 #include "proto_msg.h"
 #include "session.h"
 
@@ -122,13 +123,15 @@ out:
     return rc;
 }
 
-/* Returns 1 when f's position is known and within the session's radius,
- * writing the distance into *dist_km. */
+/* Returns 1 when f's position may be shown (channel_visible: synced, the
+ * friend shares, a position is held) and is within the session's radius,
+ * writing the distance into *dist_km. This is the one test every frame
+ * carrying a friend's position passes. */
 static int in_range(const struct session *s, const struct session_friend *f, double *dist_km)
 {
     const struct channel *ch = f->channel;
 
-    if (!s->has_position || ch->ts == 0)
+    if (!s->has_position || !channel_visible(ch))
         return 0;
     *dist_km = geo_point_distance_km(&s->pt, &ch->pt);
     return *dist_km <= s->radius_km;

@@ -917,14 +917,15 @@ int pubsub_node_unsubscribe(struct pubsub_node *node, const char *channel, size_
     return 0;
 }
 
-int pubsub_node_wants(const struct pubsub_node *node, const char *channel, size_t channel_len)
+int pubsub_node_confirmed(const struct pubsub_node *node, const char *channel,
+                          size_t channel_len)
 {
     const struct pubsub_chan *c;
 
     if (channel == NULL || channel_len == 0 || channel_len > PUBSUB_NODE_CHANNEL_MAX)
         return 0;
     c = chan_find(node, ring_hash(channel, channel_len), channel, channel_len);
-    return c != NULL && c->wanted;
+    return c != NULL && c->wanted && c->confirmed;
 }
 
 void pubsub_node_get_stats(const struct pubsub_node *node, struct pubsub_node_stats *out)

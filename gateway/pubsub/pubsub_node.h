@@ -142,8 +142,10 @@ int pubsub_node_subscribe(struct pubsub_node *node, const char *channel, size_t 
  * when it was not wanted) or PUBSUB_NODE_ERR_INVALID. */
 int pubsub_node_unsubscribe(struct pubsub_node *node, const char *channel, size_t channel_len);
 
-/* Returns 1 when channel is in the wanted set, else 0. */
-int pubsub_node_wants(const struct pubsub_node *node, const char *channel, size_t channel_len);
+/* Returns 1 when channel is wanted and Redis has confirmed its subscription
+ * on the current subscriber connection (on_subscribed was told), else 0. */
+int pubsub_node_confirmed(const struct pubsub_node *node, const char *channel,
+                          size_t channel_len);
 
 /* Fills *out with the node's state and counters. */
 void pubsub_node_get_stats(const struct pubsub_node *node, struct pubsub_node_stats *out);

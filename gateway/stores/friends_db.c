@@ -1,4 +1,4 @@
-/* friends_db.c: friend lists, friendship changes and the sharing switch as queued pg_conn requests. */
+/* friends_db.c: the consent functions of schema/004_consent.sql as queued pg_conn requests. */
 #include "friends_db.h"
 
 #include <inttypes.h>
@@ -7,16 +7,40 @@
 #include <string.h>
 
 #define FRIENDS_DB_ID_MAX ((uint64_t)INT64_MAX)
-#define FRIENDS_DB_STR(x) FRIENDS_DB_STR2(x)
-#define FRIENDS_DB_STR2(x) #x
+#define FRIENDS_DB_ID_LEN 24 /* a decimal id and its NUL */
 
-/* One outstanding call: the user's callback and, for loads, room for the ids. */
+/* One outstanding call: the callback its caller gave, in the member its kind uses. */
 struct friends_db_call {
-    friends_db_load_cb load_cb;
-    friends_db_done_cb done_cb;
+    union {
+        friends_db_ids_cb ids;
+        friends_db_done_cb done;
+        friends_db_status_cb status;
+        friends_db_consent_cb consent;
+        friends_db_sharing_cb sharing;
+        friends_db_block_cb block;
+        friends_db_requests_cb requests;
+        friends_db_me_cb me;
+    } cb;
     void *arg;
-    uint64_t *ids;
 };
+
+static const char *const status_names[] = {
+    [FRIENDS_DB_REQUESTED] = "requested",
+    [FRIENDS_DB_FRIENDS] = "friends",
+    [FRIENDS_DB_RATE_LIMITED] = "rate_limited",
+    [FRIENDS_DB_REQUEST_LIMIT] = "request_limit",
+    [FRIENDS_DB_FRIEND_LIMIT] = "friend_limit",
+    [FRIENDS_DB_BLOCKED] = "blocked",
+    [FRIENDS_DB_SELF] = "self",
+    [FRIENDS_DB_NO_REQUEST] = "no_request",
+};
+
+const char *friends_db_status_name(enum friends_db_status status)
+{
+    if ((unsigned)status >= sizeof(status_names) / sizeof(status_names[0]))
+        return "unknown";
+    return status_names[status];
+}
 
 const char *friends_db_strerror(int err)
 {
@@ -26,20 +50,23 @@ const char *friends_db_strerror(int err)
     case FRIENDS_DB_ERR_INVALID: return "invalid user id";
     case FRIENDS_DB_ERR_DOWN: return "database unavailable";
     case FRIENDS_DB_ERR_DB: return "database error";
-    case FRIENDS_DB_ERR_LIMIT: return "friend limit reached";
-    case FRIENDS_DB_ERR_NO_USER: return "no such user";
     case FRIENDS_DB_ERR_CLOSED: return "database connection closed";
     default: return "unknown error";
     }
 }
 
-static bool friends_db_id_ok(uint64_t id)
+static bool id_ok(uint64_t id)
 {
     return id > 0 && id <= FRIENDS_DB_ID_MAX;
 }
 
+static bool pair_ok(uint64_t a, uint64_t b)
+{
+    return id_ok(a) && id_ok(b) && a != b;
+}
+
 /* Maps a pg_conn error to ours. */
-static int friends_db_from_pg(int err)
+static int from_pg(int err)
 {
     switch (err) {
     case PG_CONN_OK: return FRIENDS_DB_OK;
@@ -52,265 +79,377 @@ static int friends_db_from_pg(int err)
     }
 }
 
-/* Reads a big-endian int8 from a binary result field. */
-static uint64_t friends_db_be64(const unsigned char *p)
+/* Parses an unsigned decimal field; false when it is not one. */
+static bool field_u64(const PGresult *res, int row, int col, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* Parses a non-negative decimal integer field; -1 when it is not one. */
-static long long friends_db_int(const PGresult *res, int row, int col)
-{
-    if (PQgetisnull(res, row, col))
-        return -1;
+    const char *s;
     char *end;
-    const char *s = PQgetvalue(res, row, col);
-    long long v = strtoll(s, &end, 10);
-    return (*s && !*end && v >= 0) ? v : -1;
+    unsigned long long v;
+
+    if (PQgetisnull(res, row, col))
+        return false;
+    s = PQgetvalue(res, row, col);
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return false;
+    *out = (uint64_t)v;
+    return true;
 }
 
-/* Queues sql (a script of several statements when nparams < 0) on a copy of
- * proto, which owns proto->ids from here on. When nothing is queued done never
- * runs, so the copy is freed here and the caller only returns the error. */
-static int friends_db_submit(struct pg_conn *pc, const char *sql, int nparams,
-                             const char *const *params, int binary, pg_conn_cb done,
-                             const struct friends_db_call *proto)
+static bool field_bool(const PGresult *res, int row, int col)
 {
-    struct friends_db_call *call = malloc(sizeof *call);
-    if (!call) {
-        free(proto->ids);
+    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+/* The result of a request that returns rows: its error, or FRIENDS_DB_ERR_DB
+ * when the rows are not cols wide. */
+static int rows_err(int err, const PGresult *res, int cols)
+{
+    int rc = from_pg(err);
+
+    if (rc == 0 && (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != cols))
+        rc = FRIENDS_DB_ERR_DB;
+    return rc;
+}
+
+/* Queues sql with the text parameters given (all ids, printed by us). */
+static int submit(struct pg_conn *pc, const char *sql, int nparams, const char *const *params,
+                  pg_conn_cb done, struct friends_db_call proto)
+{
+    struct friends_db_call *call = malloc(sizeof(*call));
+    int rc;
+
+    if (call == NULL)
         return FRIENDS_DB_ERR_NOMEM;
-    }
-    *call = *proto;
-    int rc = nparams < 0 ? pg_conn_query_script(pc, sql, done, call)
-                         : pg_conn_query(pc, sql, nparams, params, binary, done, call);
+    *call = proto;
+    rc = pg_conn_query(pc, sql, nparams, params, 0, done, call);
     if (rc != 0) {
-        free(call->ids);
         free(call);
-        return friends_db_from_pg(rc);
+        return from_pg(rc);
     }
     return 0;
 }
 
-static void friends_db_on_load(struct pg_conn *pc, int err, PGresult *res, void *arg)
+/* Queues sql with one or two id parameters. */
+static int submit_ids(struct pg_conn *pc, const char *sql, uint64_t a, uint64_t b, int nparams,
+                      pg_conn_cb done, struct friends_db_call proto)
+{
+    char sa[FRIENDS_DB_ID_LEN], sb[FRIENDS_DB_ID_LEN];
+    const char *params[] = {sa, sb};
+
+    snprintf(sa, sizeof sa, "%" PRIu64, a);
+    snprintf(sb, sizeof sb, "%" PRIu64, b);
+    return submit(pc, sql, nparams, params, done, proto);
+}
+
+/* ---- id lists ---- */
+
+static void on_ids(struct pg_conn *pc, int err, PGresult *res, void *arg)
 {
     struct friends_db_call *call = arg;
-    int rc = friends_db_from_pg(err);
+    int rc = rows_err(err, res, 1);
+    uint64_t *ids = NULL;
     size_t n = 0;
+
     if (rc == 0) {
         int rows = PQntuples(res);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 1 ||
-            rows > FRIENDS_DB_MAX_FRIENDS) {
-            rc = FRIENDS_DB_ERR_DB;
-        } else if ((call->ids = malloc(((size_t)rows + 1) * sizeof *call->ids)) == NULL) {
-            rc = FRIENDS_DB_ERR_NOMEM; /* sized to the rows: no 40 KB per session start */
-        } else {
-            for (int i = 0; i < rows; i++) {
-                if (PQgetisnull(res, i, 0) || PQgetlength(res, i, 0) != 8) {
-                    rc = FRIENDS_DB_ERR_DB;
-                    break;
-                }
-                call->ids[n++] = friends_db_be64((const unsigned char *)PQgetvalue(res, i, 0));
-            }
+
+        /* Sized to the rows: no 40 KB per session start. */
+        ids = malloc(((size_t)rows + 1) * sizeof(*ids));
+        if (ids == NULL)
+            rc = FRIENDS_DB_ERR_NOMEM;
+        for (int i = 0; rc == 0 && i < rows; i++)
+            if (!field_u64(res, i, 0, &ids[n++]))
+                rc = FRIENDS_DB_ERR_DB;
+    }
+    if (rc == 0)
+        call->cb.ids(0, ids, n, call->arg);
+    else
+        call->cb.ids(rc, NULL, 0, call->arg);
+    free(ids);
+    free(call);
+}
+
+int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb, void *arg)
+{
+    if (!pc || !cb || !id_ok(user_id))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT friend_id FROM user_friends($1::bigint)", user_id, 0, 1, on_ids,
+                      (struct friends_db_call){.cb.ids = cb, .arg = arg});
+}
+
+int friends_db_blocks(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb, void *arg)
+{
+    if (!pc || !cb || !id_ok(user_id))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT blocked_id FROM blocks WHERE blocker_id = $1::bigint"
+                          " ORDER BY blocked_id LIMIT 10000",
+                      user_id, 0, 1, on_ids, (struct friends_db_call){.cb.ids = cb, .arg = arg});
+}
+
+int friends_db_account_delete(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb,
+                              void *arg)
+{
+    if (!pc || !cb || !id_ok(user_id))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT friend_id FROM account_delete($1::bigint)", user_id, 0, 1,
+                      on_ids, (struct friends_db_call){.cb.ids = cb, .arg = arg});
+}
+
+/* ---- consent ---- */
+
+static void on_consent(struct pg_conn *pc, int err, PGresult *res, void *arg)
+{
+    struct friends_db_call *call = arg;
+    int rc = rows_err(err, res, 3);
+    struct friends_db_consent *rows = NULL;
+    size_t n = 0;
+
+    if (rc == 0) {
+        int count = PQntuples(res);
+
+        rows = malloc(((size_t)count + 1) * sizeof(*rows));
+        if (rows == NULL)
+            rc = FRIENDS_DB_ERR_NOMEM;
+        for (int i = 0; rc == 0 && i < count; i++, n++) {
+            rows[n].sharing = field_bool(res, i, 1);
+            if (!field_u64(res, i, 0, &rows[n].user) || !field_u64(res, i, 2, &rows[n].version))
+                rc = FRIENDS_DB_ERR_DB;
         }
     }
     if (rc == 0)
-        call->load_cb(0, call->ids, n, call->arg);
+        call->cb.consent(0, rows, n, call->arg);
     else
-        call->load_cb(rc, NULL, 0, call->arg);
-    free(call->ids);
+        call->cb.consent(rc, NULL, 0, call->arg);
+    free(rows);
     free(call);
 }
 
-int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_load_cb cb, void *arg)
+int friends_db_consent(struct pg_conn *pc, const uint64_t *users, size_t n,
+                       friends_db_consent_cb cb, void *arg)
 {
-    if (!pc || !cb || !friends_db_id_ok(user_id))
+    char *array, *p;
+    int rc;
+
+    if (!pc || !cb || n == 0 || n > FRIENDS_DB_CONSENT_MAX)
         return FRIENDS_DB_ERR_INVALID;
-    char id[24];
-    snprintf(id, sizeof id, "%" PRIu64, user_id);
-    const char *params[] = { id };
-    return friends_db_submit(pc,
-                             "SELECT friend_id FROM friendships WHERE user_id = $1"
-                             " ORDER BY friend_id LIMIT " FRIENDS_DB_STR(FRIENDS_DB_MAX_FRIENDS),
-                             1, params, 1, friends_db_on_load,
-                             &(struct friends_db_call){ .load_cb = cb, .arg = arg });
+    for (size_t i = 0; i < n; i++)
+        if (!id_ok(users[i]))
+            return FRIENDS_DB_ERR_INVALID;
+    /* One array parameter, "{1,2,3}": a single statement whatever n. */
+    array = malloc(n * FRIENDS_DB_ID_LEN + 3);
+    if (array == NULL)
+        return FRIENDS_DB_ERR_NOMEM;
+    p = array;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%" PRIu64, i ? "," : "", users[i]);
+    *p++ = '}';
+    *p = '\0';
+    /* An id that is no user comes back as version 0, off: the LEFT JOIN. */
+    rc = submit(pc,
+                "SELECT q.id, coalesce(u.sharing, false), coalesce(u.consent_version, 0)"
+                " FROM unnest($1::bigint[]) AS q (id) LEFT JOIN users u ON u.id = q.id",
+                1, (const char *const[]){array}, on_consent,
+                (struct friends_db_call){.cb.consent = cb, .arg = arg});
+    free(array);
+    return rc;
 }
 
-/* Result of the add script: nusers, na, nb, already, inserted. */
-static void friends_db_on_add(struct pg_conn *pc, int err, PGresult *res, void *arg)
+static void on_sharing(struct pg_conn *pc, int err, PGresult *res, void *arg)
 {
     struct friends_db_call *call = arg;
-    int rc = friends_db_from_pg(err);
+    int rc = rows_err(err, res, 2);
+    uint64_t version = 0;
     bool changed = false;
-    if (rc == 0) {
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-            PQnfields(res) != 5) {
-            rc = FRIENDS_DB_ERR_DB;
-        } else {
-            long long nusers = friends_db_int(res, 0, 0);
-            long long na = friends_db_int(res, 0, 1);
-            long long nb = friends_db_int(res, 0, 2);
-            const char *already = PQgetvalue(res, 0, 3);
-            long long inserted = friends_db_int(res, 0, 4);
-            if (nusers < 0 || na < 0 || nb < 0 || inserted < 0)
-                rc = FRIENDS_DB_ERR_DB;
-            else if (nusers != 2)
-                rc = FRIENDS_DB_ERR_NO_USER;
-            else if (already[0] == 't')
-                changed = false;
-            else if (inserted == 2)
-                changed = true;
-            else if (na >= FRIENDS_DB_MAX_FRIENDS || nb >= FRIENDS_DB_MAX_FRIENDS)
-                rc = FRIENDS_DB_ERR_LIMIT;
-            else
-                rc = FRIENDS_DB_ERR_DB;
-        }
-    }
-    call->done_cb(rc, rc == 0 && changed, call->arg);
-    free(call);
-}
 
-int friends_db_add(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_cb cb, void *arg)
-{
-    if (!pc || !cb || !friends_db_id_ok(a) || !friends_db_id_ok(b) || a == b)
-        return FRIENDS_DB_ERR_INVALID;
-    /* Several statements need the simple protocol, so the ids are literals:
-     * both are checked integers printed by us, nothing a user typed. The
-     * script runs as one implicit transaction: lock both users (lower id
-     * first, so two adds cannot deadlock), count under the lock, insert both
-     * directions only if neither is at the cap. */
-    uint64_t lo = a < b ? a : b;
-    uint64_t hi = a < b ? b : a;
-    char sql[2048];
-    int len = snprintf(sql, sizeof sql,
-        "SELECT id FROM users WHERE id IN (%" PRIu64 ", %" PRIu64 ") ORDER BY id FOR UPDATE;\n"
-        "WITH c AS (SELECT"
-        " (SELECT count(*) FROM users WHERE id IN (%" PRIu64 ", %" PRIu64 ")) AS nusers,"
-        " (SELECT count(*) FROM friendships WHERE user_id = %" PRIu64 ") AS na,"
-        " (SELECT count(*) FROM friendships WHERE user_id = %" PRIu64 ") AS nb,"
-        " EXISTS (SELECT 1 FROM friendships WHERE user_id = %" PRIu64
-        " AND friend_id = %" PRIu64 ") AS already),\n"
-        "ins AS (INSERT INTO friendships (user_id, friend_id)"
-        " SELECT v.u, v.f FROM (VALUES (%" PRIu64 "::bigint, %" PRIu64 "::bigint),"
-        " (%" PRIu64 ", %" PRIu64 ")) AS v (u, f), c"
-        " WHERE c.nusers = 2 AND NOT c.already"
-        " AND c.na < " FRIENDS_DB_STR(FRIENDS_DB_MAX_FRIENDS)
-        " AND c.nb < " FRIENDS_DB_STR(FRIENDS_DB_MAX_FRIENDS)
-        " ON CONFLICT DO NOTHING RETURNING 1)\n"
-        "SELECT c.nusers, c.na, c.nb, c.already, (SELECT count(*) FROM ins) FROM c",
-        lo, hi, a, b, a, b, a, b, a, b, b, a);
-    if (len < 0 || (size_t)len >= sizeof sql)
-        return FRIENDS_DB_ERR_INVALID;
-    return friends_db_submit(pc, sql, -1, NULL, 0, friends_db_on_add,
-                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
-}
-
-/* Result of a DELETE: changed when it removed any row. */
-static void friends_db_on_remove(struct pg_conn *pc, int err, PGresult *res, void *arg)
-{
-    struct friends_db_call *call = arg;
-    int rc = friends_db_from_pg(err);
-    bool changed = false;
-    if (rc == 0) {
-        const char *n = PQcmdTuples(res);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK || !n[0])
-            rc = FRIENDS_DB_ERR_DB;
-        else
-            changed = strcmp(n, "0") != 0;
-    }
-    call->done_cb(rc, rc == 0 && changed, call->arg);
-    free(call);
-}
-
-int friends_db_remove(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_cb cb,
-                      void *arg)
-{
-    if (!pc || !cb || !friends_db_id_ok(a) || !friends_db_id_ok(b) || a == b)
-        return FRIENDS_DB_ERR_INVALID;
-    char sa[24], sb[24];
-    snprintf(sa, sizeof sa, "%" PRIu64, a);
-    snprintf(sb, sizeof sb, "%" PRIu64, b);
-    const char *params[] = { sa, sb };
-    /* Both directions in one statement, so one transaction; the mirror
-     * foreign key would cascade anyway, this does not depend on it. */
-    return friends_db_submit(pc,
-                             "DELETE FROM friendships WHERE (user_id, friend_id) IN"
-                             " (($1::bigint, $2::bigint), ($2::bigint, $1::bigint))",
-                             2, params, 0, friends_db_on_remove,
-                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
-}
-
-/* Result of the sharing update: found, changed. */
-static void friends_db_on_sharing(struct pg_conn *pc, int err, PGresult *res, void *arg)
-{
-    struct friends_db_call *call = arg;
-    int rc = friends_db_from_pg(err);
-    bool changed = false;
-    if (rc == 0) {
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-            PQnfields(res) != 2) {
-            rc = FRIENDS_DB_ERR_DB;
-        } else {
-            long long found = friends_db_int(res, 0, 0);
-            long long updated = friends_db_int(res, 0, 1);
-            if (found < 0 || updated < 0)
-                rc = FRIENDS_DB_ERR_DB;
-            else if (found == 0)
-                rc = FRIENDS_DB_ERR_NO_USER;
-            else
-                changed = updated > 0;
-        }
-    }
-    call->done_cb(rc, rc == 0 && changed, call->arg);
+    if (rc == 0 && (PQntuples(res) != 1 || !field_u64(res, 0, 1, &version)))
+        rc = FRIENDS_DB_ERR_DB;
+    if (rc == 0)
+        changed = field_bool(res, 0, 0);
+    call->cb.sharing(rc, changed, version, call->arg);
     free(call);
 }
 
 int friends_db_set_sharing(struct pg_conn *pc, uint64_t user_id, bool sharing,
-                           friends_db_done_cb cb, void *arg)
+                           friends_db_sharing_cb cb, void *arg)
 {
-    if (!pc || !cb || !friends_db_id_ok(user_id))
+    char id[FRIENDS_DB_ID_LEN];
+
+    if (!pc || !cb || !id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    char id[24];
     snprintf(id, sizeof id, "%" PRIu64, user_id);
-    const char *params[] = { id, sharing ? "true" : "false" };
-    return friends_db_submit(pc,
-                             "WITH upd AS (UPDATE users SET sharing = $2::boolean"
-                             " WHERE id = $1::bigint AND sharing <> $2::boolean RETURNING 1)"
-                             " SELECT (SELECT count(*) FROM users WHERE id = $1::bigint),"
-                             " (SELECT count(*) FROM upd)",
-                             2, params, 0, friends_db_on_sharing,
-                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
+    return submit(pc, "SELECT changed, consent_version FROM set_sharing($1::bigint, $2::boolean)",
+                  2, (const char *const[]){id, sharing ? "true" : "false"}, on_sharing,
+                  (struct friends_db_call){.cb.sharing = cb, .arg = arg});
 }
 
-static void friends_db_on_get_sharing(struct pg_conn *pc, int err, PGresult *res, void *arg)
+static void on_me(struct pg_conn *pc, int err, PGresult *res, void *arg)
 {
     struct friends_db_call *call = arg;
-    int rc = friends_db_from_pg(err);
-    bool sharing = true;
-    if (rc == 0) {
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 1 || PQntuples(res) > 1)
-            rc = FRIENDS_DB_ERR_DB;
-        else if (PQntuples(res) == 0)
-            rc = FRIENDS_DB_ERR_NO_USER;
-        else
-            sharing = PQgetvalue(res, 0, 0)[0] == 't';
-    }
-    call->done_cb(rc, rc == 0 && sharing, call->arg);
+    int rc = rows_err(err, res, 3);
+    uint64_t version = 0, friends = 0;
+
+    if (rc == 0 && (PQntuples(res) != 1 || !field_u64(res, 0, 1, &version) ||
+                    !field_u64(res, 0, 2, &friends)))
+        rc = FRIENDS_DB_ERR_DB;
+    call->cb.me(rc, rc == 0 && field_bool(res, 0, 0), version, friends, call->arg);
     free(call);
 }
 
-int friends_db_get_sharing(struct pg_conn *pc, uint64_t user_id, friends_db_sharing_cb cb,
-                           void *arg)
+int friends_db_me(struct pg_conn *pc, uint64_t user_id, friends_db_me_cb cb, void *arg)
 {
-    if (!pc || !cb || !friends_db_id_ok(user_id))
+    if (!pc || !cb || !id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    char id[24];
-    snprintf(id, sizeof id, "%" PRIu64, user_id);
-    const char *params[] = { id };
-    return friends_db_submit(pc, "SELECT sharing FROM users WHERE id = $1::bigint", 1, params, 0,
-                             friends_db_on_get_sharing,
-                             &(struct friends_db_call){ .done_cb = cb, .arg = arg });
+    return submit_ids(pc, "SELECT sharing, consent_version, friends FROM user_me($1::bigint)",
+                      user_id, 0, 1, on_me, (struct friends_db_call){.cb.me = cb, .arg = arg});
+}
+
+/* ---- requests ---- */
+
+static void on_status(struct pg_conn *pc, int err, PGresult *res, void *arg)
+{
+    struct friends_db_call *call = arg;
+    int rc = rows_err(err, res, 1);
+    enum friends_db_status status = FRIENDS_DB_REQUESTED;
+    size_t k = 0;
+
+    if (rc == 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
+        rc = FRIENDS_DB_ERR_DB;
+    if (rc == 0) {
+        const char *s = PQgetvalue(res, 0, 0);
+
+        for (k = 0; k < sizeof(status_names) / sizeof(status_names[0]); k++)
+            if (strcmp(s, status_names[k]) == 0)
+                break;
+        if (k == sizeof(status_names) / sizeof(status_names[0]))
+            rc = FRIENDS_DB_ERR_DB; /* a schema newer than this gateway */
+        else
+            status = (enum friends_db_status)k;
+    }
+    call->cb.status(rc, status, call->arg);
+    free(call);
+}
+
+int friends_db_request(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_status_cb cb,
+                       void *arg)
+{
+    if (!pc || !cb || !id_ok(a) || !id_ok(b))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT friend_request($1::bigint, $2::bigint)", a, b, 2, on_status,
+                      (struct friends_db_call){.cb.status = cb, .arg = arg});
+}
+
+int friends_db_accept(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_status_cb cb,
+                      void *arg)
+{
+    if (!pc || !cb || !id_ok(a) || !id_ok(b))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT friend_accept($1::bigint, $2::bigint)", a, b, 2, on_status,
+                      (struct friends_db_call){.cb.status = cb, .arg = arg});
+}
+
+static void on_requests(struct pg_conn *pc, int err, PGresult *res, void *arg)
+{
+    struct friends_db_call *call = arg;
+    int rc = rows_err(err, res, 3);
+    struct friends_db_request *rows = NULL;
+    size_t n = 0;
+
+    if (rc == 0) {
+        int count = PQntuples(res);
+
+        rows = malloc(((size_t)count + 1) * sizeof(*rows));
+        if (rows == NULL)
+            rc = FRIENDS_DB_ERR_NOMEM;
+        for (int i = 0; rc == 0 && i < count; i++, n++) {
+            uint64_t at;
+
+            rows[n].incoming = strcmp(PQgetvalue(res, i, 0), "in") == 0;
+            if (!field_u64(res, i, 1, &rows[n].other) || !field_u64(res, i, 2, &at) ||
+                at > (uint64_t)INT64_MAX)
+                rc = FRIENDS_DB_ERR_DB;
+            else
+                rows[n].at_ms = (int64_t)at;
+        }
+    }
+    if (rc == 0)
+        call->cb.requests(0, rows, n, call->arg);
+    else
+        call->cb.requests(rc, NULL, 0, call->arg);
+    free(rows);
+    free(call);
+}
+
+int friends_db_requests(struct pg_conn *pc, uint64_t user_id, friends_db_requests_cb cb,
+                        void *arg)
+{
+    if (!pc || !cb || !id_ok(user_id))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT direction, other, at FROM friend_requests_of($1::bigint)",
+                      user_id, 0, 1, on_requests,
+                      (struct friends_db_call){.cb.requests = cb, .arg = arg});
+}
+
+/* ---- changes that answer whether anything changed ---- */
+
+static void on_done(struct pg_conn *pc, int err, PGresult *res, void *arg)
+{
+    struct friends_db_call *call = arg;
+    int rc = rows_err(err, res, 1);
+
+    if (rc == 0 && PQntuples(res) != 1)
+        rc = FRIENDS_DB_ERR_DB;
+    call->cb.done(rc, rc == 0 && field_bool(res, 0, 0), call->arg);
+    free(call);
+}
+
+int friends_db_request_delete(struct pg_conn *pc, uint64_t a, uint64_t b,
+                              friends_db_done_cb cb, void *arg)
+{
+    if (!pc || !cb || !pair_ok(a, b))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT friend_request_delete($1::bigint, $2::bigint)", a, b, 2, on_done,
+                      (struct friends_db_call){.cb.done = cb, .arg = arg});
+}
+
+int friends_db_unfriend(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_cb cb,
+                        void *arg)
+{
+    if (!pc || !cb || !pair_ok(a, b))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT unfriend_pair($1::bigint, $2::bigint)", a, b, 2, on_done,
+                      (struct friends_db_call){.cb.done = cb, .arg = arg});
+}
+
+int friends_db_unblock(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_done_cb cb,
+                       void *arg)
+{
+    if (!pc || !cb || !pair_ok(a, b))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT unblock_user($1::bigint, $2::bigint)", a, b, 2, on_done,
+                      (struct friends_db_call){.cb.done = cb, .arg = arg});
+}
+
+static void on_block(struct pg_conn *pc, int err, PGresult *res, void *arg)
+{
+    struct friends_db_call *call = arg;
+    int rc = rows_err(err, res, 2);
+
+    if (rc == 0 && PQntuples(res) != 1)
+        rc = FRIENDS_DB_ERR_DB;
+    call->cb.block(rc, rc == 0 && field_bool(res, 0, 0), rc == 0 && field_bool(res, 0, 1),
+                   call->arg);
+    free(call);
+}
+
+int friends_db_block(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_block_cb cb,
+                     void *arg)
+{
+    if (!pc || !cb || !pair_ok(a, b))
+        return FRIENDS_DB_ERR_INVALID;
+    return submit_ids(pc, "SELECT changed, were_friends FROM block_user($1::bigint, $2::bigint)",
+                      a, b, 2, on_block, (struct friends_db_call){.cb.block = cb, .arg = arg});
 }

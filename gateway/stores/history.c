@@ -168,6 +168,23 @@ int history_push(struct history *h, uint64_t user_id, double lat, double lng, in
     return 0;
 }
 
+size_t history_forget(struct history *h, uint64_t user_id)
+{
+    size_t kept = h->inflight, removed;
+
+    /* Compacts the rows after the batch in flight, in order, in place. */
+    for (size_t i = h->inflight; i < h->count; i++) {
+        struct history_row *row = &h->rows[(h->head + i) % h->opt.capacity];
+
+        if (row->user_id != user_id)
+            h->rows[(h->head + kept++) % h->opt.capacity] = *row;
+    }
+    removed = h->count - kept;
+    h->count = kept;
+    h->stats.forgotten += removed;
+    return removed;
+}
+
 static int64_t history_now_ms(void)
 {
     struct timespec ts;

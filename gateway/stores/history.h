@@ -54,6 +54,7 @@ struct history_stats {
     uint64_t rejected;     /* rows refused as invalid */
     uint64_t batches;      /* COPY batches committed */
     uint64_t flush_errors; /* COPY batches that failed (rows kept and retried) */
+    uint64_t forgotten;    /* rows dropped by history_forget */
 };
 
 struct history;
@@ -71,6 +72,11 @@ void history_free(struct history *h);
  * 2^63-1, ts_ms < 0, lat/lng not finite or out of range) or HISTORY_ERR_FULL
  * (dropped and counted). Never blocks, never allocates. */
 int history_push(struct history *h, uint64_t user_id, double lat, double lng, int64_t ts_ms);
+
+/* Drops the queued rows of user_id (who erased their history), except those
+ * of a COPY already in flight, which the caller's erase must catch after it.
+ * Returns how many were dropped. */
+size_t history_forget(struct history *h, uint64_t user_id);
 
 /* For shutdown: runs the event loop (it must not be running already: call
  * after event_base_loopbreak/loopexit) flushing back to back until the queue

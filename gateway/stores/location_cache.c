@@ -133,7 +133,8 @@ static size_t put_coord(char *p, double v)
 /* Longest value: two "-180.0000000", 20 digits, two commas and the NUL. */
 _Static_assert(LOCATION_CACHE_VALUE_MAX >= 12 + 12 + 20 + 3, "cache value buffer too small");
 
-int location_cache_encode(char *buf, size_t cap, double lat, double lng, uint64_t ts)
+int location_cache_encode(char *buf, size_t cap, double lat, double lng, uint64_t ts,
+                          uint64_t consent)
 {
     size_t n;
 
@@ -144,8 +145,34 @@ int location_cache_encode(char *buf, size_t cap, double lat, double lng, uint64_
     n += put_coord(buf + n, lng);
     buf[n++] = ',';
     n += put_u64(buf + n, ts);
+    buf[n++] = ',';
+    n += put_u64(buf + n, consent);
     buf[n] = '\0';
     return (int)n;
+}
+
+/* Parses a decimal u64 without sign or leading zeros at *p (before end),
+ * stopping at the first non-digit; advances *p. Returns 0 or -1. */
+static int parse_u64(const char **p, const char *end, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    int digits = 0;
+
+    while (s < end && *s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s - '0');
+
+        if ((digits == 1 && v == 0) || v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        s++;
+        digits++;
+    }
+    if (digits == 0)
+        return -1;
+    *p = s;
+    *out = v;
+    return 0;
 }
 
 /* Parses [-](0|[1-9][0-9]{0,2}).[0-9]{7} at *p (before end); advances *p.
@@ -182,33 +209,26 @@ static int parse_coord(const char **p, const char *end, double *out)
     return 0;
 }
 
-int location_cache_decode(const char *buf, size_t len, double *lat, double *lng, uint64_t *ts)
+int location_cache_decode(const char *buf, size_t len, double *lat, double *lng, uint64_t *ts,
+                          uint64_t *consent)
 {
     const char *p = buf, *end = buf + len;
     double la, ln;
-    uint64_t t = 0;
-    int digits = 0;
+    uint64_t t, v;
 
     if (buf == NULL || len == 0 || len > LOCATION_CACHE_VALUE_MAX)
         return LOCATION_CACHE_ERR_INVALID;
     if (parse_coord(&p, end, &la) != 0 || p >= end || *p++ != ',' ||
-        parse_coord(&p, end, &ln) != 0 || p >= end || *p++ != ',')
+        parse_coord(&p, end, &ln) != 0 || p >= end || *p++ != ',' ||
+        parse_u64(&p, end, &t) != 0 || p >= end || *p++ != ',' ||
+        parse_u64(&p, end, &v) != 0 || p != end)
         return LOCATION_CACHE_ERR_INVALID;
-    while (p < end) {
-        uint64_t d;
-        if (*p < '0' || *p > '9' || (digits == 1 && t == 0))
-            return LOCATION_CACHE_ERR_INVALID;
-        d = (uint64_t)(*p++ - '0');
-        if (t > (UINT64_MAX - d) / 10)
-            return LOCATION_CACHE_ERR_INVALID;
-        t = t * 10 + d;
-        digits++;
-    }
-    if (digits == 0 || !coord_ok(la, 90.0) || !coord_ok(ln, 180.0))
+    if (!coord_ok(la, 90.0) || !coord_ok(ln, 180.0))
         return LOCATION_CACHE_ERR_INVALID;
     *lat = la;
     *lng = ln;
     *ts = t;
+    *consent = v;
     return 0;
 }
 
@@ -397,14 +417,14 @@ static size_t format_key(char *buf, uint64_t user)
 }
 
 int location_cache_set(struct location_cache *cache, uint64_t user, double lat, double lng,
-                       uint64_t ts, unsigned ttl_s)
+                       uint64_t ts, uint64_t consent, unsigned ttl_s)
 {
     char key[KEY_MAX + 1], value[LOCATION_CACHE_VALUE_MAX], ttl[16];
     const char *argv[5] = { "SET", key, value, "EX", ttl };
     size_t lens[5] = { 3, 0, 0, 2, 0 };
     int n, err;
 
-    n = location_cache_encode(value, sizeof value, lat, lng, ts);
+    n = location_cache_encode(value, sizeof value, lat, lng, ts, consent);
     if (n < 0 || ttl_s == 0) {
         cache->st.set_errors++;
         return LOCATION_CACHE_ERR_INVALID;
@@ -472,7 +492,7 @@ static void mget_fill(struct location_cache *cache, struct mget_request *req,
             cache->st.misses++;
             continue;
         }
-        if (location_cache_decode(v->str, v->len, &e->lat, &e->lng, &e->ts) != 0) {
+        if (location_cache_decode(v->str, v->len, &e->lat, &e->lng, &e->ts, &e->consent) != 0) {
             cache->st.bad_values++;
             cache->st.misses++;
             continue;

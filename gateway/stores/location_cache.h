@@ -2,15 +2,19 @@
  *
  * Key "loc:<user id>" (decimal), value the text
  *
- *     <lat>,<lng>,<ts>
+ *     <lat>,<lng>,<ts>,<consent>
  *
  * where lat and lng are degrees with an optional '-', an integer part
  * without leading zeros ("0" allowed) and exactly 7 decimals (1e-7 degree,
  * about 1 cm), lat in [-90, 90] and lng in [-180, 180]; ts is milliseconds
- * since the epoch, decimal without sign or leading zeros. Nothing else: no
- * spaces, no exponent, no trailing bytes; at most LOCATION_CACHE_VALUE_MAX
- * bytes. E.g. "37.7749295,-122.4194155,1700000000000". A value that does
- * not decode counts as absent (and in bad_values).
+ * since the epoch and consent the user's consent version under which the
+ * position was shared (schema/004_consent.sql), both decimal without sign
+ * or leading zeros. Nothing else: no spaces, no exponent, no trailing bytes;
+ * at most LOCATION_CACHE_VALUE_MAX bytes. E.g.
+ * "37.7749295,-122.4194155,1700000000000,3". A value that does not decode
+ * counts as absent (and in bad_values). A reader shows a cached position
+ * only if its consent version is not older than the sharing state it knows
+ * (ordering.h), so a SET that raced the DEL of "sharing off" stays unseen.
  *
  * One hiredis async connection on the caller's libevent loop: connect with a
  * timeout, reconnect with exponential backoff and jitter, and a command
@@ -34,7 +38,7 @@
 struct event_base;
 struct location_cache;
 
-#define LOCATION_CACHE_VALUE_MAX 64
+#define LOCATION_CACHE_VALUE_MAX 80
 
 enum location_cache_err {
     LOCATION_CACHE_OK = 0,
@@ -62,6 +66,7 @@ struct location_cache_entry {
     int present; /* 0: no entry (inactive user), or a value that did not decode */
     double lat, lng;
     uint64_t ts;
+    uint64_t consent;
 };
 
 /* Called once per location_cache_mget with one entry per requested user, in
@@ -83,14 +88,16 @@ struct location_cache_stats {
 /* Returns a static description of a LOCATION_CACHE_ERR_* value. */
 const char *location_cache_strerror(int err);
 
-/* Writes the value for (lat, lng, ts) into buf, NUL-terminated. Returns its
- * length, or LOCATION_CACHE_ERR_INVALID (coordinates not finite or out of
- * range, cap < LOCATION_CACHE_VALUE_MAX). */
-int location_cache_encode(char *buf, size_t cap, double lat, double lng, uint64_t ts);
+/* Writes the value for (lat, lng, ts, consent) into buf, NUL-terminated.
+ * Returns its length, or LOCATION_CACHE_ERR_INVALID (coordinates not finite
+ * or out of range, cap < LOCATION_CACHE_VALUE_MAX). */
+int location_cache_encode(char *buf, size_t cap, double lat, double lng, uint64_t ts,
+                          uint64_t consent);
 
 /* Decodes len bytes of a value (need not be NUL-terminated). Returns 0 and
  * fills the out-parameters, or LOCATION_CACHE_ERR_INVALID. */
-int location_cache_decode(const char *buf, size_t len, double *lat, double *lng, uint64_t *ts);
+int location_cache_decode(const char *buf, size_t len, double *lat, double *lng, uint64_t *ts,
+                          uint64_t *consent);
 
 /* Makes a cache client and starts connecting on base. Returns it, or NULL
  * when out of memory or the address is invalid. */
@@ -100,11 +107,12 @@ struct location_cache *location_cache_new(struct event_base *base,
 /* Closes the connection and frees the client; NULL does nothing. */
 void location_cache_free(struct location_cache *cache);
 
-/* SET loc:<user> <value> EX ttl_s. Returns 0 when queued (failures of the
+/* SET loc:<user> <value> EX ttl_s (consent: the version under which the
+ * user shares this position). Returns 0 when queued (failures of the
  * reply count in set_errors), or LOCATION_CACHE_ERR_INVALID (bad coordinates,
  * ttl_s 0), _DOWN, _BUSY, _REDIS; errors count in set_errors. */
 int location_cache_set(struct location_cache *cache, uint64_t user, double lat, double lng,
-                       uint64_t ts, unsigned ttl_s);
+                       uint64_t ts, uint64_t consent, unsigned ttl_s);
 
 /* DEL loc:<user> (the user stopped sharing). Returns as location_cache_set. */
 int location_cache_del(struct location_cache *cache, uint64_t user);

@@ -193,9 +193,15 @@ outer: for (const p of phones) for (const q of phones)
 c.move(a.pos.lat + 0.001, a.pos.lng);
 await sleep(200);
 r = await rest('PUT', a.url, `/v1/friends/${c.user}`, a.user);
-check(r.status === 200, `PUT /v1/friends answers 200 (${r.status} ${r.body})`);
+check(r.status === 405, `PUT /v1/friends/{id} no longer befriends anyone: 405 (${r.status} ${r.body})`);
+r = await rest('POST', a.url, `/v1/friend-requests/${c.user}`, a.user);
+check(r.status === 202 && JSON.parse(r.body).status === 'requested', `a friend request answers 202 requested (${r.status} ${r.body})`);
+await sleep(500);
+check(!a.view.has(c.user) && !c.view.has(a.user), 'a pending request shows neither to the other');
+r = await rest('PUT', c.url, `/v1/friend-requests/${a.user}/accept`, c.user);
+check(r.status === 200 && JSON.parse(r.body).status === 'friends', `accepting answers 200 friends (${r.status} ${r.body})`);
 extraFriends.add(`${a.user},${c.user}`); extraFriends.add(`${c.user},${a.user}`);
-await waitFor(() => a.view.has(c.user) && c.view.has(a.user), 1000, 'a new friendship shows both ways within 1 s');
+await waitFor(() => a.view.has(c.user) && c.view.has(a.user), 1000, 'an accepted friendship shows both ways within 1 s');
 r = await rest('GET', a.url, '/v1/friends', a.user);
 check(r.status === 200 && JSON.parse(r.body).friends.includes(c.user), `GET /v1/friends lists the new friend (${r.body})`);
 r = await rest('DELETE', c.url, `/v1/friends/${a.user}`, c.user);
