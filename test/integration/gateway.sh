@@ -34,7 +34,7 @@ pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
 
 # 200 users; a fixed friendship pattern so that every user has some friends and some non-friends.
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres nearby <<'SQL'
-INSERT INTO users (id) SELECT g FROM generate_series(1, 200) g;
+INSERT INTO users (id, sharing) SELECT g, true FROM generate_series(1, 200) g;
 BEGIN;
 INSERT INTO friendships (user_id, friend_id)
   SELECT a, b FROM generate_series(1, 200) a, generate_series(1, 200) b

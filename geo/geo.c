@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "geo.h"
+#include "geo_err.h"
 
 #define GEO_PI 3.14159265358979323846
 #define GEO_RAD (GEO_PI / 180.0)
@@ -81,7 +82,7 @@ int geo_bound_init(struct geo_bound *b, double lat, double lng, double radius_km
     double d, dlat, m, ratio, half;
 
     if (!isfinite(lat) || !isfinite(lng) || !isfinite(radius_km) || radius_km < 0)
-        return -1;
+        return GEO_ERR_RANGE;
     d = radius_km / GEO_EARTH_RADIUS_KM;
     dlat = d * (1 + GEO_MARGIN_REL) + GEO_MARGIN_ABS;
     m = fabs(lat) * GEO_RAD + dlat;

@@ -54,9 +54,10 @@ struct geo_bound {
 };
 
 /* Fills *b for the circle of radius_km around (lat, lng). Returns 0, or
- * -1 without writing *b if radius_km is negative or non-finite or the centre
- * is not finite. The bound is widened by a small margin so that rounding in
- * geo_distance_km() never puts an inside point outside it. */
+ * GEO_ERR_RANGE (-1, geo_err.h) without writing *b if radius_km is negative
+ * or non-finite or the centre is not finite. The bound is widened by a small
+ * margin so that rounding in geo_distance_km() never puts an inside point
+ * outside it. */
 int geo_bound_init(struct geo_bound *b, double lat, double lng, double radius_km);
 
 /* Returns 0 if (lat, lng) is certainly farther than the radius from the
