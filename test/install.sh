@@ -47,7 +47,7 @@ only_these() {
     shift
     got=$(cd "$dir" 2>/dev/null && find . -type f -o -type l | sed 's|^\./||' | sort)
     want=$(printf '%s\n' "$@" | sort)
-    [[ $got == "$want" ]] || fail "$dir holds [$(echo $got)], expected [$(echo $want)]"
+    [[ $got == "$want" ]] || fail "$dir holds [${got//$'\n'/ }], expected [${want//$'\n'/ }]"
 }
 
 # help_flags_in_page PROGRAM PAGE HELP_TEXT: every --flag of HELP_TEXT appears in the rendered
@@ -108,7 +108,7 @@ check_files() {
                 fail "$mandir/$page is not installed"
                 continue
             }
-            out=$(MANPAGER=cat man --warnings -l "$dest$mandir/$page" 2>&1 >/dev/null) || fail "man cannot render $page"
+            out=$(MANPAGER='cat' man --warnings -l "$dest$mandir/$page" 2>&1 >/dev/null) || fail "man cannot render $page"
             [[ -z $out ]] || fail "$page renders with warnings: $out"
             ! grep -q '@[A-Z]*@' "$dest$mandir/$page" || fail "$page still holds an unsubstituted @PATH@"
         done
@@ -197,13 +197,16 @@ check_systemd() {
 
     u=$dest$unitdir/nearby-gateway@.service
     p=$(unit_value "$u" LimitNOFILE)
-    [[ $p =~ ^[0-9]+$ ]] && ((p >= 65536)) || fail "nearby-gateway@.service: LimitNOFILE=$p, want >= 65536"
+    if [[ ! $p =~ ^[0-9]+$ ]] || ((p < 65536)); then
+        fail "nearby-gateway@.service: LimitNOFILE=$p, want >= 65536"
+    fi
     # SIGTERM drains over drain-seconds, then flushes history for up to 10 s.
     drain=$(sed -n 's/^drain-seconds *= *//p' "$dest$docdir/gateway.conf.example")
     stop=$(unit_value "$u" TimeoutStopSec)
     stop=${stop%s}
-    [[ $drain =~ ^[0-9]+$ && $stop =~ ^[0-9]+$ ]] && ((stop > drain + 10)) ||
+    if [[ ! $drain =~ ^[0-9]+$ || ! $stop =~ ^[0-9]+$ ]] || ((stop <= drain + 10)); then
         fail "nearby-gateway@.service: TimeoutStopSec=${stop}s is not above drain-seconds ($drain) + 10 s"
+    fi
     [[ $(unit_value "$u" LoadCredential) == "jwt-secret:$sysconfdir/nearby/jwt-secret" ]] ||
         fail "nearby-gateway@.service does not load the key from $sysconfdir/nearby/jwt-secret"
 }
