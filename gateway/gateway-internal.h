@@ -39,9 +39,10 @@ struct gw_node {
 struct gateway_metrics {
     struct metrics *registry;
     struct metrics_gauge *sessions, *channels, *ring_epoch, *history_queued;
+    struct metrics_gauge *ring_epoch_confirmed; /* what the registry reports */
     struct metrics_counter *updates_in, *pushes_out, *bad_frames, *rate_limited;
     struct metrics_counter *publish_errors, *history_written, *history_dropped;
-    struct metrics_histogram *latency_ms;
+    struct metrics_histogram *latency; /* publish to push, seconds */
     struct metrics_counter *slow_closed, *coalesced;
     /* Consent: payloads not of their channel's user, positions dropped by the
      * ordering rule, consent reads that failed (the channel stays hidden),

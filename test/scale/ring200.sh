@@ -168,7 +168,7 @@ stats() {
 # ---------------------------------------------------------------------------- cluster
 
 t0=$(now_ns)
-"$src/scripts/cluster" up --dir "$dir" --redis "$NODES" --redis-maxmemory "$MAXMEMORY" --gateways 2 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis "$NODES" --redis-maxmemory "$MAXMEMORY" --gateways 2 \
     --zk-port "$ZK_PORT" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
     --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" >"$dir/cluster.out" 2>&1 ||
     die "scripts/cluster up failed"
