@@ -14,6 +14,7 @@
 
 enum config_opt {
     OPT_LISTEN = 0x100,
+    OPT_ADMIN_LISTEN,
     OPT_ID,
     OPT_ZK,
     OPT_ROOT,
@@ -39,6 +40,7 @@ enum config_opt {
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
+    {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
     {"id", required_argument, NULL, OPT_ID},
     {"zk", required_argument, NULL, OPT_ZK},
     {"root", required_argument, NULL, OPT_ROOT},
@@ -69,7 +71,11 @@ static void usage(void)
            "Serves phones over WebSocket (GET /ws), /healthz, /metrics and the /v1 REST API on\n"
            "one port; fans location updates out through the Redis pub/sub nodes of the ring\n"
            "kept in ZooKeeper.\n\n"
-           "  --listen HOST:PORT          where to listen (default 127.0.0.1:8080)\n"
+           "  --listen HOST:PORT          phones' port: /ws, /v1, a bare /healthz\n"
+           "                              (default 127.0.0.1:8080)\n"
+           "  --admin-listen HOST:PORT    internal port: /metrics, /healthz with detail,\n"
+           "                              /admin (default 127.0.0.1 and the --listen port\n"
+           "                              + 1000, so gateways side by side never collide)\n"
            "  --id ID                     gateway id (default: the listen address)\n"
            "  --zk HOSTS                  ZooKeeper (default $NEARBY_ZK, else 127.0.0.1:2181)\n"
            "  --root PATH                 ZooKeeper root (default /nearby)\n"
@@ -324,6 +330,7 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
     while (!bad && (rc = next_option(&src, &opt, &arg)) > 0) {
         switch (opt) {
         case OPT_LISTEN: bad = copy_flag(cfg->listen, sizeof(cfg->listen), arg) || !ring_valid_addr(arg); break;
+        case OPT_ADMIN_LISTEN: bad = copy_flag(cfg->admin_listen, sizeof(cfg->admin_listen), arg) || !ring_valid_addr(arg); break;
         case OPT_ID: bad = copy_flag(cfg->id, sizeof(cfg->id), arg) || !ring_valid_id(arg); break;
         case OPT_ZK: bad = copy_flag(cfg->zk, sizeof(cfg->zk), arg); break;
         case OPT_ROOT: bad = copy_flag(cfg->root, sizeof(cfg->root), arg) || arg[0] != '/'; break;
@@ -382,6 +389,22 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
                 token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
                 rc == TOKEN_ERR_IO ? strerror(errno) : "");
+        return -1;
+    }
+    if (cfg->admin_listen[0] == '\0') {
+        const char *colon = strrchr(cfg->listen, ':');
+        unsigned long port = strtoul(colon + 1, NULL, 10);
+
+        if (port + 1000 > 65535) {
+            fprintf(stderr, "nearby-gateway: --listen port %lu + 1000 is no port; give "
+                            "--admin-listen HOST:PORT\n", port);
+            return -1;
+        }
+        snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "127.0.0.1:%lu", port + 1000);
+    }
+    if (strcmp(cfg->admin_listen, cfg->listen) == 0) {
+        fprintf(stderr, "nearby-gateway: --admin-listen must not be the phones' --listen %s: "
+                        "metrics and health detail stay off the phones' port\n", cfg->listen);
         return -1;
     }
     if (cfg->id[0] == '\0') {

@@ -10,7 +10,8 @@
 #define GATEWAY_ORIGIN_MAX 256
 
 struct gateway_config {
-    char listen[256];        /* host:port */
+    char listen[256];        /* host:port: phones (/ws, /v1) and a bare /healthz */
+    char admin_listen[256];  /* host:port: /metrics, /healthz with detail, /admin */
     char id[128];            /* this gateway in ZooKeeper and on heartbeat channels */
     char zk[512];
     char root[256];

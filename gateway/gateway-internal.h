@@ -56,7 +56,8 @@ struct gateway {
     struct event_base *base;  /* ref: owned by main */
     struct gateway_config cfg;
     struct token_policy token_policy; /* aud/iss from cfg */
-    struct http_server *http;
+    struct http_server *http;       /* the phones' port */
+    struct http_server *admin_http; /* the internal port */
     struct ring_watch *watch;
     struct gateway_registry *registry; /* NULL once draining: not to be waited for */
     struct ring *ring;        /* the ring applied, or NULL before the first */
@@ -160,6 +161,7 @@ void phones_detach_all(struct gateway *gw);
 void phones_free_all(struct gateway *gw);
 
 /* -- routes.c / rest.c -- */
+extern const struct http_callbacks admin_http_callbacks;
 void routes_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
 /* The /v1 REST API (rest.c). */
 struct rest *rest_new(struct gateway *gw);

@@ -541,6 +541,10 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
                                errbuf, errlen);
     if (gw->http == NULL)
         goto fail;
+    gw->admin_http = http_server_new(base, cfg->admin_listen, &admin_http_callbacks, gw,
+                                     PROTO_FRAME_MAX, errbuf, errlen);
+    if (gw->admin_http == NULL)
+        goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     gw->pg = pg_conn_new(base, &pg_opt);
     if (gw->cache == NULL || gw->pg == NULL) {
@@ -621,6 +625,7 @@ void gateway_free(struct gateway *gw)
      * then count as closed, so the completions that the back ends deliver as
      * they shut down only drop their references. */
     http_server_free(gw->http);
+    http_server_free(gw->admin_http);
     phones_detach_all(gw);
     gateway_registry_free(gw->registry);
     gw->registry = NULL;

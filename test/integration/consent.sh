@@ -60,7 +60,7 @@ timeout $((${CHURN_SECONDS:-60} + 90)) node "$src/test/js/churn.mjs" --secret "$
 # The forged payloads were counted where they arrived.
 misrouted=0
 for port in "${gw_ports[@]}"; do
-    n=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "nearby_payloads_misrouted_total" {print $2}')
+    n=$(curl -s "http://127.0.0.1:$((port + 1000))/metrics" | awk '$1 == "nearby_payloads_misrouted_total" {print $2}')
     misrouted=$((misrouted + ${n:-0}))
 done
 if ((misrouted < 1)); then

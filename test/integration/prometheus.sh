@@ -133,7 +133,7 @@ wait_for 20 "nearby_publish_to_push_seconds_count above 0" pushes_seen
 say "nearby_sessions=$users over 2 gateways through Prometheus, pushes counted"
 
 # -- promtool check metrics on a real gateway
-curl -sf --max-time 5 "http://127.0.0.1:$((gw_base + 1))/metrics" >"$dir/gw1.metrics" || fail "no /metrics from gw1"
+curl -sf --max-time 5 "http://127.0.0.1:$((gw_base + 1 + 1000))/metrics" >"$dir/gw1.metrics" || fail "no /metrics from gw1"
 grep -q '^nearby_node_alive{node="r1"} 1$' "$dir/gw1.metrics" || fail "gw1's /metrics has no nearby_node_alive for r1"
 out=$(promtool check metrics <"$dir/gw1.metrics" 2>&1) || fail "promtool check metrics rejects gw1's /metrics: $out"
 [[ -z $out ]] || fail "promtool check metrics on gw1's /metrics said: $out"

@@ -138,7 +138,7 @@ psql_q() { PGCONNECT_TIMEOUT=10 timeout 120 "$PSQL" -X -q -A -t -v ON_ERROR_STOP
 
 # metric GW NAME: the value of an unlabelled metric on gateway gwGW.
 metric() {
-    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1))/metrics" |
+    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1 + 1000))/metrics" |
         awk -v n="$2" '$1 == n {print $2; exit}'
 }
 
