@@ -44,6 +44,7 @@ pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
 "$src/scripts/seed-graph" --users "$users" --avg-friends 20 --pg "$pg" >/dev/null
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
 for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
