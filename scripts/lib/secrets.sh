@@ -9,7 +9,7 @@
 #   secrets_make DIR      makes whatever is missing in DIR/secrets, and the ACL files
 #   secret_file DIR NAME  the path of a password file (NAME: redis-admin, redis-gateway, ...)
 
-SECRET_NAMES=(redis-admin redis-gateway redis-ringctl redis-exporter)
+SECRET_NAMES=(redis-admin redis-gateway redis-ringctl redis-exporter pg-owner pg-gateway)
 
 secret_file() { echo "$1/secrets/$2.password"; }
 

@@ -51,12 +51,12 @@ ringctl=$build/ringctl/ringctl
 
 ZK_PORT=22351 REDIS_BASE=27100 PG_PORT=25530 GW_BASE=28600 LB_PORT=28660
 ZK=127.0.0.1:$ZK_PORT
-PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=nearby"
 CHAOS_PHONES=${CHAOS_PHONES:-2500}
 CHAOS_INTERVAL_MS=${CHAOS_INTERVAL_MS:-1250}
 CHAOS_FRIENDS=${CHAOS_FRIENDS:-10}
 
 dir=$(mktemp -d "/tmp/nearby-chaos-$CHAOS_NAME.XXXXXX")
+PG="host=127.0.0.1 port=$PG_PORT user=nearby_owner dbname=nearby passfile=$dir/pgpass"
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 lg_pid='' SUMMARY='' failed=() done_ok=0 t_start=$SECONDS
 extra_redis=() # ports of Redis servers started beside the cluster (standbys, new nodes)

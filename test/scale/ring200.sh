@@ -37,7 +37,6 @@ PSQL=${PG_BIN:+$PG_BIN/}psql
 
 ZK_PORT=22371 REDIS_BASE=29000 PG_PORT=25540 GW_BASE=28700 LB_PORT=28720
 ZK=127.0.0.1:$ZK_PORT
-PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=nearby"
 NODES=${SCALE_NODES:-200}         # pub/sub nodes r1..rNODES
 CHANGES=${SCALE_CHANGES:-10}      # nodes added, then nodes drained and removed
 USERS=${SCALE_USERS:-20000}       # users in the friend graph
@@ -48,6 +47,7 @@ MIN_CHANNELS=${SCALE_MIN_CHANNELS:-20000} # the gateways' channels together, at 
 MAXMEMORY=16mb
 
 dir=$(mktemp -d /tmp/nearby-scale-ring200.XXXXXX)
+PG="host=127.0.0.1 port=$PG_PORT user=nearby_owner dbname=nearby passfile=$dir/pgpass"
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 lg_pid='' SUMMARY='' failed=() done_ok=0 t_start=$SECONDS
 added_ports=() # Redis servers started beside the cluster (the added nodes)
