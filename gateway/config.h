@@ -1,4 +1,4 @@
-/* config.h: nearby-gateway's settings, from command-line flags with defaults shown by --help. */
+/* config.h: nearby-gateway's settings, from command-line flags and a --config file, with defaults shown by --help. */
 #ifndef NEARBY_GATEWAY_CONFIG_H
 #define NEARBY_GATEWAY_CONFIG_H
 
@@ -7,9 +7,11 @@
 
 #define GATEWAY_ORIGINS_MAX 16
 #define GATEWAY_KEY_MAX 1024
+#define GATEWAY_ORIGIN_MAX 256
 
 struct gateway_config {
-    char listen[256];        /* host:port */
+    char listen[256];        /* host:port: phones (/ws, /v1) and a bare /healthz */
+    char admin_listen[256];  /* host:port: /metrics, /healthz with detail, /admin */
     char id[128];            /* this gateway in ZooKeeper and on heartbeat channels */
     char zk[512];
     char root[256];
@@ -27,13 +29,18 @@ struct gateway_config {
     double loc_rate;         /* loc messages per second per session, sustained */
     unsigned loc_burst;
     unsigned session_timeout_ms; /* ZooKeeper session */
-    const char *origins[GATEWAY_ORIGINS_MAX]; /* ref: argv */
+    char origins[GATEWAY_ORIGINS_MAX][GATEWAY_ORIGIN_MAX];
     size_t origin_count;
     int check_only;          /* --check-config: validate and exit */
 };
 
-/* Parses argv into *cfg (defaults first). Returns 0 to run, 1 when --help was
- * printed (exit 0), or -1 after printing what is wrong on stderr (exit 2). */
+/* Parses argv into *cfg: the defaults, then the --config FILE if one is given
+ * (one "key = value" a line, keys the long flag names; '#' starts a comment
+ * line), then the other flags, which win over the file (a repeatable flag
+ * given on the command line replaces the file's list). Returns 0 to run, 1
+ * when --help or --version was printed (exit 0), or -1 after printing what
+ * is wrong on stderr, naming the file and line for the file's errors (exit 2).
+ * Not thread-safe: it uses getopt and a static scratch area. */
 int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv);
 
 #endif

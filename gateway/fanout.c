@@ -126,8 +126,8 @@ void fanout_on_message(struct gateway *gw, const char *channel, size_t channel_l
     if (p.kind == PROTO_PAYLOAD_LOC) {
         uint64_t now = gateway_now_ms();
 
-        metrics_histogram_observe(gw->m.latency_ms,
-                                  now > p.loc.ts ? (double)(now - p.loc.ts) : 0.0);
+        metrics_histogram_observe(gw->m.latency,
+                                  now > p.loc.ts ? (double)(now - p.loc.ts) / 1000.0 : 0.0);
     }
     fanout_apply(gw, user, &p);
 }

@@ -39,9 +39,10 @@ struct gw_node {
 struct gateway_metrics {
     struct metrics *registry;
     struct metrics_gauge *sessions, *channels, *ring_epoch, *history_queued;
+    struct metrics_gauge *ring_epoch_confirmed; /* what the registry reports */
     struct metrics_counter *updates_in, *pushes_out, *bad_frames, *rate_limited;
     struct metrics_counter *publish_errors, *history_written, *history_dropped;
-    struct metrics_histogram *latency_ms;
+    struct metrics_histogram *latency; /* publish to push, seconds */
     struct metrics_counter *slow_closed, *coalesced;
     /* Consent: payloads not of their channel's user, positions dropped by the
      * ordering rule, consent reads that failed (the channel stays hidden),
@@ -55,7 +56,8 @@ struct gateway {
     struct event_base *base;  /* ref: owned by main */
     struct gateway_config cfg;
     struct token_policy token_policy; /* aud/iss from cfg */
-    struct http_server *http;
+    struct http_server *http;       /* the phones' port */
+    struct http_server *admin_http; /* the internal port */
     struct ring_watch *watch;
     struct gateway_registry *registry; /* NULL once draining: not to be waited for */
     struct ring *ring;        /* the ring applied, or NULL before the first */
@@ -159,6 +161,7 @@ void phones_detach_all(struct gateway *gw);
 void phones_free_all(struct gateway *gw);
 
 /* -- routes.c / rest.c -- */
+extern const struct http_callbacks admin_http_callbacks;
 void routes_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
 /* The /v1 REST API (rest.c). */
 struct rest *rest_new(struct gateway *gw);

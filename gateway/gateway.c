@@ -249,6 +249,7 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
         return;
     }
     gw->confirmed_epoch = ring_epoch(gw->ring);
+    metrics_gauge_set(gw->m.ring_epoch_confirmed, (double)gw->confirmed_epoch);
     update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
 }
 
@@ -468,7 +469,6 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap)
 
 static int metrics_setup(struct gateway_metrics *m)
 {
-    static const double bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
     int rc = 0;
 
     m->registry = metrics_new();
@@ -476,7 +476,8 @@ static int metrics_setup(struct gateway_metrics *m)
         return -1;
     rc |= metrics_gauge_new(m->registry, "nearby_sessions", "Open phone sessions.", &m->sessions);
     rc |= metrics_gauge_new(m->registry, "nearby_channels", "Channels subscribed (one per watched user).", &m->channels);
-    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch", "Epoch of the ring applied.", &m->ring_epoch);
+    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch", "Newest ring epoch read from ZooKeeper and applied.", &m->ring_epoch);
+    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch_confirmed", "Ring epoch whose subscriptions Redis has confirmed (reported in ZooKeeper); below nearby_ring_epoch while channels move.", &m->ring_epoch_confirmed);
     rc |= metrics_gauge_new(m->registry, "nearby_history_queued", "History rows waiting for PostgreSQL.", &m->history_queued);
     rc |= metrics_counter_new(m->registry, "nearby_updates_in_total", "Payloads received from pub/sub.", &m->updates_in);
     rc |= metrics_counter_new(m->registry, "nearby_pushes_out_total", "Frames pushed to phones.", &m->pushes_out);
@@ -495,9 +496,10 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_gauge_family_new(m->registry, "nearby_node_channels", "Channels subscribed on the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_channels);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_publish_errors_total", "Publishes to the pub/sub node that failed.", "node", METRICS_SERIES_MAX, &m->node_publish_errors);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_messages_total", "Messages received from the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_messages);
-    rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_ms",
-                                "From the phone's ts to the push, in ms.", bounds,
-                                sizeof(bounds) / sizeof(bounds[0]), &m->latency_ms);
+    rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_seconds",
+                                "From the phone's ts to the push, in seconds.",
+                                metrics_latency_seconds_bounds, METRICS_LATENCY_BOUNDS_N,
+                                &m->latency);
     return rc ? -1 : 0;
 }
 
@@ -538,6 +540,10 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     gw->http = http_server_new(base, cfg->listen, &phone_http_callbacks, gw, PROTO_FRAME_MAX,
                                errbuf, errlen);
     if (gw->http == NULL)
+        goto fail;
+    gw->admin_http = http_server_new(base, cfg->admin_listen, &admin_http_callbacks, gw,
+                                     PROTO_FRAME_MAX, errbuf, errlen);
+    if (gw->admin_http == NULL)
         goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     gw->pg = pg_conn_new(base, &pg_opt);
@@ -619,6 +625,7 @@ void gateway_free(struct gateway *gw)
      * then count as closed, so the completions that the back ends deliver as
      * they shut down only drop their references. */
     http_server_free(gw->http);
+    http_server_free(gw->admin_http);
     phones_detach_all(gw);
     gateway_registry_free(gw->registry);
     gw->registry = NULL;

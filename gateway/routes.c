@@ -1,4 +1,4 @@
-/* routes.c: the gateway's plain HTTP: /healthz, /metrics, and the /v1 REST API handed to rest.c. */
+/* routes.c: the gateway's plain HTTP: on the phones' port a bare /healthz and the /v1 REST API (rest.c); on the internal port /healthz with detail and /metrics. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,12 +27,16 @@ static int path_is(const struct http_request *req, const char *path)
     return req->path_len == strlen(path) && memcmp(req->path, path, req->path_len) == 0;
 }
 
-static void handle_healthz(struct gateway *gw, struct http_conn *c)
+/* detail: the reason, with addresses and errors (internal port only); else
+ * only whether the gateway takes phones, for the load balancer. */
+static void handle_healthz(struct gateway *gw, struct http_conn *c, int detail)
 {
     char reason[512];
     size_t len;
     int ready = gateway_ready(gw, reason, sizeof(reason) - 1);
 
+    if (!detail)
+        snprintf(reason, sizeof(reason) - 1, "%s", ready ? "ok" : "unavailable");
     len = strlen(reason);
     reason[len++] = '\n';
     http_reply(c, ready ? 200 : 503, "text/plain", reason, len);
@@ -57,11 +61,32 @@ static void handle_metrics(struct gateway *gw, struct http_conn *c)
 void routes_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req)
 {
     if (path_is(req, "/healthz"))
-        handle_healthz(gw, c);
-    else if (path_is(req, "/metrics"))
-        handle_metrics(gw, c);
+        handle_healthz(gw, c, 0);
     else if (req->path_len >= 4 && memcmp(req->path, "/v1/", 4) == 0)
         rest_handle(gw, c, req);
     else
-        reply_error(c, 404, "not_found", "try /ws, /healthz, /metrics or /v1/friends");
+        reply_error(c, 404, "not_found", "this port serves /ws, /v1 and /healthz");
 }
+
+static void on_admin_request(void *arg, struct http_conn *c, const struct http_request *req)
+{
+    struct gateway *gw = arg;
+
+    if (path_is(req, "/healthz"))
+        handle_healthz(gw, c, 1);
+    else if (path_is(req, "/metrics"))
+        handle_metrics(gw, c);
+    else
+        reply_error(c, 404, "not_found", "the internal port serves /healthz and /metrics");
+}
+
+/* No WebSocket on the internal port. */
+static int on_admin_ws_open(void *arg, struct http_conn *c, const struct http_request *req)
+{
+    return 404;
+}
+
+const struct http_callbacks admin_http_callbacks = {
+    .on_request = on_admin_request,
+    .on_ws_open = on_admin_ws_open,
+};

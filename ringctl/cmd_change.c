@@ -589,7 +589,7 @@ const struct ringctl_command ringctl_cmd_init = {
     .name = "init",
     .summary = "create the ring over the given nodes (refuses if it exists)",
     .usage = "init [--vnodes V] [--weight W] ID=HOST:PORT...\n"
-             "  --vnodes V   virtual nodes per unit of weight (default 4096)\n"
+             "  --vnodes V   virtual nodes per unit of weight (default " RINGCTL_STR(RING_VNODES_DEFAULT) ")\n"
              "  --weight W   weight of every node, 1..100 (default 1)\n",
     .options = init_options,
     .on_option = ringctl_on_change_option,

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nearby-version.h"
 #include "ring_store.h"
 #include "ringctl.h"
 
-#define GLOBAL_OPTIONS 6
+#define GLOBAL_OPTIONS 7
 #define OPTIONS_MAX 32
 
 enum global_opt {
@@ -19,6 +20,7 @@ enum global_opt {
     OPT_JSON,
     OPT_CONNECT_MS,
     OPT_HELP,
+    OPT_VERSION,
 };
 
 static const struct option global_options[GLOBAL_OPTIONS] = {
@@ -28,6 +30,7 @@ static const struct option global_options[GLOBAL_OPTIONS] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"connect-timeout-ms", required_argument, NULL, OPT_CONNECT_MS},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
 };
 
 static const struct ringctl_command *const commands[] = {
@@ -45,7 +48,8 @@ static const char global_usage[] =
     "  --ring NAME               ring name (default " RINGCTL_RING_DEFAULT ")\n"
     "  --connect-timeout-ms MS   give up connecting to ZooKeeper after MS (default 5000)\n"
     "  --json                    print JSON instead of text\n"
-    "  --help                    show help (for a command: ringctl CMD --help)\n";
+    "  --help                    show help (for a command: ringctl CMD --help)\n"
+    "  --version                 print the version and exit\n";
 
 static void print_overview(FILE *out)
 {
@@ -148,6 +152,10 @@ static int run_command(struct ringctl *ctl, const struct ringctl_command *cmd, i
             print_command_help(cmd);
             free(state);
             return RINGCTL_EXIT_OK;
+        } else if (opt == OPT_VERSION) {
+            printf("ringctl %s\n", NEARBY_VERSION);
+            free(state);
+            return RINGCTL_EXIT_OK;
         } else if (opt == '?' || opt == ':') {
             rc = ringctl_usage_error(ctl, "unknown flag or missing value: '%s'", argv[optind - 1]);
         } else if (opt >= OPT_ZK && opt <= OPT_CONNECT_MS) {
@@ -194,6 +202,10 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
         if (opt == OPT_HELP || opt == 'h') {
             print_overview(stdout);
+            return RINGCTL_EXIT_OK;
+        }
+        if (opt == OPT_VERSION) {
+            printf("ringctl %s\n", NEARBY_VERSION);
             return RINGCTL_EXIT_OK;
         }
         if (opt == '?' || opt == ':')

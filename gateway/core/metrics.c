@@ -60,8 +60,8 @@ struct metrics {
     size_t cap_families;
 };
 
-const double metrics_latency_ms_bounds[METRICS_LATENCY_MS_BOUNDS_N] = {
-    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+const double metrics_latency_seconds_bounds[METRICS_LATENCY_BOUNDS_N] = {
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
 const char *metrics_strerror(int err)

@@ -52,10 +52,11 @@ struct metrics_counter;
 struct metrics_gauge;
 struct metrics_histogram;
 
-/* Upper bounds in ms for publish-to-push latency:
- * 1 2 5 10 25 50 100 250 500 1000 2500 5000 (+Inf is implied). */
-extern const double metrics_latency_ms_bounds[];
-#define METRICS_LATENCY_MS_BOUNDS_N 12
+/* Upper bounds in seconds (Prometheus's base unit) for publish-to-push
+ * latency: 0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 (+Inf is
+ * implied). */
+extern const double metrics_latency_seconds_bounds[];
+#define METRICS_LATENCY_BOUNDS_N 12
 
 /* Returns a static, readable description of a METRICS_ERR_* value. */
 const char *metrics_strerror(int err);

@@ -132,7 +132,7 @@ done
 chaos_up() {
     local nodes=$1 gateways=$2 t0=$SECONDS
     shift 2
-    "$src/scripts/cluster" up --dir "$dir" --redis "$nodes" --gateways "$gateways" \
+    "$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis "$nodes" --gateways "$gateways" \
         --zk-port "$ZK_PORT" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
         --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" "$@" >"$dir/cluster.out" 2>&1 ||
         die "scripts/cluster up failed"

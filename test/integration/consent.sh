@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Consent end to end against real servers: ZooKeeper, 3 Redis pub/sub nodes, the cache,
 # PostgreSQL and two gateways, with no user seeded (users exist from their first token). The
-# phones are Node.js clients (test/js/consent-e2e.mjs): in every way a user can stop being
-# entitled to another's position, frames over seconds of movement say nobody saw anything.
+# phones are Node.js clients: test/js/consent-e2e.mjs goes through every way a user can stop
+# being entitled to another's position, and frames over seconds of movement say nobody saw
+# anything; test/js/churn.mjs then churns friendships, blocks, sharing and reconnects among
+# CHURN_USERS users (default 200) for CHURN_SECONDS (default 60) while everyone moves, and an
+# independent checker asserts that no frame showed a position without consent.
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -50,11 +53,14 @@ timeout 240 node "$src/test/js/consent-e2e.mjs" --secret "$dir/secret" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --node-ports "$((redis_base + 1)),$((redis_base + 2)),$((redis_base + 3))" \
     --cache-port "$redis_base" || rc=$?
+timeout $((${CHURN_SECONDS:-60} + 90)) node "$src/test/js/churn.mjs" --secret "$dir/secret" \
+    --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
+    --users "${CHURN_USERS:-200}" --duration "${CHURN_SECONDS:-60}" || rc=$?
 
 # The forged payloads were counted where they arrived.
 misrouted=0
 for port in "${gw_ports[@]}"; do
-    n=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "nearby_payloads_misrouted_total" {print $2}')
+    n=$(curl -s "http://127.0.0.1:$((port + 1000))/metrics" | awk '$1 == "nearby_payloads_misrouted_total" {print $2}')
     misrouted=$((misrouted + ${n:-0}))
 done
 if ((misrouted < 1)); then

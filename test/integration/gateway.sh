@@ -26,7 +26,7 @@ if [ ! -d "$src/test/js/node_modules/ws" ]; then
     (cd "$src/test/js" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
 fi
 
-"$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 0 --zk-port "$zk_port" --zk-tick-ms 500 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 3 --gateways 0 --zk-port "$zk_port" --zk-tick-ms 500 \
     --redis-base-port "$redis_base" --pg-port "$pg_port" >"$dir/cluster.out" 2>&1 ||
     { cat "$dir/cluster.out"; exit 1; }
 pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"

@@ -36,7 +36,7 @@ fail() {
 # The value of field $2 in summary line $1.
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 
-"$src/scripts/cluster" up --dir "$dir" --redis 3 --zk-port "$zk_port" --zk-tick-ms 500 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 3 --zk-port "$zk_port" --zk-tick-ms 500 \
     --redis-base-port "$redis_base" --pg-port "$pg_port" --gateways 0 >"$dir/cluster.out" 2>&1 ||
     { cat "$dir/cluster.out"; exit 1; }
 pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"

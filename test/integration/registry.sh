@@ -64,7 +64,7 @@ start_gateway() { # INDEX [FLAGS...]
     gw_pids[i]=$!
 }
 
-"$src/scripts/cluster" up --dir "$dir" --redis 2 --gateways 0 --zk-port "$zk_port" \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 2 --gateways 0 --zk-port "$zk_port" \
     --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
     >"$dir/cluster.out" 2>&1 || { cat "$dir/cluster.out"; exit 1; }
 

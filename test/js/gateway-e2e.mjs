@@ -1,17 +1,13 @@
 // gateway-e2e.mjs: phones against real gateways: each phone must see exactly its friends
 // within its radius and nothing about anyone else, through moves, sharing off, live friendship
 // changes, bad input from other phones and a ring change. Exits 1 on any failed check.
-import { createHmac } from 'node:crypto';
 import { exec, execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { encode, decode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
+import { decode, encode, haversine, makeToken, parseArgs, readSecret, sleep } from './lib.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
-  return acc;
-}, []));
-const secret = readFileSync(args.secret, 'utf8').replace(/\r?\n$/, '');
+const args = parseArgs(process.argv);
+const secret = readSecret(args.secret);
 const gateways = args.gateways.split(',');
 const USERS = Number(args.users);
 const RADIUS_KM = 8.047;
@@ -25,13 +21,7 @@ function check(cond, what) {
   }
 }
 
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-function token(user, ttl = 3600) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const token = (user, ttl = 3600) => makeToken(secret, user, ttl);
 
 // The graph test/integration/gateway.sh loads.
 const isFriend = (a, b) => a !== b && (a + b) % 5 === 0;
@@ -39,13 +29,6 @@ const extraFriends = new Set(); // "a,b" pairs added over REST
 const friends = (a, b) => (isFriend(a, b) || extraFriends.has(`${a},${b}`)) && !removed.has(`${a},${b}`);
 const removed = new Set();
 
-function haversine(lat1, lng1, lat2, lng2) {
-  const r = Math.PI / 180, dlat = (lat2 - lat1) * r, dlng = (lng2 - lng1) * r;
-  const h = Math.sin(dlat / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(dlng / 2) ** 2;
-  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(cond, ms, what) {
   const end = Date.now() + ms;
   while (Date.now() < end) {

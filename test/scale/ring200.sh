@@ -138,7 +138,7 @@ psql_q() { PGCONNECT_TIMEOUT=10 timeout 120 "$PSQL" -X -q -A -t -v ON_ERROR_STOP
 
 # metric GW NAME: the value of an unlabelled metric on gateway gwGW.
 metric() {
-    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1))/metrics" |
+    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1 + 1000))/metrics" |
         awk -v n="$2" '$1 == n {print $2; exit}'
 }
 
@@ -168,7 +168,7 @@ stats() {
 # ---------------------------------------------------------------------------- cluster
 
 t0=$(now_ns)
-"$src/scripts/cluster" up --dir "$dir" --redis "$NODES" --redis-maxmemory "$MAXMEMORY" --gateways 2 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis "$NODES" --redis-maxmemory "$MAXMEMORY" --gateways 2 \
     --zk-port "$ZK_PORT" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
     --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" >"$dir/cluster.out" 2>&1 ||
     die "scripts/cluster up failed"
