@@ -257,7 +257,9 @@ void zk_probe_explain(const char *hosts, int waited_ms, int probe_ms, char *errb
 
     if (serving > 0) {
         head = "no ZooKeeper session at";
-        tail = "It is overloaded, or it just recovered: try again.";
+        tail = "A server serves but opens no session: its leader may be stopped or cut off "
+               "(a follower notices after syncLimit ticks and stops serving), or it is "
+               "overloaded; try again.";
     } else if (no_quorum > 0 && n == 1) {
         head = "ZooKeeper runs but serves no requests at";
         tail = "It is still starting, or an ensemble member without a quorum.";
