@@ -43,7 +43,8 @@ int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out,
                        char *errbuf, size_t errlen);
 
 /* The same with the session timeout to ask for (the server bounds it to
- * 2..20 ticks); ring_store_connect asks for 10 s. A daemon that holds
+ * 2..20 ticks); ring_store_connect asks for 3 s, so that a hung server
+ * of an ensemble delays its connect by 2 s only. A daemon that holds
  * ephemeral znodes picks a short one so that they go soon after it dies.
  * It probes no server on failure, so a daemon's retries keep their pace. */
 int ring_store_connect_session(const char *hosts, int timeout_ms, int session_timeout_ms,
