@@ -24,7 +24,7 @@ regs_before=$(registrations)
 [[ $(wc -l <<<"$regs_before") == 2 ]] || die "want 2 registrations, got: $regs_before"
 connected_before=$(gateway_log_count 'zookeeper: connected')
 reconnected_before=$(gateway_log_count 'zookeeper: reconnected')
-epoch0=$(ring_epoch)
+epoch0=$(ring_epoch) || die "ringctl show failed: $(rctl show 2>&1 | tail -n 1)"
 zk_wait_leader 10 || die "no ZooKeeper server leads"
 old_leader=$LEADER
 victim=$(zk_pid "$old_leader")
@@ -50,7 +50,7 @@ add_rc=0
 wait "$add_pid" || add_rc=$?
 add_ms=$((($(cat "$dir/add-end" 2>/dev/null || date +%s%N) - t0) / 1000000))
 say "ringctl add r9 exited $add_rc, $add_ms ms after the kill: $(tail -n 1 "$dir/t-ringctl.log")"
-epoch1=$(ring_epoch)
+epoch1=$(ring_epoch) || die "ringctl show failed: $(rctl show 2>&1 | tail -n 1)"
 
 t1=$SECONDS
 until gateways_registered 2; do

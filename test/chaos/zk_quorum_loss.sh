@@ -31,7 +31,7 @@ chaos_loadgen 300
 chaos_wait_online 60
 sleep 5
 normal_push=$(field pushes_per_s "$(last_status)")
-epoch0=$(ring_epoch)
+epoch0=$(ring_epoch) || die "ringctl show failed: $(rctl show 2>&1 | tail -n 1)"
 expired_before=$(gateway_log_count 'zookeeper: expired')
 
 zk_wait_leader 10 || die "no ZooKeeper server leads"
@@ -78,7 +78,7 @@ t1=$(date +%s%N)
 say "SIGCONT to zk$follower after $outage_ms ms (pushes_per_s >= $outage_min meanwhile, before: $normal_push)"
 zk_wait_leader 60 || die "no leader 60 s after zk$follower came back: zk$survivor $(zk_mode "$survivor"), zk$follower $(zk_mode "$follower")"
 recover_ms=$((($(date +%s%N) - t1) / 1000000))
-epoch_between=$(ring_epoch)
+epoch_between=$(ring_epoch) || die "ringctl show failed: $(rctl show 2>&1 | tail -n 1)"
 t2=$SECONDS
 until gateways_registered 2; do
     ((SECONDS - t2 < 60)) || die "gateways not registered 60 s after the quorum came back: $(rctl status 2>&1)"
@@ -93,7 +93,7 @@ add_rc=0
 rctl add "r9=127.0.0.1:$new_port" >"$dir/t-ringctl.log" 2>&1 || add_rc=$?
 add_ms=$((($(date +%s%N) - t3) / 1000000))
 say "ringctl add r9 exited $add_rc in $add_ms ms: $(tail -n 1 "$dir/t-ringctl.log")"
-epoch1=$(ring_epoch)
+epoch1=$(ring_epoch) || die "ringctl show failed: $(rctl show 2>&1 | tail -n 1)"
 kill -CONT "$(zk_pid "$leader")"
 t4=$SECONDS
 until [[ $(zk_mode "$leader") == follower ]]; do
