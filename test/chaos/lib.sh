@@ -45,6 +45,8 @@ fi
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # redis_cli
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build # scripts/cluster takes ringctl and the gateway from here
 loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
@@ -154,6 +156,8 @@ chaos_up() {
     # shellcheck source=/dev/null
     source "$dir/cluster.env"
     [[ $NEARBY_ZK == "$ZK" ]] || die "the cluster's NEARBY_ZK is $NEARBY_ZK, not $ZK"
+    # ringctl (remove) and redis_cli use the cluster's credentials.
+    export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
     say "cluster up: $nodes nodes, $gateways gateways, $CHAOS_ZK ZooKeeper in $((SECONDS - t0)) s"
 }
 
@@ -172,12 +176,12 @@ chaos_redis() {
 
 # channels_on PORT: the u:* channels some gateway subscribes on the Redis at PORT, sorted.
 channels_on() {
-    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS 'u:*' | sed '/^$/d' | sort
+    redis_cli "$1" PUBSUB CHANNELS 'u:*' | sed '/^$/d' | sort
 }
 
 # subscriptions_on PORT: how many channels (of any name) are subscribed on the Redis at PORT.
 subscriptions_on() {
-    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS | grep -c . || true
+    redis_cli "$1" PUBSUB CHANNELS | grep -c . || true
 }
 
 # node_pid I: the PID of pub/sub node rI of the cluster.
@@ -233,8 +237,8 @@ zk_wait_leader() {
     done
 }
 
-# zk_start I: starts zkI of the cluster's ensemble again (data kept), waits until it serves.
-zk_start() {
+# zk_server_start I: starts zkI of the cluster's ensemble again (data kept), waits until it serves.
+zk_server_start() {
     "$src/scripts/zookeeper" start --dir "$dir" --servers "$CHAOS_ZK" --id "$1" \
         --port "$ZK_PORT" --quorum-port "$ZK_QUORUM_PORT" --election-port "$ZK_ELECTION_PORT" \
         --tick-ms "$ZK_TICK_MS" >>"$dir/cluster.out" 2>&1

@@ -67,7 +67,7 @@ gap_ms=$(cat "$dir"/gateway-gw*.log | sed -n 's/.*zookeeper: reconnected .* back
 say "registrations before: $(tr '\n' ' ' <<<"$regs_before")after: $(tr '\n' ' ' <<<"$regs_after")"
 say "ring watchers reconnected $reconnected times (longest gap ${gap_ms:-?} ms), new sessions $((connected_after - connected_before)), expired $expired"
 
-zk_start "$old_leader" || die "zk$old_leader did not start again: $(tail -n 5 "$dir/cluster.out")"
+zk_server_start "$old_leader" || die "zk$old_leader did not start again: $(tail -n 5 "$dir/cluster.out")"
 rejoined=$(zk_mode "$old_leader")
 say "zk$old_leader is back as $rejoined"
 sleep 3

@@ -43,10 +43,12 @@ COMMIT;
 SQL
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
 for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
-        --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --jwt-secret-file "$dir/secret" \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
         --location-ttl "$ttl" \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
@@ -64,7 +66,7 @@ timeout 150 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" --locatio
     --pg-start "$src/scripts/postgres start --dir $dir --port $pg_port" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --users 200 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
-    --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4))" \
+    --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4)) --aclfile $dir/secrets/redis-nodes.acl" \
     --new-node "r4=127.0.0.1:$((redis_base + 4))" \
     --new-node-pidfile "$dir/redis-$((redis_base + 4)).pid" || rc=$?
 

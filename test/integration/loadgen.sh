@@ -44,10 +44,12 @@ pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
 "$src/scripts/seed-graph" --users "$users" --avg-friends 20 --pg "$pg" >/dev/null
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
 for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
-        --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --jwt-secret-file "$dir/secret" \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
 done

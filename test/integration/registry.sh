@@ -59,7 +59,8 @@ start_gateway() { # INDEX [FLAGS...]
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "$zk" --cache "127.0.0.1:$redis_base" \
         --pg "host=127.0.0.1 port=$pg_port user=postgres dbname=nearby" \
-        --jwt-secret-file "$dir/jwt-secret" --drain-seconds 1 "$@" \
+        --jwt-secret-file "$dir/jwt-secret" --drain-seconds 1 \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" "$@" \
         >>"$dir/gw$i.log" 2>&1 &
     gw_pids[i]=$!
 }

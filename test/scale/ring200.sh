@@ -25,6 +25,8 @@ fi
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # redis_cli
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build # scripts/cluster takes ringctl and the gateway from here
 loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
@@ -145,7 +147,7 @@ metric() {
 # channels_on PORT: how many channels (of any name) the Redis at PORT has subscribers for.
 channels_on() {
     local out
-    out=$(timeout 10 redis-cli -p "$1" PUBSUB CHANNELS) || return 1
+    out=$(redis_cli "$1" PUBSUB CHANNELS) || return 1
     grep -c . <<<"$out" || true
 }
 
@@ -153,7 +155,7 @@ channels_on() {
 user_channels_total() {
     local p n total=0
     for p in "$@"; do
-        n=$(timeout 10 redis-cli -p "$p" PUBSUB CHANNELS 'u:*' | grep -c . || true)
+        n=$(redis_cli "$p" PUBSUB CHANNELS 'u:*' | grep -c . || true)
         total=$((total + n))
     done
     echo "$total"
@@ -175,6 +177,7 @@ t0=$(now_ns)
 up_ms=$(ms_since "$t0")
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
+export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
 say "cluster up: $NODES nodes (maxmemory $MAXMEMORY), 2 gateways in $(secs "$up_ms") s"
 
 rss_kb=0
