@@ -269,8 +269,8 @@ spawn() {
 
 # ---------------------------------------------------------------------------- Redis
 
-# redis_cli PORT ARGS...: redis-cli on 127.0.0.1:PORT, bounded to $REDIS_CLI_TIMEOUT
-# seconds (default 10), authenticated as the ACL user admin when
+# redis_cli PORT ARGS...: redis-cli on 127.0.0.1:PORT (or $REDIS_CLI_HOST:PORT), bounded to
+# $REDIS_CLI_TIMEOUT seconds (default 10), authenticated as the ACL user admin when
 # NEARBY_REDIS_ADMIN_PASSWORD_FILE names that user's password file (as a cluster's
 # cluster.env does); the password goes through the environment, never argv.
 redis_cli() {
@@ -278,9 +278,9 @@ redis_cli() {
     shift
     if [[ -n ${NEARBY_REDIS_ADMIN_PASSWORD_FILE:-} ]]; then
         REDISCLI_AUTH=$(<"$NEARBY_REDIS_ADMIN_PASSWORD_FILE") timeout "${REDIS_CLI_TIMEOUT:-10}" \
-            redis-cli --no-auth-warning --user admin -h 127.0.0.1 -p "$port" "$@"
+            redis-cli --no-auth-warning --user admin -h "${REDIS_CLI_HOST:-127.0.0.1}" -p "$port" "$@"
     else
-        timeout "${REDIS_CLI_TIMEOUT:-10}" redis-cli -h 127.0.0.1 -p "$port" "$@"
+        timeout "${REDIS_CLI_TIMEOUT:-10}" redis-cli -h "${REDIS_CLI_HOST:-127.0.0.1}" -p "$port" "$@"
     fi
 }
 
