@@ -24,6 +24,7 @@ enum config_opt {
     OPT_CACHE,
     OPT_PG,
     OPT_JWT_SECRET_FILE,
+    OPT_JWT_PUBLIC_KEY_FILE,
     OPT_JWT_AUDIENCE,
     OPT_JWT_ISSUER,
     OPT_REDIS_USER,
@@ -53,6 +54,7 @@ static const struct option long_options[] = {
     {"cache", required_argument, NULL, OPT_CACHE},
     {"pg", required_argument, NULL, OPT_PG},
     {"jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE},
+    {"jwt-public-key-file", required_argument, NULL, OPT_JWT_PUBLIC_KEY_FILE},
     {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
     {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
     {"redis-user", required_argument, NULL, OPT_REDIS_USER},
@@ -91,7 +93,10 @@ static void usage(void)
            "  --cache HOST:PORT           location cache Redis (default 127.0.0.1:6379)\n"
            "  --pg CONNINFO               PostgreSQL (default $NEARBY_PG, else\n"
            "                              'host=127.0.0.1 port=5432 user=postgres dbname=nearby')\n"
-           "  --jwt-secret-file FILE      HS256 key, at least 32 bytes (required)\n"
+           "  --jwt-secret-file FILE      HS256 key, at least 32 bytes, mode 600\n"
+           "  --jwt-public-key-file FILE  Ed25519 public key (PEM): verify EdDSA tokens\n"
+           "                              without being able to mint them; one of the\n"
+           "                              two is required, both accept either kind\n"
            "  --jwt-audience AUD          accept only tokens whose aud is AUD (default: any)\n"
            "  --jwt-issuer ISS            accept only tokens whose iss is ISS (default: any)\n"
            "  --redis-user USER           Redis ACL user for the cache and the pub/sub nodes\n"
@@ -170,6 +175,7 @@ struct option_source {
     const struct option *current; /* the file's entry being applied; NULL for argv's */
     char buf[CONFIG_LINE_MAX + 2];
     char key_file[CONFIG_LINE_MAX]; /* --jwt-secret-file, read once all is parsed */
+    char public_key_file[CONFIG_LINE_MAX]; /* --jwt-public-key-file, likewise */
     char redis_password_file[CONFIG_LINE_MAX];
 };
 
@@ -353,6 +359,9 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_CACHE: bad = copy_flag(cfg->cache, sizeof(cfg->cache), arg) || !ring_valid_addr(arg); break;
         case OPT_PG: bad = copy_flag(cfg->pg, sizeof(cfg->pg), arg); break;
         case OPT_JWT_SECRET_FILE: bad = copy_flag(key_file, sizeof(src.key_file), arg); break;
+        case OPT_JWT_PUBLIC_KEY_FILE:
+            bad = copy_flag(src.public_key_file, sizeof(src.public_key_file), arg);
+            break;
         case OPT_JWT_AUDIENCE: bad = copy_flag(cfg->jwt_audience, sizeof(cfg->jwt_audience), arg); break;
         case OPT_JWT_ISSUER: bad = copy_flag(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), arg); break;
         case OPT_REDIS_USER: bad = copy_flag(cfg->redis_user, sizeof(cfg->redis_user), arg); break;
@@ -399,17 +408,46 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
                 cfg->radius_km, cfg->max_radius_km);
         return -1;
     }
-    if (key_file[0] == '\0') {
-        fprintf(stderr, "nearby-gateway: --jwt-secret-file is required (make one with "
-                        "'openssl rand -hex 32 > FILE')\n");
+    if (key_file[0] == '\0' && src.public_key_file[0] == '\0') {
+        fprintf(stderr, "nearby-gateway: --jwt-secret-file or --jwt-public-key-file is required "
+                        "(make an HS256 key with 'openssl rand -hex 32 > FILE', or an Ed25519 "
+                        "pair with 'openssl genpkey -algorithm ed25519 -out KEY' and "
+                        "'openssl pkey -in KEY -pubout -out KEY.pub')\n");
         return -1;
     }
-    rc = token_key_load(key_file, cfg->jwt_key, sizeof(cfg->jwt_key), &cfg->jwt_key_len);
-    if (rc < 0) {
-        fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
-                token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
-                rc == TOKEN_ERR_IO ? strerror(errno) : "");
-        return -1;
+    cfg->jwt_key_count = 0;
+    if (key_file[0] != '\0') {
+        struct token_key *k = &cfg->jwt_keys[cfg->jwt_key_count];
+
+        rc = token_key_load_secret(key_file, k);
+        if (rc == 0 && k->alg != TOKEN_ALG_HS256) {
+            token_key_wipe(k);
+            fprintf(stderr, "nearby-gateway: --jwt-secret-file %s is an Ed25519 private key: a "
+                            "gateway needs only the public key, so that it cannot mint tokens; "
+                            "give --jwt-public-key-file with 'openssl pkey -in %s -pubout'\n",
+                    key_file, key_file);
+            return -1;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
+                    token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
+                    rc == TOKEN_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->jwt_key_count++;
+    }
+    if (src.public_key_file[0] != '\0') {
+        rc = token_key_load_public(src.public_key_file, &cfg->jwt_keys[cfg->jwt_key_count]);
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --jwt-public-key-file %s: %s%s%s\n",
+                    src.public_key_file,
+                    rc == TOKEN_ERR_BAD_KEY ? "not an Ed25519 public key in PEM (make it from "
+                                              "the private key: openssl pkey -in KEY -pubout)"
+                                            : token_strerror(rc),
+                    rc == TOKEN_ERR_IO ? ": " : "", rc == TOKEN_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->jwt_key_count++;
     }
     if ((cfg->redis_user[0] != '\0') != (src.redis_password_file[0] != '\0')) {
         fprintf(stderr, "nearby-gateway: --redis-user and --redis-password-file go together\n");

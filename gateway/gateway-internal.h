@@ -94,6 +94,11 @@ struct gateway {
 
 /* -- gateway.c -- */
 uint64_t gateway_now_ms(void);
+/* The one check of a phone's or a REST caller's token: signature by one of
+ * the configured keys (the header's alg picks it), times, aud and iss.
+ * Returns 0 and *claims, or a negative TOKEN_ERR_*. */
+int gateway_token_check(const struct gateway *gw, const char *token, size_t len,
+                        struct token_claims *claims);
 /* Publishes payload on the channel of user, to its owner in every view.
  * Returns 0, or -1 when it reached no owner (counted in publish errors). */
 int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload);

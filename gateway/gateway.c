@@ -21,6 +21,13 @@ uint64_t gateway_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+int gateway_token_check(const struct gateway *gw, const char *token, size_t len,
+                        struct token_claims *claims)
+{
+    return token_check_keys(gw->cfg.jwt_keys, gw->cfg.jwt_key_count, token, len,
+                            (int64_t)time(NULL), &gw->token_policy, claims);
+}
+
 /* -- the ring's nodes ----------------------------------------------------- */
 
 static struct gw_node *node_find(struct gateway *gw, const char *id, const char *addr)

@@ -192,8 +192,7 @@ static uint64_t authenticate(struct gateway *gw, struct http_conn *c, const stru
         reply_error(c, 401, "bad_token", "send Authorization: Bearer <token>");
         return 0;
     }
-    rc = token_check(gw->cfg.jwt_key, gw->cfg.jwt_key_len, req->authorization + 7,
-                     req->authorization_len - 7, (int64_t)time(NULL), &gw->token_policy, &claims);
+    rc = gateway_token_check(gw, req->authorization + 7, req->authorization_len - 7, &claims);
     if (rc < 0) {
         reply_error(c, 401, "bad_token", token_strerror(rc));
         return 0;
