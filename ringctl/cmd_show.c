@@ -136,7 +136,9 @@ static int run_status(struct ringctl *ctl, int argc, char **argv, void *state)
             ringctl_json_string(stdout, gw->addr);
             printf(",\"epoch\":%lld,\"lag\":%lld,\"dead\":", gw->epoch, lag);
             ringctl_json_string(stdout, gw->dead);
-            printf("}");
+            printf(",\"admin\":");
+            ringctl_json_string(stdout, gw->admin);
+            printf(",\"sessions\":%lld,\"pushes_per_s\":%lld}", gw->sessions, gw->pushes_per_s);
         } else {
             printf("%-24s %-24s %8lld %6lld %s\n", gw->id, gw->addr[0] ? gw->addr : "-",
                    gw->epoch, lag, gw->dead[0] ? gw->dead : "-");
