@@ -261,6 +261,12 @@ function hideFriend(id) {
   if (f && !f.goneAt) f.goneAt = Date.now();
 }
 
+// Where the user is, on the canvas element too (for scripts and tests: the map itself is pixels).
+function showPos() {
+  canvas.dataset.lat = state.pos.lat.toFixed(7);
+  canvas.dataset.lng = state.pos.lng.toFixed(7);
+}
+
 function setConn(text, st) {
   const c = $('conn');
   c.textContent = text;
@@ -283,6 +289,7 @@ function onState(s) {
 
 function moveMe(lat, lng) {
   state.pos = { lat, lng };
+  showPos();
   state.dirty = state.listDirty = true;
   if (state.client) state.client.sendLocation(lat, lng);
 }
@@ -308,8 +315,7 @@ async function start(token) {
   client.on('error', (e) => { if (e.code !== 'rate_limited') console.warn('nearby:', e.code, e.message); });
   client.sendLocation(state.pos.lat, state.pos.lng);
   try {
-    state.me = await client.me();
-    $('whoami').textContent = `user #${state.me.id} · ${state.me.friends} friend${state.me.friends === 1 ? '' : 's'}`;
+    await refreshMe();
     $('sharing').checked = state.me.sharing;
     $('sharing').disabled = false;
     state.dirty = true;
@@ -356,10 +362,17 @@ $('sharing').addEventListener('change', async (ev) => {
 
 let requestsTimer = null;
 
+async function refreshMe() {
+  state.me = await state.client.me();
+  const n = state.me.friends;
+  $('whoami').textContent = `user #${state.me.id} · ${n} friend${n === 1 ? '' : 's'}`;
+}
+
 async function requestAction(fn, id, what) {
   try {
     await fn(id);
     $('request-status').textContent = `${what} #${id}`;
+    await refreshMe();
   } catch (e) {
     $('request-status').textContent = `${what} #${id} failed: ${e.code || e.message}`;
   }
@@ -396,6 +409,7 @@ $('request-form').addEventListener('submit', async (ev) => {
     const r = await state.client.sendFriendRequest(id);
     $('request-status').textContent = r.status === 'friends' ? `you and #${id} are friends now` : `request sent to #${id}`;
     $('request-id').value = '';
+    if (r.status === 'friends') await refreshMe();
   } catch (e) {
     $('request-status').textContent = `cannot send: ${e.code || e.message}`;
   }
@@ -492,6 +506,7 @@ window.addEventListener('resize', resize);
   state.pos = params.has('lat') && params.has('lng') && Number.isFinite(lat) && Number.isFinite(lng) &&
     Math.abs(lat) <= 90 && Math.abs(lng) <= 180 ? { lat, lng } : { ...DEFAULT_POS };
   state.view = { ...state.pos };
+  showPos();
   resize();
   requestAnimationFrame(frame);
   const token = params.get('token');
