@@ -450,6 +450,10 @@ void admin_api_handle(struct gateway *gw, struct http_conn *c, const struct http
         reply_error(c, 405, "method_not_allowed", "the admin API is read-only: GET");
         return;
     }
+    if (doc == ADMIN_RING && gw->ring == NULL) {
+        reply_error(c, 503, "unavailable", "no ring applied yet");
+        return;
+    }
     if (a->peers_at_ms != 0 && now - a->peers_at_ms < ADMIN_FRESH_MS) {
         answer(a, c, doc);
         return;
