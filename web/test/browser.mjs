@@ -76,7 +76,7 @@ function walker(c, rKm, phase) {
   let step = 0;
   c.moving = true;
   c.place = () => {
-    const a = phase + step * 0.15, d = rKm * (1 + 0.3 * Math.sin(phase + step * 0.5));
+    const a = phase + step * 0.2, d = rKm * (1 + 0.3 * Math.sin(phase + step * 0.5));
     const lat = ME.lat + (d * Math.sin(a)) / 111.19508;
     const lng = ME.lng + (d * Math.cos(a)) / (111.19508 * Math.cos((ME.lat * Math.PI) / 180));
     c.sendLocation(lat, lng);
@@ -115,14 +115,17 @@ const list = (page) => page.$$eval('#friends li.friend', (ls) => ls.map((l) => (
 try {
   // ------------------------------------------------------------ two sharing friends
   const f1 = phone(nextUser++), f2 = phone(nextUser++), f3 = phone(nextUser++);
-  for (const f of [f1, f2]) {
+  // More friends walking about, for the list's order and a map worth a screenshot.
+  const others = [phone(nextUser++), phone(nextUser++), phone(nextUser++)];
+  await Promise.all([f1, f2, ...others].map(async (f) => {
     await f.sendFriendRequest(ME.id);
     await rest.acceptFriendRequest(f.id);
-  }
-  for (const f of [f1, f2, f3]) await f.setSharing(true);
+  }));
+  await Promise.all([f1, f2, f3, ...others].map((f) => f.setSharing(true)));
   walker(f1, 1.2, 0);
   walker(f2, 3.5, 2);
   walker(f3, 2.0, 4);
+  others.forEach((f, i) => walker(f, [0.7, 2.8, 5.5][i], 1 + 2 * i));
 
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 800 });
@@ -206,7 +209,8 @@ try {
     return shown && Math.abs(shown.km - truth) <= 0.010;
   }, 3000, 'the list\'s distances follow the dragged user');
 
-  await sleep(1200);
+  await page.click('#recenter');
+  await sleep(2500); // a few more steps of each trail
   await page.screenshot({ path: join(args.out, 'map.png') });
   note(`map screenshot in ${join(args.out, 'map.png')}`);
 
