@@ -25,6 +25,8 @@ struct ringctl_gateway {
     char admin[RING_ADDR_MAX + 1];        /* its internal port, "" when not published */
     long long sessions;                   /* -1: not published */
     long long pushes_per_s;               /* -1: not published */
+    long long session;                    /* the ZooKeeper session holding the znode */
+    long long czxid;                      /* the zxid that created it: a new one per registration */
 };
 
 /* Parses one znode's content into gw (id is left as it is). */
@@ -34,7 +36,7 @@ void ringctl_gateway_parse(const char *data, struct ringctl_gateway *gw);
 int ringctl_gateway_reports_dead(const struct ringctl_gateway *gw, const char *node_id);
 
 /* Reads every registered gateway under root into a malloc'ed array (*out,
- * *count; free() it). A gateway that goes away while listed is skipped; no
+ * *count; free() it), with the session and czxid of each znode. A gateway that goes away while listed is skipped; no
  * gateways directory means none. Returns ZOK or the ZooKeeper error. */
 int ringctl_gateways_read(zhandle_t *zh, const char *root, struct ringctl_gateway **out,
                           size_t *count);
