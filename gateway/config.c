@@ -11,6 +11,7 @@
 #include "nearby-version.h"
 #include "ring.h"
 #include "secret_file.h"
+#include "zk_auth.h"
 #include "token.h"
 
 enum config_opt {
@@ -35,6 +36,7 @@ enum config_opt {
     OPT_LOC_RATE,
     OPT_LOC_BURST,
     OPT_ZK_SESSION,
+    OPT_ZK_AUTH_FILE,
     OPT_CHECK,
     OPT_HELP,
     OPT_CONFIG,
@@ -63,6 +65,7 @@ static const struct option long_options[] = {
     {"loc-rate", required_argument, NULL, OPT_LOC_RATE},
     {"loc-burst", required_argument, NULL, OPT_LOC_BURST},
     {"zk-session-timeout-ms", required_argument, NULL, OPT_ZK_SESSION},
+    {"zk-auth-file", required_argument, NULL, OPT_ZK_AUTH_FILE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -104,6 +107,8 @@ static void usage(void)
            "  --loc-rate N                loc messages per second per phone (default 1)\n"
            "  --loc-burst N               burst above that rate (default 5)\n"
            "  --zk-session-timeout-ms MS  ZooKeeper session timeout (default 10000)\n"
+           "  --zk-auth-file FILE         ZooKeeper digest identity and role ids (see\n"
+           "                              nearby-gateway(8)); without it znodes are open\n"
            "  --check-config              validate the flags and the key file, then exit\n"
            "  --config FILE               read flags from FILE first: one 'key = value' a line,\n"
            "                              keys the long flag names above without '--', '#'\n"
@@ -351,6 +356,7 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_JWT_AUDIENCE: bad = copy_flag(cfg->jwt_audience, sizeof(cfg->jwt_audience), arg); break;
         case OPT_JWT_ISSUER: bad = copy_flag(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), arg); break;
         case OPT_REDIS_USER: bad = copy_flag(cfg->redis_user, sizeof(cfg->redis_user), arg); break;
+        case OPT_ZK_AUTH_FILE: bad = copy_flag(cfg->zk_auth_file, sizeof(cfg->zk_auth_file), arg); break;
         case OPT_REDIS_PASSWORD_FILE:
             bad = copy_flag(src.redis_password_file, sizeof(src.redis_password_file), arg);
             break;
@@ -423,6 +429,17 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
             return -1;
         }
         cfg->redis_password[n] = '\0';
+    }
+    if (cfg->zk_auth_file[0] != '\0') {
+        struct zk_auth auth;
+        char why[512];
+
+        rc = zk_auth_load(cfg->zk_auth_file, &auth, why, sizeof(why));
+        memset(&auth, 0, sizeof(auth));
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --zk-auth-file %s\n", why);
+            return -1;
+        }
     }
     if (cfg->admin_listen[0] == '\0') {
         const char *colon = strrchr(cfg->listen, ':');

@@ -31,6 +31,7 @@ struct gateway_config {
     double loc_rate;         /* loc messages per second per session, sustained */
     unsigned loc_burst;
     unsigned session_timeout_ms; /* ZooKeeper session */
+    char zk_auth_file[1024]; /* "" : no ZooKeeper identity, open ACLs (zk_auth.h) */
     char origins[GATEWAY_ORIGINS_MAX][GATEWAY_ORIGIN_MAX];
     size_t origin_count;
     int check_only;          /* --check-config: validate and exit */

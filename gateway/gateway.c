@@ -8,6 +8,7 @@
 
 #include "gateway-internal.h"
 #include "log.h"
+#include "zk_auth.h"
 
 #define GATEWAY_CHANNEL_MAX 32 /* "u:" and 20 digits */
 #define GATEWAY_TRIM_EVERY_S 10
@@ -379,7 +380,7 @@ static void on_ring(const struct ring *ring, int32_t version, void *arg)
 static void on_ring_event(enum ring_watch_event event, const char *detail, void *arg)
 {
     static const char *const names[] = {"connected", "reconnected", "disconnected",
-                                        "expired", "missing", "corrupt"};
+                                        "expired", "missing", "corrupt", "denied"};
 
     if (event == RING_WATCH_CONNECTED || event == RING_WATCH_RECONNECTED)
         LOG_INFO("zookeeper: %s %s", names[event], detail ? detail : "");
@@ -561,6 +562,11 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
         goto fail;
     }
     gw->history = history_new(base, gw->pg, NULL);
+    if (zk_auth_use(cfg->zk_auth_file, errbuf, errlen) < 0)
+        goto fail;
+    if (cfg->zk_auth_file[0] == '\0')
+        LOG_WARN("no --zk-auth-file: this gateway has no ZooKeeper identity, so the rings it "
+                 "reads must be open to the world");
     gw->watch = ring_watch_new(base, cfg->zk, cfg->root, cfg->ring, (int)cfg->session_timeout_ms,
                                &watch_cb, errbuf, errlen);
     if (gw->watch != NULL)

@@ -16,6 +16,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "ring_store.h"
+#include "zk_auth.h"
 #include "zk_glue.h"
 #include "zk_session.h"
 
@@ -125,7 +126,11 @@ static void reg_create_parent(struct gateway_registry *reg, size_t from)
     memcpy(prefix, reg->path, reg->parent_end);
     prefix[reg->parent_end] = '\0';
     reg_issued(reg, REG_OP_PARENT,
-               zoo_acreate(reg->zs.zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, reg_on_string,
+               zoo_acreate(reg->zs.zh, prefix, "", 0,
+                           zk_auth_acl(zk_auth_process(), slash == strrchr(reg->path, '/')
+                                                              ? ZK_NODE_GATEWAYS
+                                                              : ZK_NODE_ROOT),
+                           0, reg_on_string,
                            reg->zs.handle));
 }
 
@@ -140,7 +145,8 @@ static void reg_kick(struct gateway_registry *reg)
     if (!reg->created) {
         reg->op_wanted = reg->wanted;
         reg_issued(reg, REG_OP_CREATE,
-                   zoo_acreate(reg->zs.zh, reg->path, reg->line, len, &ZOO_OPEN_ACL_UNSAFE,
+                   zoo_acreate(reg->zs.zh, reg->path, reg->line, len,
+                               zk_auth_acl(zk_auth_process(), ZK_NODE_REGISTRATION),
                                ZOO_EPHEMERAL, reg_on_string, reg->zs.handle));
     } else if (reg->written != reg->wanted) {
         reg->op_wanted = reg->wanted;
@@ -164,7 +170,9 @@ static void reg_on_done(void *arg, struct zk_session_item *base)
     case REG_OP_NONE:
         return;
     case REG_OP_PARENT:
-        if (rc == ZOK || rc == ZNODEEXISTS) {
+        /* ZNOAUTH: we may not create there, which ZooKeeper says before it
+         * says the znode exists; our own create tells whether it does. */
+        if (rc == ZOK || rc == ZNODEEXISTS || rc == ZNOAUTH) {
             reg_create_parent(reg, reg->parent_end);
             break; /* reg_kick below creates ours once no parent is left */
         }

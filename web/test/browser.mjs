@@ -226,7 +226,7 @@ try {
   await waitFor(async () => (await admin.$$('[data-gateway-id]')).length === 2, 5000,
     'the admin page lists both gateways');
   const [newId, newAddr] = args['new-node'].split('=');
-  const zk = ['--zk', args.zk];
+  const zk = ['--zk', args.zk, ...(args['zk-auth-file'] ? ['--zk-auth-file', args['zk-auth-file']] : [])];
   await run(args.ringctl, [...zk, 'add', `${newId}=${newAddr}`, '--no-wait'], { timeout: 30000 });
   r = await waitFor(async () => (await nodeState(newId)) === 'joining', 5000, `${newId} shows as joining`);
   note(`ringctl add (phase 1) -> ${newId} joining on the page in ${r.ms} ms`);
