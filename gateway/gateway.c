@@ -417,6 +417,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                         hs.written - metrics_counter_value(gw->m.history_written));
     metrics_counter_add(gw->m.history_dropped,
                         hs.dropped - metrics_counter_value(gw->m.history_dropped));
+    admin_tick(gw);
 }
 
 void gateway_refresh_metrics(struct gateway *gw)
@@ -558,6 +559,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
                                      PROTO_FRAME_MAX, errbuf, errlen);
     if (gw->admin_http == NULL)
         goto fail;
+    gw->admin = admin_new(gw, errbuf, errlen);
+    if (gw->admin == NULL)
+        goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     gw->pg = pg_conn_new(base, &pg_opt);
     if (gw->cache == NULL || gw->pg == NULL) {
@@ -651,6 +655,7 @@ void gateway_free(struct gateway *gw)
     channel_sync_free(gw->sync);
     control_free(gw->control);
     rest_free(gw->rest);
+    admin_free(gw->admin);
     history_free(gw->history);
     pg_conn_free(gw->pg);
     location_cache_free(gw->cache);
