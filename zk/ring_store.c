@@ -78,7 +78,7 @@ static int store_connect(const char *hosts, int timeout_ms, int session_timeout_
 {
     zhandle_t *zh;
     struct timespec deadline;
-    int state;
+    int state, auth_added;
 
     if (hosts == NULL || hosts[0] == '\0') {
         zk_glue_err(errbuf, errlen, "no ZooKeeper hosts given (set --zk or NEARBY_ZK)");
@@ -103,7 +103,8 @@ static int store_connect(const char *hosts, int timeout_ms, int session_timeout_
                     hosts, strerror(errno));
         return RING_STORE_ERR_ZK;
     }
-    zk_auth_apply(zh, zk_auth_process());
+    /* Refused while the handle has no connection yet: then added below. */
+    auth_added = zk_auth_apply(zh, zk_auth_process()) == ZOK;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -136,6 +137,12 @@ static int store_connect(const char *hosts, int timeout_ms, int session_timeout_
                         "cannot reach ZooKeeper at %s within %d ms: is it running? "
                         "(set --zk or NEARBY_ZK)",
                         hosts, timeout_ms);
+        return RING_STORE_ERR_ZK;
+    }
+    /* Connected: sent at once, ahead of any request. */
+    if (!auth_added && zk_auth_apply(zh, zk_auth_process()) != ZOK) {
+        zookeeper_close(zh);
+        zk_glue_err(errbuf, errlen, "cannot hand ZooKeeper at %s our identity", hosts);
         return RING_STORE_ERR_ZK;
     }
     *out = zh;

@@ -38,7 +38,7 @@ NEARBY_BUILD=$build "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 
 "$src/scripts/redis" start --dir "$dir" --port "$new_node_port" >/dev/null
 
 rc=0
-timeout 150 node "$src/web/test/browser.mjs" --secret "$dir/jwt-secret" \
+timeout 150 node "$src/web/test/browser.mjs" --secret "$dir/jwt-ed25519.key" \
     --url "http://127.0.0.1:32480" --ws "ws://127.0.0.1:32480/ws" --admin "http://127.0.0.1:32721" \
     --ringctl "$build/ringctl/ringctl" --zk "127.0.0.1:$zk_port" --zk-auth-file "$dir/secrets/zk-admin.auth" \
     --new-node "r4=127.0.0.1:$new_node_port" --out "$out" --profile "$dir/chromium-profile" || rc=$?

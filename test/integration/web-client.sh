@@ -37,7 +37,7 @@ NEARBY_BUILD=$build "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 
     { cat "$dir/cluster.out"; exit 1; }
 
 rc=0
-timeout 120 node "$client/test/e2e.mjs" --secret "$dir/jwt-secret" \
+timeout 120 node "$client/test/e2e.mjs" --secret "$dir/jwt-ed25519.key" \
     --gateways "ws://127.0.0.1:31711/ws,ws://127.0.0.1:31712/ws" --lb "ws://127.0.0.1:32280/ws" \
     --kill-pid "$(cat "$dir/gateway-gw1.pid")" || rc=$?
 if [ "$rc" -ne 0 ]; then

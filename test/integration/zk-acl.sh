@@ -65,7 +65,7 @@ start_gateway() { # INDEX AUTH-FILE
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$1]}" --id "gw$1" \
         --zk "$zk" --cache "127.0.0.1:$redis_base" \
         --pg "host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass" \
-        --jwt-secret-file "$dir/jwt-secret" --drain-seconds 1 \
+        --jwt-public-key-file "$dir/jwt-ed25519.pub" --drain-seconds 1 \
         --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
         --zk-auth-file "$2" >>"$dir/gw$1.log" 2>&1 &
     gw_pids[$1]=$!
@@ -130,7 +130,7 @@ echo "ok: a gateway with a wrong ZooKeeper password is not ready (/healthz $code
 # -- an auth file others may read is refused at start ----------------------------------------
 cp "$dir/secrets/zk-gateway.auth" "$dir/open.auth"
 chmod 644 "$dir/open.auth"
-out=$("$build/gateway/nearby-gateway" --check-config --jwt-secret-file "$dir/jwt-secret" \
+out=$("$build/gateway/nearby-gateway" --check-config --jwt-public-key-file "$dir/jwt-ed25519.pub" \
     --zk-auth-file "$dir/open.auth" 2>&1) && fail "--zk-auth-file of mode 644 accepted"
 [[ $out == *"chmod 600"* ]] || fail "a mode-644 auth file was refused without saying 'chmod 600': $out"
 refused_out=$(NEARBY_ZK_AUTH_FILE=$dir/open.auth "$ringctl" --zk "$zk" show 2>&1) && fail "ringctl took a mode-644 auth file"

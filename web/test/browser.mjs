@@ -9,20 +9,20 @@
 // The admin page: `ringctl add` shows the new node joining, then active. Screenshots of both go
 // to --out. Exits 1 on any failed check.
 import { execFile } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import puppeteer from 'puppeteer-core';
 
 import { connect, distanceKm } from '../client/nearby.js';
+import { makeToken, readSigningKey } from '../../test/js/token.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
   return acc;
 }, []));
-const secret = readFileSync(args.secret, 'utf8').replace(/\r?\n$/, '');
+const signingKey = readSigningKey(args.secret);
 const run = promisify(execFile);
 mkdirSync(args.out, { recursive: true });
 
@@ -48,12 +48,7 @@ function note(what) {
   console.log(`browser: ${what}`);
 }
 
-const b64url = (s) => Buffer.from(s).toString('base64url');
-function token(user, ttl = 3600) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
-  return `${head}.${body}.${createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url')}`;
-}
+const token = (user, ttl = 3600) => makeToken(signingKey, user, ttl);
 
 // Fresh ids: users exist from their first token.
 let nextUser = 920000 + (Date.now() % 1000) * 10;

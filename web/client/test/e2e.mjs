@@ -6,16 +6,15 @@
 // Exits 1 on any failed check.
 //
 // node test/e2e.mjs --secret FILE --gateways ws://A/ws,ws://B/ws --lb ws://LB/ws --kill-pid PID
-import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 import { NearbyError, connect, distanceKm } from '../nearby.js';
+import { makeToken, readSigningKey } from '../../../test/js/token.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
   return acc;
 }, []));
-const secret = readFileSync(args.secret, 'utf8').replace(/\r?\n$/, '');
+const secret = readSigningKey(args.secret);
 const gateways = args.gateways.split(',');
 const killPid = Number(args['kill-pid']);
 
@@ -38,12 +37,7 @@ async function waitFor(cond, ms, what) {
   return check(cond(), `${what} (waited ${ms} ms)`);
 }
 
-const b64url = (s) => Buffer.from(s).toString('base64url');
-function token(user, ttl = 3600, key = secret) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
-  return `${head}.${body}.${createHmac('sha256', key).update(`${head}.${body}`).digest('base64url')}`;
-}
+const token = (user, ttl = 3600, key = secret) => makeToken(key, user, ttl);
 
 // Fresh ids per run: the database starts empty and users appear on first sight.
 let nextUser = 810000 + (Date.now() % 1000) * 10;
