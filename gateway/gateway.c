@@ -412,6 +412,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     metrics_counter_add(gw->m.history_dropped,
                         hs.dropped - metrics_counter_value(gw->m.history_dropped));
     metrics_gauge_set(gw->m.sessions_starting, (double)gw->starting);
+    metrics_gauge_set(gw->m.connections, (double)http_server_connections(gw->http));
     limit_table_sweep(gw->ip_limits, now);
     limit_table_sweep(gw->start_limits, now);
     limit_table_sweep(gw->rest_limits, now);
@@ -564,6 +565,7 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_counter_new(m->registry, "nearby_session_starts_busy_total", "init refused (err busy, 1013): --start-queue sessions were starting, or the session connection's queue was full.", &m->starts_busy);
     rc |= metrics_counter_new(m->registry, "nearby_radius_rate_limited_total", "radius messages refused by the rate limit (the loc rate, a bucket of their own).", &m->radius_limited);
     rc |= metrics_counter_new(m->registry, "nearby_rest_rate_limited_total", "REST calls answered 429 for a user above --rest-rate.", &m->rest_limited);
+    rc |= metrics_gauge_new(m->registry, "nearby_connections", "Open connections on the phones' port: WebSockets, REST, and those not past their first request yet.", &m->connections);
     rc |= metrics_gauge_new(m->registry, "nearby_sessions_starting", "Sessions between a good init and their nearby (bounded by --start-queue).", &m->sessions_starting);
     rc |= metrics_gauge_family_new(m->registry, "nearby_limit_table_entries", "Keys remembered by a limit table (client addresses, users).", "table", 8, &m->limit_table_entries);
     rc |= metrics_counter_family_new(m->registry, "nearby_limit_table_full_total", "New keys refused because a limit table was full (fail closed).", "table", 8, &m->limit_table_full);

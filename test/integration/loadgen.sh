@@ -48,6 +48,7 @@ for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
         --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --ip-max-conns 0 --ip-handshake-rate 0 \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
 done
