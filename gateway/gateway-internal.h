@@ -57,7 +57,7 @@ struct gateway_metrics {
     struct metrics_counter *proxy_headers, *proxy_errors, *proxy_untrusted;
     struct metrics_counter *ip_conns_refused, *ip_handshakes_refused;
     struct metrics_counter *sessions_replaced, *starts_limited, *starts_busy;
-    struct metrics_counter *radius_limited, *rest_limited;
+    struct metrics_counter *radius_limited, *rest_limited, *init_timeouts;
     struct metrics_gauge *sessions_starting, *connections;
     /* label table="ip"|"session_starts"|"rest", and kind="session"|"rest"|"history" */
     struct metrics_family *limit_table_entries, *limit_table_full, *pg_queued;

@@ -564,6 +564,7 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_counter_new(m->registry, "nearby_session_starts_limited_total", "init refused (err rate_limited, 1013): the user started sessions faster than --session-start-rate.", &m->starts_limited);
     rc |= metrics_counter_new(m->registry, "nearby_session_starts_busy_total", "init refused (err busy, 1013): --start-queue sessions were starting, or the session connection's queue was full.", &m->starts_busy);
     rc |= metrics_counter_new(m->registry, "nearby_radius_rate_limited_total", "radius messages refused by the rate limit (the loc rate, a bucket of their own).", &m->radius_limited);
+    rc |= metrics_counter_new(m->registry, "nearby_init_timeouts_total", "WebSockets closed (1008) for sending no good init within 10 s.", &m->init_timeouts);
     rc |= metrics_counter_new(m->registry, "nearby_rest_rate_limited_total", "REST calls answered 429 for a user above --rest-rate.", &m->rest_limited);
     rc |= metrics_gauge_new(m->registry, "nearby_connections", "Open connections on the phones' port: WebSockets, REST, and those not past their first request yet.", &m->connections);
     rc |= metrics_gauge_new(m->registry, "nearby_sessions_starting", "Sessions between a good init and their nearby (bounded by --start-queue).", &m->sessions_starting);

@@ -271,6 +271,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     switch (p->state) {
     case PHONE_AWAIT_INIT:
+        metrics_counter_inc(p->gw->m.init_timeouts);
         phone_close(p, 1008, "no init within 10 s");
         break;
     case PHONE_WAIT_SELF:

@@ -554,6 +554,7 @@ def t_timeouts(ctx):
     no init is closed with 1008 after 10 s (that one is started first and checked last)."""
     port, admin = ctx.tight, ctx.tight + ctx.admin_offset
     before = metric(admin, "nearby_handshake_timeouts_total")
+    init_before = metric(ctx.pool + ctx.admin_offset, "nearby_init_timeouts_total")
     # On the pool gateway: the tight one would close it as idle at 4 s.
     no_init = Conn(ctx.pool, "127.0.8.5")
     check(no_init.upgrade() == 101, "upgrade")
@@ -577,6 +578,8 @@ def t_timeouts(ctx):
     code = no_init.close_code(12)
     waited = time.monotonic() - t_init
     check(code == 1008 and 9 <= waited <= 12, f"no init: close {code} after {waited:.1f} s")
+    check(metric(ctx.pool + ctx.admin_offset, "nearby_init_timeouts_total") == init_before + 1,
+          "init_timeouts not +1")
     no_init.close()
     return f"head_s={took:.1f} init_s={waited:.1f}"
 

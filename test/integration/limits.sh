@@ -15,8 +15,6 @@ source "$src/scripts/lib/haproxy.sh"
 build=${NEARBY_BUILD_ROOT:-$src/build}
 dir=$(mktemp -d /tmp/nearby-test-limits.XXXXXX)
 chmod 755 "$dir"
-zk_port=34181 redis_base=34200 pg_port=34432 gw_base=34000 lb_port=34080 lb2_port=34081
-tight_port=34003 pool_port=34004
 gw_pids=()
 
 cleanup() {
@@ -33,23 +31,51 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 (($(ulimit -n) >= 5000)) || { echo "limits: open files limited to $(ulimit -n); need 5000" >&2; exit 1; }
 
-# Ports 34000-35999 lie in Linux's ephemeral range (32768-60999): an outgoing connection
-# of anyone on this machine may hold one for a moment, and bind() then fails. Try again.
+# Ports 34000-35999 lie in Linux's ephemeral range (32768-60999): the outgoing connections
+# of everyone on this machine hold some of them at any moment (hundreds while a load test
+# runs), and bind() then fails. So a layout is drawn from 9 in that range, its ports are
+# checked free, and on a clash at start-up the next is tried.
 in_use() { grep -q "Address already in use\|is in use\|already in use" "$@"; }
+# layout BASE: the ports of this test from BASE (34000, 34100, ..., 34800).
+layout() {
+    gw_base=$1 tight_port=$(($1 + 3)) pool_port=$(($1 + 4)) zk_port=$(($1 + 10))
+    redis_base=$(($1 + 20)) pg_port=$(($1 + 30)) lb_port=$(($1 + 40)) lb2_port=$(($1 + 41))
+}
+ports_free() {
+    python3 - "$@" <<'EOF'
+import socket, sys
+for p in map(int, sys.argv[1:]):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        sys.exit(1)
+    finally:
+        s.close()
+EOF
+}
 t0=$(now_ms)
-for attempt in 1 2 3 4; do
+bases=(34000 34100 34200 34300 34400 34500 34600 34700 34800)
+first=$((RANDOM % ${#bases[@]}))
+for ((attempt = 0; attempt < ${#bases[@]}; attempt++)); do
+    layout "${bases[$(((first + attempt) % ${#bases[@]}))]}"
+    ports_free "$zk_port" "$redis_base" "$((redis_base + 1))" "$pg_port" "$lb_port" "$lb2_port" \
+        $(for p in 1 2 3 4; do echo "$((gw_base + p))" "$((gw_base + p + 1000))"; done) || continue
     rc=0
     "$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 1 --gateways 2 --zk-port "$zk_port" \
         --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
         --gateway-base-port "$gw_base" --lb-port "$lb_port" --drain-seconds 1 >"$dir/cluster.out" 2>&1 || rc=$?
     ((rc != 0)) || break
-    if ((attempt == 4)) || ! in_use "$dir/cluster.out" "$dir"/*.log; then
+    if ! in_use "$dir/cluster.out" "$dir"/*.log; then
         cat "$dir/cluster.out"
         exit 1
     fi
-    echo "# a port was taken by someone's outgoing connection; trying again"
-    sleep 2
+    echo "# a port of layout $gw_base was taken meanwhile; trying the next"
+    "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
+    rm -f "$dir"/*.log
 done
+((rc == 0)) && [[ -f $dir/cluster.env ]] || { echo "limits: no layout of ports could be used"; cat "$dir/cluster.out"; exit 1; }
+echo "# ports from $gw_base"
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
 
