@@ -133,6 +133,10 @@ int main(int argc, char **argv)
                 secret_file, TOKEN_KEY_MIN, secret_file);
         goto out;
     }
+    if (r == TOKEN_ERR_KEY_MODE) {
+        fprintf(stderr, "nearby-token: %s: %s\n", secret_file, token_strerror(r));
+        goto out;
+    }
     if (r < 0) {
         fprintf(stderr, "nearby-token: cannot read secret file %s: %s\n", secret_file,
                 errno == EFBIG ? "larger than 1024 bytes" : strerror(errno));

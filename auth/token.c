@@ -759,6 +759,8 @@ const char *token_strerror(int err)
     case TOKEN_ERR_IO: return "cannot read the token key file";
     case TOKEN_ERR_BAD_AUDIENCE: return "token aud claim is not this service's audience";
     case TOKEN_ERR_BAD_ISSUER: return "token iss claim is not the expected issuer";
+    case TOKEN_ERR_KEY_MODE:
+        return "token key file may be read by group or others; make it the owner's alone (chmod 600)";
     }
     return "unknown token error";
 }

@@ -66,6 +66,7 @@ enum token_err {
     TOKEN_ERR_IO = -11,           /* token_key_load: open/read failed; errno says why */
     TOKEN_ERR_BAD_AUDIENCE = -12, /* aud missing or not the policy's audience */
     TOKEN_ERR_BAD_ISSUER = -13,   /* iss missing or not the policy's issuer */
+    TOKEN_ERR_KEY_MODE = -14,     /* token_key_load: group or others may read the file */
 };
 
 /* What a verifier requires beyond signature and times. A NULL member is not
@@ -113,9 +114,11 @@ int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_
  * the file's bytes, except that one trailing "\n" or "\r\n" is dropped, so a
  * file made by `openssl rand -hex 32 > F` works (its 64 hex characters, as
  * text, are the key). Returns 0 and writes *KEYLEN on success; TOKEN_ERR_IO
- * (errno set; EFBIG if the file exceeds CAP or TOKEN_KEY_MAX) or
- * TOKEN_ERR_WEAK_KEY (under TOKEN_KEY_MIN bytes) on failure, with *KEYLEN
- * untouched and KEY's contents unspecified. */
+ * (errno set; EFBIG if the file exceeds CAP or TOKEN_KEY_MAX),
+ * TOKEN_ERR_KEY_MODE (group or others may read or write it: a key anyone on
+ * the machine can read mints tokens for every user) or TOKEN_ERR_WEAK_KEY
+ * (under TOKEN_KEY_MIN bytes) on failure, with *KEYLEN untouched and KEY's
+ * contents unspecified. */
 int token_key_load(const char *path, uint8_t *key, size_t cap, size_t *keylen);
 
 /* token_strerror: a static, human-readable reason for a TOKEN_ERR_* value

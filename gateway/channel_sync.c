@@ -114,7 +114,7 @@ static void batch_apply(struct sync_batch *b)
         struct channel *ch = channels_get(gw->channels, b->users[i]);
         const struct friends_db_consent *row = find_consent(b, b->users[i]);
         struct channel_update u = {.kind = CHANNEL_UPDATE_SHARING};
-        int was_on, was_synced, was_visible;
+        int was_synced, was_visible;
 
         /* Gone, or queued again since: a newer read decides. */
         if (ch == NULL || ch->sync_ticket != b->tickets[i])
@@ -125,7 +125,6 @@ static void batch_apply(struct sync_batch *b)
             continue;
         }
         ch->sync_queued = 0;
-        was_on = ch->sharing;
         was_synced = ch->synced;
         was_visible = channel_visible(ch);
         /* No row: the account is gone (or never was): off. */
@@ -145,8 +144,6 @@ static void batch_apply(struct sync_batch *b)
         ch->synced = 1;
         if (was_visible || channel_visible(ch))
             fanout_notify_watchers(gw, ch);
-        if (ch->owner_count > 0 && ch->sharing && !was_on)
-            phones_sharing_on(gw, ch);
         /* Confirmed again (after a cut, or moved): a friendship change may
          * have been published meanwhile, so the user's sessions read their
          * friends again too. */

@@ -14,6 +14,7 @@
 #include "pg_pool.h"
 #include "proto_msg.h"
 #include "ring.h"
+#include "secret_file.h"
 #include "token.h"
 
 /* The output bound must hold the largest nearby frame and the soft limit
@@ -32,6 +33,8 @@ enum config_opt {
     OPT_JWT_SECRET_FILE,
     OPT_JWT_AUDIENCE,
     OPT_JWT_ISSUER,
+    OPT_REDIS_USER,
+    OPT_REDIS_PASSWORD_FILE,
     OPT_RADIUS,
     OPT_MAX_RADIUS,
     OPT_TTL,
@@ -75,6 +78,8 @@ static const struct option long_options[] = {
     {"jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE},
     {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
     {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
+    {"redis-user", required_argument, NULL, OPT_REDIS_USER},
+    {"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
     {"radius-km", required_argument, NULL, OPT_RADIUS},
     {"max-radius-km", required_argument, NULL, OPT_MAX_RADIUS},
     {"location-ttl", required_argument, NULL, OPT_TTL},
@@ -128,6 +133,10 @@ static void usage(void)
            "  --jwt-secret-file FILE      HS256 key, at least 32 bytes (required)\n"
            "  --jwt-audience AUD          accept only tokens whose aud is AUD (default: any)\n"
            "  --jwt-issuer ISS            accept only tokens whose iss is ISS (default: any)\n"
+           "  --redis-user USER           Redis ACL user for the cache and the pub/sub nodes\n"
+           "                              (default: none, no AUTH)\n"
+           "  --redis-password-file FILE  that user's password, in a file only its owner\n"
+           "                              may read (required with --redis-user)\n"
            "  --radius-km KM              default search radius (default 8.047)\n"
            "  --max-radius-km KM          largest radius a phone may ask for (default 50)\n"
            "  --location-ttl SECONDS      a position older than this is gone (default 600)\n"
@@ -241,6 +250,7 @@ struct option_source {
     const struct option *current; /* the file's entry being applied; NULL for argv's */
     char buf[CONFIG_LINE_MAX + 2];
     char key_file[CONFIG_LINE_MAX]; /* --jwt-secret-file, read once all is parsed */
+    char redis_password_file[CONFIG_LINE_MAX];
 };
 
 /* Returns the entry of long_options[] that a config file may set under name
@@ -442,6 +452,10 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_JWT_SECRET_FILE: bad = copy_flag(key_file, sizeof(src.key_file), arg); break;
         case OPT_JWT_AUDIENCE: bad = copy_flag(cfg->jwt_audience, sizeof(cfg->jwt_audience), arg); break;
         case OPT_JWT_ISSUER: bad = copy_flag(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), arg); break;
+        case OPT_REDIS_USER: bad = copy_flag(cfg->redis_user, sizeof(cfg->redis_user), arg); break;
+        case OPT_REDIS_PASSWORD_FILE:
+            bad = copy_flag(src.redis_password_file, sizeof(src.redis_password_file), arg);
+            break;
         case OPT_RADIUS: bad = parse_double(arg, 0.0, 20037.6, &cfg->radius_km); break;
         case OPT_MAX_RADIUS: bad = parse_double(arg, 0.0, 20037.6, &cfg->max_radius_km); break;
         case OPT_TTL: bad = parse_unsigned(arg, 1, 86400 * 7, &cfg->location_ttl_s); break;
@@ -525,6 +539,25 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
                 token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
                 rc == TOKEN_ERR_IO ? strerror(errno) : "");
         return -1;
+    }
+    if ((cfg->redis_user[0] != '\0') != (src.redis_password_file[0] != '\0')) {
+        fprintf(stderr, "nearby-gateway: --redis-user and --redis-password-file go together\n");
+        return -1;
+    }
+    if (src.redis_password_file[0] != '\0') {
+        size_t n = 0;
+
+        rc = secret_file_read(src.redis_password_file, (uint8_t *)cfg->redis_password,
+                              sizeof(cfg->redis_password) - 1, &n);
+        if (rc < 0 || n == 0 || memchr(cfg->redis_password, '\0', n) != NULL) {
+            fprintf(stderr, "nearby-gateway: --redis-password-file %s: %s%s%s\n",
+                    src.redis_password_file,
+                    rc < 0 ? secret_file_strerror(rc) : "an empty password, or a NUL in it",
+                    rc == SECRET_FILE_ERR_IO ? ": " : "",
+                    rc == SECRET_FILE_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->redis_password[n] = '\0';
     }
     if (cfg->admin_listen[0] == '\0') {
         const char *colon = strrchr(cfg->listen, ':');

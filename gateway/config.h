@@ -19,6 +19,8 @@ struct gateway_config {
     char root[256];
     char ring[64];
     char cache[256];         /* location cache Redis, host:port */
+    char redis_user[257];    /* ACL user for the cache and the pub/sub nodes; "" : no AUTH */
+    char redis_password[257]; /* from --redis-password-file */
     char pg[1024];           /* libpq conninfo */
     uint8_t jwt_key[GATEWAY_KEY_MAX];
     size_t jwt_key_len;

@@ -40,7 +40,6 @@ void fanout_expire(struct gateway *gw, uint64_t now_ms)
 static void apply_sharing(struct gateway *gw, struct channel *ch, int on, uint64_t consent)
 {
     struct channel_update u = {.kind = CHANNEL_UPDATE_SHARING, .on = on, .consent = consent};
-    int was_on = ch->sharing;
     enum channel_verdict v = channel_apply(ch, &u);
 
     if (v == CHANNEL_HIDDEN)
@@ -49,11 +48,10 @@ static void apply_sharing(struct gateway *gw, struct channel *ch, int on, uint64
         return;
     /* The user has sessions here: this gateway's own SETs of loc:<user> are
      * ordered before this DEL on its one cache connection, so none of them
-     * outlives the off in the cache. */
+     * outlives the off in the cache. After on, a session publishes from its
+     * next position on: the one it holds was taken while sharing was off. */
     if (!on)
         location_cache_del(gw->cache, ch->user);
-    else if (!was_on)
-        phones_sharing_on(gw, ch);
 }
 
 void fanout_apply(struct gateway *gw, uint64_t user, const struct proto_payload *p)

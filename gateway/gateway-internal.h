@@ -163,9 +163,6 @@ void phone_sink_init(struct gateway *gw);
  * sessions drops other at once if removed, then re-reads its friends from
  * PostgreSQL, where the change is confirmed. */
 void phones_friends_changed(struct gateway *gw, struct channel *self, uint64_t other, int removed);
-/* ch's user switched sharing on: each of the user's sessions publishes the
- * position it has, so friends see it without waiting for the next move. */
-void phones_sharing_on(struct gateway *gw, struct channel *self);
 /* Closes every local session of ch's user with code and reason. */
 void phones_close_user(struct gateway *gw, struct channel *self, unsigned code, const char *reason);
 /* Channels were synced: phones waiting for theirs go on. */

@@ -297,7 +297,10 @@ static int ensure_nodes(struct gateway *gw, const struct ring *ring)
         const struct ring_node *rn = ring_node_at(ring, i / 2);
         const char *addr = ring_node_addr(rn, i % 2 ? RING_VIEW_OLD : RING_VIEW_NEW);
         struct gw_node *node;
-        struct pubsub_node_config config = {rn->id, addr, gw->cfg.id, 0, 0, 0, 0, 0, 0, 0};
+        struct pubsub_node_config config = {
+            .id = rn->id, .addr = addr, .gateway_id = gw->cfg.id,
+            .user = gw->cfg.redis_user[0] ? gw->cfg.redis_user : NULL,
+            .password = gw->cfg.redis_password};
 
         if (rn->state == RING_STATE_STANDBY || (i % 2 && strcmp(addr, rn->addr) == 0))
             continue;
@@ -608,7 +611,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
 {
     struct gateway *gw = calloc(1, sizeof(*gw));
     struct ring_watch_callbacks watch_cb = {on_ring, on_ring_event, NULL};
-    struct location_cache_config cache_cfg = {.addr = cfg->cache};
+    struct location_cache_config cache_cfg = {
+        .addr = cfg->cache, .user = cfg->redis_user[0] ? cfg->redis_user : NULL,
+        .password = cfg->redis_password};
     struct pg_conn_options pg_opt = {.conninfo = cfg->pg};
     struct timeval second = {1, 0};
     uint64_t seeds[3] = {0, 0, 0};

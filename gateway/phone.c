@@ -687,16 +687,6 @@ void phones_friends_changed(struct gateway *gw, struct channel *self, uint64_t o
     }
 }
 
-void phones_sharing_on(struct gateway *gw, struct channel *self)
-{
-    for (uint32_t i = 0; i < self->owner_count; i++) {
-        struct phone *p = self->owners[i]->transport;
-
-        if (p->state == PHONE_LIVE)
-            publish_position(p);
-    }
-}
-
 void phones_close_user(struct gateway *gw, struct channel *self, unsigned code, const char *reason)
 {
     for (uint32_t i = 0; i < self->owner_count; i++)

@@ -511,7 +511,7 @@ static int check_unused(struct ringctl *ctl, const struct ringctl_change *change
     if (!ring)
         return RINGCTL_EXIT_FAILED;
     if (node && node->state == RING_STATE_STANDBY) {
-        if (ringctl_pubsub_count(node->addr, 2000, &count, err, sizeof(err)) < 0)
+        if (ringctl_pubsub_count(ctl, node->addr, 2000, &count, err, sizeof(err)) < 0)
             rc = ringctl_fail(ctl, "cannot check that node %s at %s carries no subscriptions: "
                               "%s; if that server is gone for good, pass --force", node->id,
                               node->addr, err);

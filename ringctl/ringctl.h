@@ -33,6 +33,8 @@ struct ringctl {
     int connect_ms;        /* --connect-timeout-ms */
     int json;              /* --json */
     const char *command;   /* name of the command being run */
+    const char *redis_user; /* --redis-user, else $NEARBY_REDIS_USER; NULL: no AUTH */
+    const char *redis_password_file; /* --redis-password-file, else $NEARBY_REDIS_PASSWORD_FILE */
 };
 
 /* One command: its name, a one-line summary for the overview, its usage text

@@ -146,6 +146,7 @@ check_files() {
     only_these "$dest$docdir" gateway.conf.example autopilot.env.example
     key=$dest/key
     printf '%s' 0123456789abcdef0123456789abcdef >"$key"
+    chmod 600 "$key"
     out=$("$dest$bindir/nearby-gateway" --config "$dest$docdir/gateway.conf.example" \
         --jwt-secret-file "$key" --check-config 2>&1) ||
         fail "the installed gateway refuses the installed gateway.conf.example: $out"

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,12 +21,12 @@ static char dir[] = "/tmp/nearby-test-config.XXXXXX";
 static char key_path[256], conf_path[256];
 static char out[8192], err[8192]; /* what the last parse printed */
 
-/* Writes text to path (truncating). */
+/* Writes text to path (truncating), readable by its owner alone, as key files must be. */
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
 
-    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || chmod(path, 0600) != 0) {
         perror(path);
         exit(1);
     }

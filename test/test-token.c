@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -43,7 +44,7 @@ static int verify_n(const uint8_t *k, size_t klen, const char *tok, size_t len, 
         fprintf(stderr, "token_verify wrote *user_id on failure %d\n", r);
         failures++;
     }
-    if (r > 0 || r < TOKEN_ERR_BAD_ISSUER) {
+    if (r > 0 || r < TOKEN_ERR_KEY_MODE) {
         fprintf(stderr, "token_verify returned %d, outside the enum\n", r);
         failures++;
     }
@@ -594,10 +595,10 @@ static void test_sign_errors(void)
     CHECK(token_sign(key, KEYLEN, 42, -1, out, sizeof out) == TOKEN_ERR_NO_EXP);
     CHECK(token_sign(key, KEYLEN, 42, INT64_MIN, out, sizeof out) == TOKEN_ERR_NO_EXP);
 
-    for (int e = TOKEN_ERR_BAD_ISSUER; e <= 0; e++) {
+    for (int e = TOKEN_ERR_KEY_MODE; e <= 0; e++) {
         const char *s = token_strerror(e);
         CHECK(s && strcmp(s, "unknown token error") != 0);
-        for (int f = TOKEN_ERR_BAD_ISSUER; f < e; f++)
+        for (int f = TOKEN_ERR_KEY_MODE; f < e; f++)
             CHECK(strcmp(s, token_strerror(f)) != 0);
     }
     CHECK(strcmp(token_strerror(-100), "unknown token error") == 0);
@@ -659,10 +660,11 @@ static void test_policy(void)
     CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":1000}"), &both, &c) == TOKEN_ERR_EXPIRED);
 }
 
+/* Writes a key file as it should be: the owner's alone. */
 static void write_file(const char *path, const void *bytes, size_t n)
 {
     FILE *f = fopen(path, "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) {
+    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0 || chmod(path, 0600) != 0) {
         perror(path);
         exit(1);
     }
@@ -689,6 +691,16 @@ static void test_key_load(void)
     CHECK(token_key_load(path, k, sizeof k, &klen) == 0 && klen == 33 && k[32] == '\n');
     write_file(path, "\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7", 32);
     CHECK(token_key_load(path, k, sizeof k, &klen) == 0 && klen == 32 && k[8] == 0);
+    /* A key the group or others may read or write mints tokens for anyone. */
+    static const mode_t refused[] = {0640, 0604, 0620, 0602, 0660, 0644, 0666};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        klen = 12345;
+        CHECK(chmod(path, refused[i]) == 0);
+        CHECK(token_key_load(path, k, sizeof k, &klen) == TOKEN_ERR_KEY_MODE && klen == 12345);
+    }
+    CHECK(chmod(path, 0400) == 0);
+    CHECK(token_key_load(path, k, sizeof k, &klen) == 0 && klen == 32);
+    CHECK(chmod(path, 0600) == 0);
 
     klen = 12345;
     write_file(path, "0123456789abcdef0123456789abcde\n", 32); /* 31 bytes of key */

@@ -10,9 +10,9 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "proto_payload.h"
+#include "redis_link.h"
 #include "ring.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
@@ -22,18 +22,13 @@
 #define DEFAULT_BACKOFF_MAX_MS 5000
 #define DEFAULT_BATCH_CHANNELS 1000
 #define DEFAULT_MAX_PENDING_PUBLISHES 262144
-#define HOST_MAX 255
 
 enum conn_role { CONN_PUB, CONN_SUB };
 
 struct pubsub_conn {
     struct pubsub_node *node; /* ref: owner */
     enum conn_role role;
-    redisAsyncContext *ac; /* NULL while down; freed by hiredis or by conn_drop */
-    int up;                /* the connect callback said OK */
-    unsigned attempt;      /* attempts since heartbeats last came back */
-    struct event *connect_timer;
-    struct event *retry_timer;
+    struct redis_link *link;  /* reconnects on its own; backoff reset by heartbeats */
 };
 
 /* One channel in the wanted set. An entry stays while the owner wants it or
@@ -55,14 +50,12 @@ struct pubsub_node {
     struct event_base *base; /* ref: owned by the caller */
     char id[RING_ID_MAX + 1];
     char addr[RING_ADDR_MAX + 1];
-    char host[HOST_MAX + 1];
-    int port;
     char gateway_id[PROTO_GATEWAY_ID_MAX + 1];
     size_t gateway_len;
     char hb_channel[3 + PROTO_GATEWAY_ID_MAX + 1];
     size_t hb_channel_len;
-    unsigned connect_timeout_ms, hb_interval_ms, hb_misses;
-    unsigned backoff_min_ms, backoff_max_ms, batch_channels, max_pending;
+    unsigned hb_interval_ms, hb_misses;
+    unsigned batch_channels, max_pending;
 
     struct pubsub_node_callbacks cbs;
     void *arg; /* ref: owned by the caller */
@@ -88,8 +81,7 @@ struct pubsub_node {
 
     uint8_t hb_buf[PROTO_PAYLOAD_MAX];
     struct pubsub_node_stats st;
-    uint64_t rng;
-    char errstr[160];
+    char errstr[512];
 };
 
 static uint64_t now_ms(void)
@@ -256,7 +248,8 @@ static void chan_confirm(struct pubsub_node *node, struct pubsub_chan *c)
 
 static void maybe_resynced(struct pubsub_node *node)
 {
-    if (node->resync && node->hb_confirmed && node->unconfirmed == 0 && node->sub.up) {
+    if (node->resync && node->hb_confirmed && node->unconfirmed == 0 &&
+        redis_link_up(node->sub.link)) {
         node->resync = 0;
         NODE_CALL(node, on_resubscribed, node->st.channels_wanted);
     }
@@ -271,8 +264,10 @@ static void send_batch(struct pubsub_node *node, const char **argv, size_t *lens
 {
     if (n <= 1)
         return;
-    if (redisAsyncCommandArgv(node->sub.ac, sub_reply_cb, node, (int)n, argv, lens) != REDIS_OK)
-        set_error(node, "subscribe", node->sub.ac->errstr);
+    redisAsyncContext *ac = redis_link_context(node->sub.link);
+
+    if (redisAsyncCommandArgv(ac, sub_reply_cb, node, (int)n, argv, lens) != REDIS_OK)
+        set_error(node, "subscribe", ac->errstr);
     node->st.subscribe_commands++;
 }
 
@@ -282,7 +277,7 @@ static void flush_queue(struct pubsub_node *node)
 {
     size_t nsub = 1, nunsub = 1;
 
-    if (!node->sub.up || node->freeing)
+    if (!redis_link_up(node->sub.link) || node->freeing)
         return;
     /* on_subscribed below may queue more: queue_len is read each round */
     for (size_t i = 0; i < node->queue_len; i++) {
@@ -360,8 +355,8 @@ static void on_heartbeat(struct pubsub_node *node, const redisReply *payload)
     node->st.heartbeats_received++;
     node->last_hb_ms = now_ms();
     node->last_progress_ms = node->last_hb_ms;
-    node->pub.attempt = 0;
-    node->sub.attempt = 0;
+    redis_link_reset_backoff(node->pub.link);
+    redis_link_reset_backoff(node->sub.link);
     set_state(node, PUBSUB_NODE_ALIVE);
 }
 
@@ -441,90 +436,22 @@ static void sub_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 
 /* ---- connections ---- */
 
-static void conn_start(struct pubsub_conn *conn);
-
-static uint64_t backoff_ms(struct pubsub_node *node, unsigned attempt)
+static void on_link_up(void *arg, struct redis_link *link)
 {
-    uint64_t base = node->backoff_min_ms;
-
-    for (unsigned i = 0; i < attempt && base < node->backoff_max_ms; i++)
-        base *= 2;
-    if (base > node->backoff_max_ms)
-        base = node->backoff_max_ms;
-    /* xorshift64: jitter only, no need for a good generator */
-    node->rng ^= node->rng << 13;
-    node->rng ^= node->rng >> 7;
-    node->rng ^= node->rng << 17;
-    return base / 2 + node->rng % (base / 2 + 1);
-}
-
-static void conn_schedule_retry(struct pubsub_conn *conn)
-{
-    struct timeval tv = ms_tv(backoff_ms(conn->node, conn->attempt));
-
-    if (conn->attempt < 32)
-        conn->attempt++;
-    evtimer_add(conn->retry_timer, &tv);
-}
-
-/* Called once a connection is down, whoever noticed. */
-static void conn_down(struct pubsub_conn *conn, int was_up)
-{
+    struct pubsub_conn *conn = arg;
     struct pubsub_node *node = conn->node;
 
-    conn->ac = NULL;
-    conn->up = 0;
-    evtimer_del(conn->connect_timer);
-    if (was_up)
-        node->st.disconnects++;
-    if (conn->role == CONN_SUB)
-        sub_reset(node, was_up);
-    conn_schedule_retry(conn);
-}
-
-/* Frees the connection's context from outside any hiredis callback (a
- * timer); callbacks it triggers see conn->ac != ac and leave it alone. */
-static void conn_drop(struct pubsub_conn *conn, const char *why)
-{
-    redisAsyncContext *ac = conn->ac;
-    int was_up = conn->up;
-
-    if (ac == NULL)
+    if (node->freeing)
         return;
-    set_error(conn->node, conn->role == CONN_PUB ? "publisher" : "subscriber", why);
-    conn->ac = NULL;
-    conn->up = 0;
-    redisAsyncFree(ac);
-    conn_down(conn, was_up);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct pubsub_conn *conn = ac->data;
-    struct pubsub_node *node = conn->node;
-
-    if (conn->ac != ac || node->freeing)
-        return;
-    if (status != REDIS_OK) {
-        /* hiredis frees ac when this returns */
-        set_error(node, conn->role == CONN_PUB ? "publisher connect" : "subscriber connect",
-                  ac->errstr);
-        conn_down(conn, 0);
-        /* A refused or failed connect is proof enough (a killed server, a
-         * port nobody listens on): no need to wait for missed heartbeats. */
-        if (node->state != PUBSUB_NODE_DEAD && !node->freeing)
-            set_state(node, PUBSUB_NODE_DEAD);
-        return;
-    }
-    evtimer_del(conn->connect_timer);
-    conn->up = 1;
     node->st.connects++;
     node->last_progress_ms = now_ms();
     if (conn->role == CONN_SUB) {
         const char *argv[2] = { "SUBSCRIBE", node->hb_channel };
         size_t lens[2] = { 9, node->hb_channel_len };
-        if (redisAsyncCommandArgv(conn->ac, sub_reply_cb, node, 2, argv, lens) != REDIS_OK)
-            set_error(node, "subscribe", conn->ac->errstr);
+        redisAsyncContext *ac = redis_link_context(link);
+
+        if (redisAsyncCommandArgv(ac, sub_reply_cb, node, 2, argv, lens) != REDIS_OK)
+            set_error(node, "subscribe", ac->errstr);
         node->st.subscribe_commands++;
         flush_queue(node);
     } else if (node->hb_confirmed) {
@@ -532,65 +459,22 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct pubsub_conn *conn = ac->data;
-    struct pubsub_node *node = conn->node;
-
-    if (conn->ac != ac)
-        return; /* conn_drop freed it and has dealt with it */
-    if (node->freeing) {
-        conn->ac = NULL;
-        conn->up = 0;
-        return;
-    }
-    set_error(node, conn->role == CONN_PUB ? "publisher lost" : "subscriber lost",
-              ac->err ? ac->errstr : "connection closed");
-    /* hiredis frees ac when this returns */
-    conn_down(conn, conn->up);
-}
-
-static void conn_start(struct pubsub_conn *conn)
-{
-    struct pubsub_node *node = conn->node;
-    redisAsyncContext *ac = redisAsyncConnect(node->host, node->port);
-    struct timeval tv = ms_tv(node->connect_timeout_ms);
-
-    if (ac == NULL || ac->err) {
-        set_error(node, "connect", ac ? ac->errstr : "out of memory");
-        if (ac != NULL)
-            redisAsyncFree(ac);
-        conn_schedule_retry(conn);
-        return;
-    }
-    ac->data = conn;
-    if (redisLibeventAttach(ac, node->base) != REDIS_OK) {
-        set_error(node, "connect", "cannot attach to the event loop");
-        redisAsyncFree(ac);
-        conn_schedule_retry(conn);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    conn->ac = ac;
-    conn->up = 0;
-    evtimer_add(conn->connect_timer, &tv);
-}
-
-static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void on_link_down(void *arg, struct redis_link *link, int was_up, int refused)
 {
     struct pubsub_conn *conn = arg;
+    struct pubsub_node *node = conn->node;
 
-    if (conn->ac != NULL && !conn->up && !conn->node->freeing)
-        conn_drop(conn, "connect timed out");
-}
-
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct pubsub_conn *conn = arg;
-
-    if (conn->ac == NULL && !conn->node->freeing)
-        conn_start(conn);
+    if (node->freeing)
+        return;
+    snprintf(node->errstr, sizeof node->errstr, "%s", redis_link_error(link));
+    if (was_up)
+        node->st.disconnects++;
+    if (conn->role == CONN_SUB)
+        sub_reset(node, was_up);
+    /* A refused connect, or AUTH refused, is proof enough (a killed server, a
+     * port nobody listens on): no need to wait for missed heartbeats. */
+    if (refused && node->state != PUBSUB_NODE_DEAD && !node->freeing)
+        set_state(node, PUBSUB_NODE_DEAD);
 }
 
 static void hb_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
@@ -604,7 +488,7 @@ static void hb_send(struct pubsub_node *node)
     struct proto_payload p = { .kind = PROTO_PAYLOAD_HB };
     int n;
 
-    if (!node->pub.up || node->freeing)
+    if (!redis_link_up(node->pub.link) || node->freeing)
         return;
     p.hb.gateway = node->gateway_id;
     p.hb.gateway_len = node->gateway_len;
@@ -614,7 +498,8 @@ static void hb_send(struct pubsub_node *node)
     if (n > 0) {
         const char *argv[3] = { "PUBLISH", node->hb_channel, (const char *)node->hb_buf };
         size_t lens[3] = { 7, node->hb_channel_len, (size_t)n };
-        if (redisAsyncCommandArgv(node->pub.ac, hb_reply_cb, node, 3, argv, lens) == REDIS_OK)
+        if (redisAsyncCommandArgv(redis_link_context(node->pub.link), hb_reply_cb, node, 3, argv,
+                                  lens) == REDIS_OK)
             node->st.heartbeats_sent++;
     }
 }
@@ -638,10 +523,9 @@ static void hb_tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     /* Connections that are up but carry no heartbeat lead to a hung server:
      * start over, with backoff. */
-    if ((node->pub.ac != NULL || node->sub.ac != NULL) &&
-        now - node->last_progress_ms >= dead_after) {
-        conn_drop(&node->pub, "no heartbeat");
-        conn_drop(&node->sub, "no heartbeat");
+    if (now - node->last_progress_ms >= dead_after) {
+        redis_link_drop(node->pub.link, "no heartbeat");
+        redis_link_drop(node->sub.link, "no heartbeat");
     }
 }
 
@@ -668,17 +552,8 @@ static void node_destroy(struct pubsub_node *node)
     struct pubsub_conn *conns[2] = { &node->pub, &node->sub };
 
     node->freeing = 1;
-    for (int i = 0; i < 2; i++) {
-        redisAsyncContext *ac = conns[i]->ac;
-        conns[i]->ac = NULL;
-        conns[i]->up = 0;
-        if (ac != NULL)
-            redisAsyncFree(ac); /* callbacks run now, see freeing and do nothing */
-        if (conns[i]->connect_timer)
-            event_free(conns[i]->connect_timer);
-        if (conns[i]->retry_timer)
-            event_free(conns[i]->retry_timer);
-    }
+    for (int i = 0; i < 2; i++)
+        redis_link_free(conns[i]->link); /* callbacks run now, see freeing and do nothing */
     if (node->hb_timer)
         event_free(node->hb_timer);
     if (node->flush_event)
@@ -701,31 +576,6 @@ static void node_destroy(struct pubsub_node *node)
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
 {
     node_destroy(arg);
-}
-
-/* Splits "host:port". Returns 0 or PUBSUB_NODE_ERR_INVALID. */
-static int parse_addr(const char *addr, char *host, int *port)
-{
-    const char *colon = strrchr(addr, ':');
-    size_t hlen;
-    long p = 0;
-
-    if (colon == NULL || colon == addr || colon[1] == '\0')
-        return PUBSUB_NODE_ERR_INVALID;
-    hlen = (size_t)(colon - addr);
-    if (hlen > HOST_MAX)
-        return PUBSUB_NODE_ERR_INVALID;
-    for (const char *s = colon + 1; *s; s++) {
-        if (*s < '0' || *s > '9' || p > 65535)
-            return PUBSUB_NODE_ERR_INVALID;
-        p = p * 10 + (*s - '0');
-    }
-    if (p < 1 || p > 65535)
-        return PUBSUB_NODE_ERR_INVALID;
-    memcpy(host, addr, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
 }
 
 static unsigned or_default(unsigned v, unsigned def)
@@ -753,8 +603,6 @@ struct pubsub_node *pubsub_node_new(struct event_base *base,
     node = calloc(1, sizeof *node);
     if (node == NULL)
         return NULL;
-    if (parse_addr(config->addr, node->host, &node->port) != 0)
-        goto fail;
     node->base = base;
     memcpy(node->id, config->id, id_len + 1);
     memcpy(node->addr, config->addr, addr_len + 1);
@@ -762,13 +610,8 @@ struct pubsub_node *pubsub_node_new(struct event_base *base,
     node->gateway_len = gw_len;
     node->hb_channel_len = (size_t)snprintf(node->hb_channel, sizeof node->hb_channel, "hb:%s",
                                             config->gateway_id);
-    node->connect_timeout_ms = or_default(config->connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
     node->hb_interval_ms = or_default(config->hb_interval_ms, DEFAULT_HB_INTERVAL_MS);
     node->hb_misses = or_default(config->hb_misses, DEFAULT_HB_MISSES);
-    node->backoff_min_ms = or_default(config->backoff_min_ms, DEFAULT_BACKOFF_MIN_MS);
-    node->backoff_max_ms = or_default(config->backoff_max_ms, DEFAULT_BACKOFF_MAX_MS);
-    if (node->backoff_max_ms < node->backoff_min_ms)
-        node->backoff_max_ms = node->backoff_min_ms;
     node->batch_channels = or_default(config->batch_channels, DEFAULT_BATCH_CHANNELS);
     node->max_pending = or_default(config->max_pending_publishes, DEFAULT_MAX_PENDING_PUBLISHES);
     if (cbs != NULL)
@@ -777,7 +620,6 @@ struct pubsub_node *pubsub_node_new(struct event_base *base,
     node->state = PUBSUB_NODE_CONNECTING;
     node->last_hb_ms = now_ms();
     node->last_progress_ms = node->last_hb_ms;
-    node->rng = (wall_ms() ^ (uint64_t)(uintptr_t)node) | 1;
 
     node->slot_mask = 63;
     node->slots = calloc(node->slot_mask + 1, sizeof *node->slots);
@@ -799,20 +641,29 @@ struct pubsub_node *pubsub_node_new(struct event_base *base,
     node->pub.role = CONN_PUB;
     node->sub.node = node;
     node->sub.role = CONN_SUB;
-    node->pub.connect_timer = evtimer_new(base, connect_timeout_cb, &node->pub);
-    node->pub.retry_timer = evtimer_new(base, retry_cb, &node->pub);
-    node->sub.connect_timer = evtimer_new(base, connect_timeout_cb, &node->sub);
-    node->sub.retry_timer = evtimer_new(base, retry_cb, &node->sub);
     node->hb_timer = event_new(base, -1, EV_PERSIST, hb_tick_cb, node);
     node->flush_event = event_new(base, -1, 0, flush_cb, node);
     node->reap_event = event_new(base, -1, 0, reap_cb, node);
-    if (!node->pub.connect_timer || !node->pub.retry_timer || !node->sub.connect_timer ||
-        !node->sub.retry_timer || !node->hb_timer || !node->flush_event || !node->reap_event)
+    if (!node->hb_timer || !node->flush_event || !node->reap_event)
         goto fail;
     tv = ms_tv(node->hb_interval_ms);
     event_add(node->hb_timer, &tv);
-    conn_start(&node->pub);
-    conn_start(&node->sub);
+    for (int i = 0; i < 2; i++) {
+        static const struct redis_link_callbacks link_cbs = {on_link_up, on_link_down};
+        struct pubsub_conn *conn = i ? &node->sub : &node->pub;
+        char name[RING_ID_MAX + 16];
+        struct redis_link_config link_cfg = {
+            .name = name, .addr = config->addr, .user = config->user,
+            .password = config->password,
+            .connect_timeout_ms = or_default(config->connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS),
+            .backoff_min_ms = or_default(config->backoff_min_ms, DEFAULT_BACKOFF_MIN_MS),
+            .backoff_max_ms = or_default(config->backoff_max_ms, DEFAULT_BACKOFF_MAX_MS)};
+
+        snprintf(name, sizeof name, "%s %s", node->id, i ? "subscriber" : "publisher");
+        conn->link = redis_link_new(base, &link_cfg, &link_cbs, conn);
+        if (conn->link == NULL)
+            goto fail;
+    }
     return node;
 
 fail:
@@ -843,7 +694,7 @@ int pubsub_node_publish(struct pubsub_node *node, const char *channel, size_t ch
         node->st.publish_errors++;
         return PUBSUB_NODE_ERR_INVALID;
     }
-    if (!node->pub.up || node->freeing) {
+    if (!redis_link_up(node->pub.link) || node->freeing) {
         node->st.publish_errors++;
         return PUBSUB_NODE_ERR_DOWN;
     }
@@ -851,7 +702,8 @@ int pubsub_node_publish(struct pubsub_node *node, const char *channel, size_t ch
         node->st.publish_errors++;
         return PUBSUB_NODE_ERR_BUSY;
     }
-    if (redisAsyncCommandArgv(node->pub.ac, publish_reply_cb, node, 3, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(redis_link_context(node->pub.link), publish_reply_cb, node, 3, argv,
+                              lens) != REDIS_OK) {
         node->st.publish_errors++;
         return PUBSUB_NODE_ERR_REDIS;
     }
@@ -932,8 +784,8 @@ void pubsub_node_get_stats(const struct pubsub_node *node, struct pubsub_node_st
 {
     *out = node->st;
     out->state = node->state;
-    out->publisher_up = node->pub.up;
-    out->subscriber_up = node->sub.up;
+    out->publisher_up = redis_link_up(node->pub.link);
+    out->subscriber_up = redis_link_up(node->sub.link);
 }
 
 enum pubsub_node_state pubsub_node_state(const struct pubsub_node *node)

@@ -1,9 +1,9 @@
 /* pubsub_node.h: one Redis pub/sub node of the ring, as two async hiredis connections on the gateway's loop.
  *
  * A node holds a publisher and a subscriber connection to one Redis
- * (address from the ring). Both connect with a timeout and reconnect on
- * their own with exponential backoff and jitter (backoff_min_ms ..
- * backoff_max_ms). Everything runs on the caller's libevent loop; nothing
+ * (address from the ring), each a redis_link (redis_link.h): connect with a
+ * timeout, AUTH with the ACL user when given, reconnect on its own with
+ * exponential backoff and jitter (backoff_min_ms .. backoff_max_ms). Everything runs on the caller's libevent loop; nothing
  * blocks it (the address should be a numeric IP: hiredis resolves names with
  * a blocking getaddrinfo).
  *
@@ -62,6 +62,8 @@ struct pubsub_node_config {
     const char *id;         /* node id from the ring, 1..63 bytes */
     const char *addr;       /* "host:port" */
     const char *gateway_id; /* this gateway, 1..64 bytes: names the heartbeat channel */
+    const char *user;       /* Redis ACL user; NULL: no AUTH (redis_link.h) */
+    const char *password;   /* with user */
     /* 0 means the default given in brackets */
     unsigned connect_timeout_ms;    /* [1000] */
     unsigned hb_interval_ms;        /* [1000] */

@@ -185,8 +185,7 @@ int friends_db_blocks(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb
 {
     if (!pc || !cb || !id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    return submit_ids(pc, "SELECT blocked_id FROM blocks WHERE blocker_id = $1::bigint"
-                          " ORDER BY blocked_id LIMIT 10000",
+    return submit_ids(pc, "SELECT blocked_id FROM blocks_of($1::bigint)",
                       user_id, 0, 1, on_ids, (struct friends_db_call){.cb.ids = cb, .arg = arg});
 }
 

@@ -103,8 +103,8 @@ int history_query_page(struct pg_conn *pc, uint64_t user_id, int64_t from_ts, in
     snprintf(lim, sizeof lim, "%zu", limit);
     /* float8 text output round-trips (extra_float_digits defaults to 1 in 12+). */
     return submit(pc,
-                  "SELECT ts, lat, lng FROM location_history WHERE user_id = $1::bigint"
-                  " AND ts >= $2::bigint AND ts < $3::bigint ORDER BY ts LIMIT $4::integer",
+                  "SELECT ts, lat, lng FROM history_page($1::bigint, $2::bigint, $3::bigint,"
+                  " $4::integer)",
                   4, (const char *const[]){id, from, to, lim}, on_page,
                   (struct history_call){.page = cb, .arg = arg});
 }
@@ -115,10 +115,11 @@ static void on_erase(struct pg_conn *pc, int err, PGresult *res, void *arg)
     int rc = from_pg(err);
     uint64_t rows = 0;
 
-    if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (rc == 0 && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+                    PQnfields(res) != 1))
         rc = HISTORY_QUERY_ERR_DB;
     if (rc == 0)
-        rows = strtoull(PQcmdTuples(res), NULL, 10);
+        rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     call->erase(rc, rows, call->arg);
     free(call);
 }
@@ -131,7 +132,7 @@ int history_query_erase(struct pg_conn *pc, uint64_t user_id, history_query_eras
     if (!pc || !cb || user_id == 0 || user_id > (uint64_t)INT64_MAX)
         return HISTORY_QUERY_ERR_INVALID;
     snprintf(id, sizeof id, "%" PRIu64, user_id);
-    return submit(pc, "DELETE FROM location_history WHERE user_id = $1::bigint", 1,
+    return submit(pc, "SELECT history_erase($1::bigint)", 1,
                   (const char *const[]){id}, on_erase,
                   (struct history_call){.erase = cb, .arg = arg});
 }

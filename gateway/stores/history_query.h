@@ -1,10 +1,11 @@
 /* history_query.h: what a user may do with their own location history: read a page of it, erase it.
  *
- * Both are one statement each on a pg_conn (pg_conn.h): they return 0 when
- * queued (the callback runs exactly once, later) or a negative
- * HISTORY_QUERY_ERR_* (the callback never runs). location_history is
- * partitioned by day (schema/005); both statements go through every
- * partition by the (user_id, ts) index of each.
+ * Both are one call each of a function of schema/006_roles.sql on a pg_conn
+ * (pg_conn.h; the gateway's role may not read or delete history itself):
+ * they return 0 when queued (the callback runs exactly once, later) or a
+ * negative HISTORY_QUERY_ERR_* (the callback never runs). location_history
+ * is partitioned by day (schema/005); both go through every partition by
+ * the (user_id, ts) index of each.
  */
 #ifndef NEARBY_HISTORY_QUERY_H
 #define NEARBY_HISTORY_QUERY_H

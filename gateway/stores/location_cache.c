@@ -11,7 +11,8 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
+
+#include "redis_link.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define DEFAULT_COMMAND_TIMEOUT_MS 1000
@@ -19,21 +20,16 @@
 #define DEFAULT_BACKOFF_MAX_MS 5000
 #define DEFAULT_MGET_CHUNK 500
 #define DEFAULT_MAX_PENDING 65536
-#define HOST_MAX 255
 #define KEY_MAX 24 /* "loc:" + 20 digits */
 
 struct location_cache {
     struct event_base *base; /* ref: owned by the caller */
-    char host[HOST_MAX + 1];
-    int port;
-    unsigned connect_timeout_ms, command_timeout_ms, backoff_min_ms, backoff_max_ms;
+    unsigned command_timeout_ms;
     unsigned mget_chunk, max_pending;
 
-    redisAsyncContext *ac; /* NULL while down */
-    int up;
-    unsigned attempt;
+    struct redis_link *link;
     uint64_t last_progress_ms; /* last reply, or when the first pending command went out */
-    struct event *connect_timer, *retry_timer, *watchdog, *reap_event;
+    struct event *watchdog, *reap_event;
     int depth;   /* nesting of calls into the owner */
     int freeing; /* location_cache_free was called */
 
@@ -42,8 +38,7 @@ struct location_cache {
     size_t *lens;
 
     struct location_cache_stats st;
-    uint64_t rng;
-    char errstr[160];
+    char errstr[512];
 };
 
 /* One location_cache_mget: its chunks are answered in order on the one connection. */
@@ -234,128 +229,29 @@ int location_cache_decode(const char *buf, size_t len, double *lat, double *lng,
 
 /* ---- connection ---- */
 
-static void conn_start(struct location_cache *cache);
-
-static void conn_schedule_retry(struct location_cache *cache)
+static void on_link_up(void *arg, struct redis_link *link)
 {
-    uint64_t base = cache->backoff_min_ms;
-    struct timeval tv;
-
-    for (unsigned i = 0; i < cache->attempt && base < cache->backoff_max_ms; i++)
-        base *= 2;
-    if (base > cache->backoff_max_ms)
-        base = cache->backoff_max_ms;
-    cache->rng ^= cache->rng << 13;
-    cache->rng ^= cache->rng >> 7;
-    cache->rng ^= cache->rng << 17;
-    tv = ms_tv(base / 2 + cache->rng % (base / 2 + 1));
-    if (cache->attempt < 32)
-        cache->attempt++;
-    evtimer_add(cache->retry_timer, &tv);
+    ((struct location_cache *)arg)->st.connects++;
 }
 
-static void conn_down(struct location_cache *cache, int was_up)
+static void on_link_down(void *arg, struct redis_link *link, int was_up, int refused)
 {
-    cache->ac = NULL;
-    cache->up = 0;
-    evtimer_del(cache->connect_timer);
+    struct location_cache *cache = arg;
+
     if (was_up)
         cache->st.disconnects++;
-    conn_schedule_retry(cache);
-}
-
-/* Frees the context from a timer (never inside a hiredis callback): pending
- * callbacks run with NULL replies now; on_disconnect sees cache->ac != ac. */
-static void conn_drop(struct location_cache *cache, const char *why)
-{
-    redisAsyncContext *ac = cache->ac;
-    int was_up = cache->up;
-
-    if (ac == NULL)
-        return;
-    set_error(cache, "location cache", why);
-    cache->ac = NULL;
-    cache->up = 0;
-    redisAsyncFree(ac);
-    conn_down(cache, was_up);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct location_cache *cache = ac->data;
-
-    if (cache->ac != ac || cache->freeing)
-        return;
-    if (status != REDIS_OK) {
-        set_error(cache, "location cache connect", ac->errstr);
-        conn_down(cache, 0); /* hiredis frees ac when this returns */
-        return;
-    }
-    evtimer_del(cache->connect_timer);
-    cache->up = 1;
-    cache->st.connects++;
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct location_cache *cache = ac->data;
-
-    if (cache->ac != ac)
-        return;
-    if (cache->freeing) {
-        cache->ac = NULL;
-        cache->up = 0;
-        return;
-    }
-    set_error(cache, "location cache lost", ac->err ? ac->errstr : "connection closed");
-    conn_down(cache, cache->up);
-}
-
-static void conn_start(struct location_cache *cache)
-{
-    redisAsyncContext *ac = redisAsyncConnect(cache->host, cache->port);
-    struct timeval tv = ms_tv(cache->connect_timeout_ms);
-
-    if (ac == NULL || ac->err || redisLibeventAttach(ac, cache->base) != REDIS_OK) {
-        set_error(cache, "location cache connect", ac ? ac->errstr : "out of memory");
-        if (ac != NULL)
-            redisAsyncFree(ac);
-        conn_schedule_retry(cache);
-        return;
-    }
-    ac->data = cache;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    cache->ac = ac;
-    cache->up = 0;
-    evtimer_add(cache->connect_timer, &tv);
-}
-
-static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct location_cache *cache = arg;
-
-    if (cache->ac != NULL && !cache->up && !cache->freeing)
-        conn_drop(cache, "connect timed out");
-}
-
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct location_cache *cache = arg;
-
-    if (cache->ac == NULL && !cache->freeing)
-        conn_start(cache);
+    snprintf(cache->errstr, sizeof cache->errstr, "%s", redis_link_error(link));
 }
 
 static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct location_cache *cache = arg;
 
-    if (cache->freeing || !cache->up || cache->st.pending == 0)
+    if (cache->freeing || !redis_link_up(cache->link) || cache->st.pending == 0)
         return;
     if (now_ms() - cache->last_progress_ms >= cache->command_timeout_ms) {
         cache->st.timeouts++;
-        conn_drop(cache, "command timed out");
+        redis_link_drop(cache->link, "command timed out");
     }
 }
 
@@ -365,7 +261,7 @@ static void reply_seen(struct location_cache *cache, const redisReply *reply)
     cache->st.pending--;
     if (reply != NULL) {
         cache->last_progress_ms = now_ms();
-        cache->attempt = 0;
+        redis_link_reset_backoff(cache->link);
     }
 }
 
@@ -378,7 +274,7 @@ static void command_sent(struct location_cache *cache)
 /* Returns 0 when a command may be sent now, else the error to return. */
 static int can_send(const struct location_cache *cache)
 {
-    if (!cache->up || cache->freeing)
+    if (cache->freeing || !redis_link_up(cache->link))
         return LOCATION_CACHE_ERR_DOWN;
     if (cache->st.pending >= cache->max_pending)
         return LOCATION_CACHE_ERR_BUSY;
@@ -436,7 +332,7 @@ int location_cache_set(struct location_cache *cache, uint64_t user, double lat, 
     lens[1] = format_key(key, user);
     lens[2] = (size_t)n;
     lens[4] = (size_t)snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    if (redisAsyncCommandArgv(cache->ac, set_reply_cb, cache, 5, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(redis_link_context(cache->link), set_reply_cb, cache, 5, argv, lens) != REDIS_OK) {
         cache->st.set_errors++;
         return LOCATION_CACHE_ERR_REDIS;
     }
@@ -457,7 +353,7 @@ int location_cache_del(struct location_cache *cache, uint64_t user)
         return err;
     }
     lens[1] = format_key(key, user);
-    if (redisAsyncCommandArgv(cache->ac, del_reply_cb, cache, 2, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(redis_link_context(cache->link), del_reply_cb, cache, 2, argv, lens) != REDIS_OK) {
         cache->st.del_errors++;
         return LOCATION_CACHE_ERR_REDIS;
     }
@@ -549,7 +445,7 @@ int location_cache_mget(struct location_cache *cache, const uint64_t *users, siz
             cache->argv[i + 1] = key;
             cache->lens[i + 1] = format_key(key, users[first + i]);
         }
-        if (redisAsyncCommandArgv(cache->ac, mget_reply_cb, req, (int)count + 1, cache->argv,
+        if (redisAsyncCommandArgv(redis_link_context(cache->link), mget_reply_cb, req, (int)count + 1, cache->argv,
                                   cache->lens) != REDIS_OK) {
             /* only when out of memory; chunks already sent will answer */
             set_error(cache, "MGET", "hiredis refused the command");
@@ -569,17 +465,8 @@ int location_cache_mget(struct location_cache *cache, const uint64_t *users, siz
 
 static void cache_destroy(struct location_cache *cache)
 {
-    redisAsyncContext *ac = cache->ac;
-
     cache->freeing = 1;
-    cache->ac = NULL;
-    cache->up = 0;
-    if (ac != NULL)
-        redisAsyncFree(ac); /* mget callbacks free their requests silently */
-    if (cache->connect_timer)
-        event_free(cache->connect_timer);
-    if (cache->retry_timer)
-        event_free(cache->retry_timer);
+    redis_link_free(cache->link); /* mget callbacks free their requests silently */
     if (cache->watchdog)
         event_free(cache->watchdog);
     if (cache->reap_event)
@@ -604,52 +491,37 @@ struct location_cache *location_cache_new(struct event_base *base,
                                           const struct location_cache_config *config)
 {
     struct location_cache *cache;
-    const char *colon;
-    size_t hlen;
-    long port = 0;
+    struct redis_link_config link_cfg;
+    static const struct redis_link_callbacks link_cbs = {on_link_up, on_link_down};
+    char host[REDIS_LINK_HOST_MAX + 1];
+    int port;
     struct timeval tv;
 
-    if (base == NULL || config == NULL || config->addr == NULL)
-        return NULL;
-    colon = strrchr(config->addr, ':');
-    if (colon == NULL || colon == config->addr || colon[1] == '\0')
-        return NULL;
-    hlen = (size_t)(colon - config->addr);
-    if (hlen > HOST_MAX)
-        return NULL;
-    for (const char *s = colon + 1; *s; s++) {
-        if (*s < '0' || *s > '9' || port > 65535)
-            return NULL;
-        port = port * 10 + (*s - '0');
-    }
-    if (port < 1 || port > 65535)
+    if (base == NULL || config == NULL || config->addr == NULL ||
+        redis_link_parse_addr(config->addr, host, &port) != 0)
         return NULL;
     cache = calloc(1, sizeof *cache);
     if (cache == NULL)
         return NULL;
-    memcpy(cache->host, config->addr, hlen);
-    cache->host[hlen] = '\0';
-    cache->port = (int)port;
     cache->base = base;
-    cache->connect_timeout_ms = or_default(config->connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
     cache->command_timeout_ms = or_default(config->command_timeout_ms, DEFAULT_COMMAND_TIMEOUT_MS);
-    cache->backoff_min_ms = or_default(config->backoff_min_ms, DEFAULT_BACKOFF_MIN_MS);
-    cache->backoff_max_ms = or_default(config->backoff_max_ms, DEFAULT_BACKOFF_MAX_MS);
-    if (cache->backoff_max_ms < cache->backoff_min_ms)
-        cache->backoff_max_ms = cache->backoff_min_ms;
     cache->mget_chunk = or_default(config->mget_chunk, DEFAULT_MGET_CHUNK);
     cache->max_pending = or_default(config->max_pending, DEFAULT_MAX_PENDING);
-    cache->rng = ((uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)cache) | 1;
 
     cache->keys = malloc((size_t)cache->mget_chunk * (KEY_MAX + 1));
     cache->argv = malloc(((size_t)cache->mget_chunk + 1) * sizeof *cache->argv);
     cache->lens = malloc(((size_t)cache->mget_chunk + 1) * sizeof *cache->lens);
-    cache->connect_timer = evtimer_new(base, connect_timeout_cb, cache);
-    cache->retry_timer = evtimer_new(base, retry_cb, cache);
     cache->watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, cache);
     cache->reap_event = event_new(base, -1, 0, reap_cb, cache);
-    if (!cache->keys || !cache->argv || !cache->lens || !cache->connect_timer ||
-        !cache->retry_timer || !cache->watchdog || !cache->reap_event) {
+    link_cfg = (struct redis_link_config){
+        .name = "location cache", .addr = config->addr, .user = config->user,
+        .password = config->password,
+        .connect_timeout_ms = or_default(config->connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS),
+        .backoff_min_ms = or_default(config->backoff_min_ms, DEFAULT_BACKOFF_MIN_MS),
+        .backoff_max_ms = or_default(config->backoff_max_ms, DEFAULT_BACKOFF_MAX_MS)};
+    if (cache->keys && cache->argv && cache->lens && cache->watchdog && cache->reap_event)
+        cache->link = redis_link_new(base, &link_cfg, &link_cbs, cache);
+    if (cache->link == NULL) {
         cache_destroy(cache);
         return NULL;
     }
@@ -658,7 +530,6 @@ struct location_cache *location_cache_new(struct event_base *base,
     /* a quarter of the timeout: a stuck command is found within 1.25 timeouts */
     tv = ms_tv(cache->command_timeout_ms / 4 ? cache->command_timeout_ms / 4 : 1);
     event_add(cache->watchdog, &tv);
-    conn_start(cache);
     return cache;
 }
 
@@ -677,13 +548,13 @@ void location_cache_free(struct location_cache *cache)
 
 int location_cache_is_up(const struct location_cache *cache)
 {
-    return cache->up;
+    return !cache->freeing && redis_link_up(cache->link);
 }
 
 void location_cache_get_stats(const struct location_cache *cache, struct location_cache_stats *out)
 {
     *out = cache->st;
-    out->up = cache->up;
+    out->up = location_cache_is_up(cache);
 }
 
 const char *location_cache_last_error(const struct location_cache *cache)

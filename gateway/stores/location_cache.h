@@ -16,9 +16,8 @@
  * only if its consent version is not older than the sharing state it knows
  * (ordering.h), so a SET that raced the DEL of "sharing off" stays unseen.
  *
- * One hiredis async connection on the caller's libevent loop: connect with a
- * timeout, reconnect with exponential backoff and jitter, and a command
- * timeout: when replies stop coming for command_timeout_ms while commands
+ * One reconnecting, authenticated connection (redis_link.h) on the caller's
+ * libevent loop, and a command timeout: when replies stop coming for command_timeout_ms while commands
  * wait, the connection is dropped (their callbacks see an error) and made
  * again. Nothing blocks the loop (use a numeric IP address: hiredis resolves
  * names with a blocking getaddrinfo).
@@ -52,6 +51,8 @@ enum location_cache_err {
 
 struct location_cache_config {
     const char *addr; /* "host:port" */
+    const char *user;     /* Redis ACL user; NULL: no AUTH (redis_link.h) */
+    const char *password; /* with user */
     /* 0 means the default given in brackets */
     unsigned connect_timeout_ms; /* [1000] */
     unsigned command_timeout_ms; /* [1000] */

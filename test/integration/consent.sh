@@ -33,13 +33,18 @@ fi
 "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 0 --zk-port "$zk_port" --zk-tick-ms 500 \
     --redis-base-port "$redis_base" --pg-port "$pg_port" >"$dir/cluster.out" 2>&1 ||
     { cat "$dir/cluster.out"; exit 1; }
+# Superuser (seeding, checks) and the gateways' own role, passwords in DIR/pgpass.
+export PGPASSFILE=$dir/pgpass
 pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
+pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
 for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
-        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
-        --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
+        --jwt-secret-file "$dir/secret" \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
         --ip-max-conns 0 --ip-handshake-rate 0 \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
@@ -53,7 +58,8 @@ timeout 240 node "$src/test/js/consent-e2e.mjs" --secret "$dir/secret" \
     --psql "psql -h 127.0.0.1 -p $pg_port -U postgres nearby" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --node-ports "$((redis_base + 1)),$((redis_base + 2)),$((redis_base + 3))" \
-    --cache-port "$redis_base" || rc=$?
+    --cache-port "$redis_base" \
+    --redis-admin-password-file "$dir/secrets/redis-admin.password" || rc=$?
 timeout $((${CHURN_SECONDS:-60} + 90)) node "$src/test/js/churn.mjs" --secret "$dir/secret" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --users "${CHURN_USERS:-200}" --duration "${CHURN_SECONDS:-60}" || rc=$?

@@ -46,6 +46,8 @@ ports_free() {
 import socket, sys
 for p in map(int, sys.argv[1:]):
     s = socket.socket()
+    # As the servers bind: a TIME-WAIT left by someone's old connection does not count.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", p))
     except OSError:
@@ -56,7 +58,7 @@ EOF
 }
 t0=$(now_ms)
 bases=(34000 34100 34200 34300 34400 34500 34600 34700 34800)
-first=$((RANDOM % ${#bases[@]}))
+first=$((RANDOM % ${#bases[@]})) rc=1
 for ((attempt = 0; attempt < ${#bases[@]}; attempt++)); do
     layout "${bases[$(((first + attempt) % ${#bases[@]}))]}"
     ports_free "$zk_port" "$redis_base" "$((redis_base + 1))" "$pg_port" "$lb_port" "$lb2_port" \
@@ -66,19 +68,26 @@ for ((attempt = 0; attempt < ${#bases[@]}; attempt++)); do
         --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
         --gateway-base-port "$gw_base" --lb-port "$lb_port" --drain-seconds 1 >"$dir/cluster.out" 2>&1 || rc=$?
     ((rc != 0)) || break
-    if ! in_use "$dir/cluster.out" "$dir"/*.log; then
+    if ! in_use "$dir/cluster.out" "$dir"/*.log "$dir"/*/*.log; then
         cat "$dir/cluster.out"
         exit 1
     fi
     echo "# a port of layout $gw_base was taken meanwhile; trying the next"
+    # A fresh directory: nothing of the failed start (PostgreSQL's data, pid files) stays.
     "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
-    rm -f "$dir"/*.log
+    rm -rf "$dir"
+    dir=$(mktemp -d /tmp/nearby-test-limits.XXXXXX)
+    chmod 755 "$dir"
 done
-((rc == 0)) && [[ -f $dir/cluster.env ]] || { echo "limits: no layout of ports could be used"; cat "$dir/cluster.out"; exit 1; }
+((rc == 0)) || { echo "limits: no layout of ports in 34000-34899 could be used"; exit 1; }
 echo "# ports from $gw_base"
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
 
+# The superuser seeds; the gateways log in as their own role (passwords in DIR/pgpass) and
+# reach Redis as the ACL user gateway.
+export PGPASSFILE=$dir/pgpass
+pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 # Users 1..300 sharing, friends among 1..100; user 7000 with 5000 friends for the REST flood.
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres nearby <<'SQL'
 INSERT INTO users (id, sharing) SELECT g, true FROM generate_series(1, 300) g ON CONFLICT DO NOTHING;
@@ -91,7 +100,8 @@ INSERT INTO friendships (user_id, friend_id)
   UNION ALL SELECT g, 7000 FROM generate_series(7001, 12000) g;
 SQL
 
-common=(--zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$NEARBY_PG"
+common=(--zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway"
+    --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password"
     --jwt-secret-file "$NEARBY_JWT_SECRET_FILE" --drain-seconds 1)
 tight=(--listen "127.0.0.1:$tight_port" --id tight --ws-ping 2 --ws-idle 4 --handshake-timeout 2
     --tcp-keepalive 7 --trusted-proxy 127.0.0.9 --ip-max-conns 3 --ip-handshake-rate 1

@@ -44,18 +44,21 @@ expect_sql_error() {
 
 t0=$(date +%s%N)
 echo "# starting PostgreSQL on 127.0.0.1:$port in $dir"
-start_out=$("$src/scripts/postgres" start --dir "$dir" --port "$port")
+(umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$dir/gateway.password")
+start_out=$("$src/scripts/postgres" start --dir "$dir" --port "$port" \
+    --role-password "nearby_gateway=$dir/gateway.password")
 pg=$(tail -n 1 <<<"$start_out")
-expect_eq "conninfo line" "$pg" "host=127.0.0.1 port=$port user=postgres dbname=nearby"
+expect_eq "conninfo line" "$pg" "host=127.0.0.1 port=$port user=postgres dbname=nearby passfile=$dir/pgpass"
+pg_gw="host=127.0.0.1 port=$port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 
 # ---------------------------------------------------------------- migrate
 
 out=$("$src/scripts/migrate" --pg "$pg" --list)
-expect_eq "list before" "$out" $'pending  001_users\npending  002_friendships\npending  003_location_history\npending  004_consent\npending  005_history_partitions'
+expect_eq "list before" "$out" $'pending  001_users\npending  002_friendships\npending  003_location_history\npending  004_consent\npending  005_history_partitions\npending  006_roles'
 
 out=$("$src/scripts/migrate" --pg "$pg")
 while IFS= read -r line; do echo "# $line"; done <<<"$out"
-for name in 001_users 002_friendships 003_location_history 004_consent 005_history_partitions; do
+for name in 001_users 002_friendships 003_location_history 004_consent 005_history_partitions 006_roles; do
     [[ $out == *"applied $name"* ]] || fail "first migrate did not say it applied $name: $out"
 done
 out=$("$src/scripts/migrate" --pg "$pg")
@@ -63,23 +66,23 @@ out=$("$src/scripts/migrate" --pg "$pg")
 out=$(NEARBY_PG=$pg "$src/scripts/migrate")
 [[ $out == "nothing to do"* ]] || fail "migrate with NEARBY_PG was not a no-op: $out"
 expect_eq "schema_migrations" "$(sql 'SELECT version, name FROM schema_migrations ORDER BY 1')" \
-    $'1|001_users\n2|002_friendships\n3|003_location_history\n4|004_consent\n5|005_history_partitions'
+    $'1|001_users\n2|002_friendships\n3|003_location_history\n4|004_consent\n5|005_history_partitions\n6|006_roles'
 
 # A failing migration leaves nothing behind, not even its first statement.
 mkdir "$dir/schema"
 cp "$src"/schema/*.sql "$dir/schema/"
-printf 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n' >"$dir/schema/006_broken.sql"
+printf 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n' >"$dir/schema/007_broken.sql"
 if out=$("$src/scripts/migrate" --pg "$pg" --schema-dir "$dir/schema" 2>&1); then
     fail "migrate with a broken file succeeded: $out"
 fi
-[[ $out == *"006_broken.sql failed and was rolled back"* ]] || fail "broken migration message: $out"
+[[ $out == *"007_broken.sql failed and was rolled back"* ]] || fail "broken migration message: $out"
 expect_eq "table of the broken migration" "$(sql "SELECT to_regclass('half_done') IS NULL")" t
-expect_eq "version 6 recorded" "$(sql 'SELECT count(*) FROM schema_migrations WHERE version = 6')" 0
-rm "$dir/schema/006_broken.sql"
+expect_eq "version 7 recorded" "$(sql 'SELECT count(*) FROM schema_migrations WHERE version = 7')" 0
+rm "$dir/schema/007_broken.sql"
 
 # Two migrate runs at once on a fresh database: each file applied exactly once.
 sql 'CREATE DATABASE nearby_race' >/dev/null
-pg_race="host=127.0.0.1 port=$port user=postgres dbname=nearby_race"
+pg_race="host=127.0.0.1 port=$port user=postgres dbname=nearby_race passfile=$dir/pgpass"
 "$src/scripts/migrate" --pg "$pg_race" >"$dir/race1" 2>&1 &
 race1=$!
 "$src/scripts/migrate" --pg "$pg_race" >"$dir/race2" 2>&1 &
@@ -87,9 +90,9 @@ race2=$!
 wait "$race1" || fail "racing migrate 1 failed: $(cat "$dir/race1")"
 wait "$race2" || fail "racing migrate 2 failed: $(cat "$dir/race2")"
 applied=$(cat "$dir/race1" "$dir/race2" | grep -c '^applied 00' || true)
-expect_eq "files applied by two racing runs" "$applied" 5
+expect_eq "files applied by two racing runs" "$applied" 6
 expect_eq "racing schema_migrations rows" \
-    "$(psql -X -At -d "$pg_race" -c 'SELECT count(*) FROM schema_migrations')" 5
+    "$(psql -X -At -d "$pg_race" -c 'SELECT count(*) FROM schema_migrations')" 6
 
 # ---------------------------------------------------------------- tables, index, constraints
 
@@ -228,6 +231,40 @@ sql "SELECT block_user(5001, 5006)" >/dev/null
 req 5005 5001 >/dev/null
 expect_eq "account_delete names the friends" "$(sql 'SELECT string_agg(friend_id::text, $$,$$) FROM account_delete(5001)')" 5002
 expect_eq "and leaves nothing" "$(sql "SELECT (SELECT count(*) FROM users WHERE id = 5001) + (SELECT count(*) FROM friendships WHERE 5001 IN (user_id, friend_id)) + (SELECT count(*) FROM friend_requests WHERE 5001 IN (from_id, to_id)) + (SELECT count(*) FROM blocks WHERE blocker_id = 5001) + (SELECT count(*) FROM location_history WHERE user_id = 5001)")" 0
+
+# ---------------------------------------------------------------- the gateways' role
+
+# gw_sql QUERY: as nearby_gateway, with its password (scram) from the pgpass file.
+gw_sql() { timeout 60 psql -X -q -At -v ON_ERROR_STOP=1 -d "$pg_gw" -c "$1" 2>&1; }
+# gw_denied WHAT QUERY: must fail for lack of privilege.
+gw_denied() {
+    local out
+    if out=$(gw_sql "$2"); then
+        fail "nearby_gateway may $1: $out"
+    elif [[ ! $out =~ "permission denied" ]]; then
+        fail "nearby_gateway $1: '$out', want permission denied"
+    fi
+}
+expect_eq "the gateway reads users and friendships" "$(gw_sql 'SELECT (SELECT count(*) > 0 FROM users), (SELECT count(*) > 0 FROM friendships)')" "t|t"
+expect_eq "and acts through the functions" "$(gw_sql 'SELECT friend_request(6001, 6002)')|$(gw_sql 'SELECT count(*) FROM friend_requests_of(6002)')" "requested|1"
+expect_eq "and appends history" "$(printf '6001\t1700000000000\t1\t2\n' | timeout 60 psql -X -q -At -v ON_ERROR_STOP=1 -d "$pg_gw" -c 'COPY location_history (user_id, ts, lat, lng) FROM STDIN' 2>&1 && echo copied)" copied
+expect_eq "and reads and erases its user's history only through functions" "$(gw_sql 'SELECT count(*) FROM history_page(6001, 0, 9000000000000, 10)')|$(gw_sql 'SELECT history_erase(6001)')" "1|1"
+gw_denied "read friend_requests" "SELECT * FROM friend_requests"
+gw_denied "read blocks" "SELECT * FROM blocks"
+gw_denied "read history" "SELECT * FROM location_history"
+gw_denied "delete history" "DELETE FROM location_history"
+gw_denied "change users" "UPDATE users SET sharing = true"
+gw_denied "insert friendships" "INSERT INTO friendships VALUES (1, 2)"
+gw_denied "create tables" "CREATE TABLE gw_owned (x int)"
+gw_denied "maintain partitions" "SELECT history_maintain(30, 1)"
+gw_denied "befriend without consent" "SELECT befriend(6001, 6002)"
+printf '127.0.0.1:%s:*:nearby_gateway:wrong\n' "$port" >"$dir/wrong.pgpass"
+chmod 600 "$dir/wrong.pgpass"
+out=$(timeout 30 psql -X -At -d "host=127.0.0.1 port=$port user=nearby_gateway dbname=nearby passfile=$dir/wrong.pgpass" -c 'SELECT 1' 2>&1) &&
+    fail "nearby_gateway logged in with a wrong password: $out"
+[[ $out == *"password authentication failed"* ]] || fail "a wrong password: '$out', want password authentication failed"
+out=$(timeout 30 psql -X -At -d "host=127.0.0.1 port=$port user=postgres dbname=nearby passfile=$dir/wrong.pgpass" -c 'SELECT 1' 2>&1) &&
+    fail "the superuser logged in over TCP without its password: $out"
 
 # ---------------------------------------------------------------- history partitions
 

@@ -130,24 +130,33 @@ export class Phone {
   close() { try { this.ws.close(); } catch { /* already closed */ } }
 }
 
-// A Redis client speaking RESP by hand, for sending bytes no gateway would send.
-export function redisCommand(port, args, timeoutMs = 3000) {
+function resp(args) {
+  const parts = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+// A Redis client speaking RESP by hand, for sending bytes no gateway would send. With
+// auth {user, passwordFile} it sends AUTH first. Answers the command's one-line reply.
+export function redisCommand(port, args, auth = null, timeoutMs = 3000) {
   return new Promise((resolve, reject) => {
     const sock = net.createConnection({ host: '127.0.0.1', port });
-    const parts = [Buffer.from(`*${args.length}\r\n`)];
-    for (const a of args) {
-      const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
-      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-    }
+    const out = [];
+    if (auth) out.push(resp(['AUTH', auth.user, readSecret(auth.passwordFile)]));
+    out.push(resp(args));
     let got = Buffer.alloc(0);
     const timer = setTimeout(() => { sock.destroy(); reject(new Error('redis timeout')); }, timeoutMs);
-    sock.on('connect', () => sock.write(Buffer.concat(parts)));
+    sock.on('connect', () => sock.write(Buffer.concat(out)));
     sock.on('data', (d) => {
       got = Buffer.concat([got, d]);
-      if (got.includes('\r\n')) {
+      const lines = got.toString().split('\r\n');
+      if (lines.length > out.length) {
         clearTimeout(timer);
         sock.end();
-        resolve(got.toString());
+        resolve(`${lines[out.length - 1]}\r\n`);
       }
     });
     sock.on('error', (e) => { clearTimeout(timer); reject(e); });
