@@ -94,6 +94,8 @@ struct gateway {
     struct phone *waiting;
     size_t phone_count;
     size_t starting;          /* sessions between a good init and their nearby */
+    uint64_t refusal_logged_ms;  /* per-address refusals: one log line a second at most */
+    unsigned refusals_unlogged;
     uint64_t session_seq;     /* numbers sessions by start: a user's oldest is replaced */
     /* What sessions write frames and channel changes through; arg is the
      * gateway, the phone is the session's transport. */

@@ -767,6 +767,22 @@ static void on_request(void *arg, struct http_conn *c, const struct http_request
     routes_handle(arg, c, req);
 }
 
+/* Logs a refused connection with its client's address (the phone's, not
+ * the balancer's), at most one line a second, saying how many went unlogged. */
+static void log_refusal(struct gateway *gw, struct http_conn *c, const char *why)
+{
+    uint64_t now = gateway_now_ms();
+
+    if (now < gw->refusal_logged_ms + 1000) {
+        gw->refusals_unlogged++;
+        return;
+    }
+    LOG_WARN("refused a connection from %s: %s (and %u more since the last such line)",
+             http_conn_peer(c), why, gw->refusals_unlogged);
+    gw->refusal_logged_ms = now;
+    gw->refusals_unlogged = 0;
+}
+
 /* Every connection to the phones' port, WebSocket or REST, once its client
  * address is known (the phone's, through a trusted proxy): refused at once
  * above --ip-handshake-rate new connections a second or with --ip-max-conns
@@ -779,10 +795,12 @@ static int on_connect(void *arg, struct http_conn *c)
     http_conn_addr(c, ip);
     if (!limit_table_take(gw->ip_limits, ip, gateway_now_ms(), NULL)) {
         metrics_counter_inc(gw->m.ip_handshakes_refused);
+        log_refusal(gw, c, "new connections above --ip-handshake-rate");
         return 1;
     }
     if (gw->cfg.ip_max_conns && !limit_table_acquire(gw->ip_limits, ip, gw->cfg.ip_max_conns)) {
         metrics_counter_inc(gw->m.ip_conns_refused);
+        log_refusal(gw, c, "--ip-max-conns open already");
         return 1;
     }
     return 0;
