@@ -15,6 +15,7 @@
 #include "proto_msg.h"
 #include "ring.h"
 #include "secret_file.h"
+#include "zk_auth.h"
 #include "token.h"
 
 /* The output bound must hold the largest nearby frame and the soft limit
@@ -31,6 +32,7 @@ enum config_opt {
     OPT_CACHE,
     OPT_PG,
     OPT_JWT_SECRET_FILE,
+    OPT_JWT_PUBLIC_KEY_FILE,
     OPT_JWT_AUDIENCE,
     OPT_JWT_ISSUER,
     OPT_REDIS_USER,
@@ -60,6 +62,7 @@ enum config_opt {
     OPT_REST_BURST,
     OPT_PG_POOL,
     OPT_ZK_SESSION,
+    OPT_ZK_AUTH_FILE,
     OPT_CHECK,
     OPT_HELP,
     OPT_CONFIG,
@@ -76,6 +79,7 @@ static const struct option long_options[] = {
     {"cache", required_argument, NULL, OPT_CACHE},
     {"pg", required_argument, NULL, OPT_PG},
     {"jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE},
+    {"jwt-public-key-file", required_argument, NULL, OPT_JWT_PUBLIC_KEY_FILE},
     {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
     {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
     {"redis-user", required_argument, NULL, OPT_REDIS_USER},
@@ -105,6 +109,7 @@ static const struct option long_options[] = {
     {"rest-burst", required_argument, NULL, OPT_REST_BURST},
     {"pg-pool", required_argument, NULL, OPT_PG_POOL},
     {"zk-session-timeout-ms", required_argument, NULL, OPT_ZK_SESSION},
+    {"zk-auth-file", required_argument, NULL, OPT_ZK_AUTH_FILE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -130,7 +135,10 @@ static void usage(void)
            "  --cache HOST:PORT           location cache Redis (default 127.0.0.1:6379)\n"
            "  --pg CONNINFO               PostgreSQL (default $NEARBY_PG, else\n"
            "                              'host=127.0.0.1 port=5432 user=postgres dbname=nearby')\n"
-           "  --jwt-secret-file FILE      HS256 key, at least 32 bytes (required)\n"
+           "  --jwt-secret-file FILE      HS256 key, at least 32 bytes, mode 600\n"
+           "  --jwt-public-key-file FILE  Ed25519 public key (PEM): verify EdDSA tokens\n"
+           "                              without being able to mint them; one of the\n"
+           "                              two is required, both accept either kind\n"
            "  --jwt-audience AUD          accept only tokens whose aud is AUD (default: any)\n"
            "  --jwt-issuer ISS            accept only tokens whose iss is ISS (default: any)\n"
            "  --redis-user USER           Redis ACL user for the cache and the pub/sub nodes\n"
@@ -147,6 +155,8 @@ static void usage(void)
            "  --loc-burst N               burst above that rate (default 5); radius\n"
            "                              messages have a bucket of their own, the same\n"
            "  --zk-session-timeout-ms MS  ZooKeeper session timeout (default 10000)\n"
+           "  --zk-auth-file FILE         ZooKeeper digest identity and role ids (see\n"
+           "                              nearby-gateway(8)); without it znodes are open\n"
            "  --check-config              validate the flags and the key file, then exit\n"
            "  --config FILE               read flags from FILE first: one 'key = value' a line,\n"
            "                              keys the long flag names above without '--', '#'\n"
@@ -250,6 +260,7 @@ struct option_source {
     const struct option *current; /* the file's entry being applied; NULL for argv's */
     char buf[CONFIG_LINE_MAX + 2];
     char key_file[CONFIG_LINE_MAX]; /* --jwt-secret-file, read once all is parsed */
+    char public_key_file[CONFIG_LINE_MAX]; /* --jwt-public-key-file, likewise */
     char redis_password_file[CONFIG_LINE_MAX];
 };
 
@@ -450,9 +461,13 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_CACHE: bad = copy_flag(cfg->cache, sizeof(cfg->cache), arg) || !ring_valid_addr(arg); break;
         case OPT_PG: bad = copy_flag(cfg->pg, sizeof(cfg->pg), arg); break;
         case OPT_JWT_SECRET_FILE: bad = copy_flag(key_file, sizeof(src.key_file), arg); break;
+        case OPT_JWT_PUBLIC_KEY_FILE:
+            bad = copy_flag(src.public_key_file, sizeof(src.public_key_file), arg);
+            break;
         case OPT_JWT_AUDIENCE: bad = copy_flag(cfg->jwt_audience, sizeof(cfg->jwt_audience), arg); break;
         case OPT_JWT_ISSUER: bad = copy_flag(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), arg); break;
         case OPT_REDIS_USER: bad = copy_flag(cfg->redis_user, sizeof(cfg->redis_user), arg); break;
+        case OPT_ZK_AUTH_FILE: bad = copy_flag(cfg->zk_auth_file, sizeof(cfg->zk_auth_file), arg); break;
         case OPT_REDIS_PASSWORD_FILE:
             bad = copy_flag(src.redis_password_file, sizeof(src.redis_password_file), arg);
             break;
@@ -528,17 +543,46 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
                 cfg->ws_ping_s, cfg->ws_idle_s);
         return -1;
     }
-    if (key_file[0] == '\0') {
-        fprintf(stderr, "nearby-gateway: --jwt-secret-file is required (make one with "
-                        "'openssl rand -hex 32 > FILE')\n");
+    if (key_file[0] == '\0' && src.public_key_file[0] == '\0') {
+        fprintf(stderr, "nearby-gateway: --jwt-secret-file or --jwt-public-key-file is required "
+                        "(make an HS256 key with 'openssl rand -hex 32 > FILE', or an Ed25519 "
+                        "pair with 'openssl genpkey -algorithm ed25519 -out KEY' and "
+                        "'openssl pkey -in KEY -pubout -out KEY.pub')\n");
         return -1;
     }
-    rc = token_key_load(key_file, cfg->jwt_key, sizeof(cfg->jwt_key), &cfg->jwt_key_len);
-    if (rc < 0) {
-        fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
-                token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
-                rc == TOKEN_ERR_IO ? strerror(errno) : "");
-        return -1;
+    cfg->jwt_key_count = 0;
+    if (key_file[0] != '\0') {
+        struct token_key *k = &cfg->jwt_keys[cfg->jwt_key_count];
+
+        rc = token_key_load_secret(key_file, k);
+        if (rc == 0 && k->alg != TOKEN_ALG_HS256) {
+            token_key_wipe(k);
+            fprintf(stderr, "nearby-gateway: --jwt-secret-file %s is an Ed25519 private key: a "
+                            "gateway needs only the public key, so that it cannot mint tokens; "
+                            "give --jwt-public-key-file with 'openssl pkey -in %s -pubout'\n",
+                    key_file, key_file);
+            return -1;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
+                    token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
+                    rc == TOKEN_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->jwt_key_count++;
+    }
+    if (src.public_key_file[0] != '\0') {
+        rc = token_key_load_public(src.public_key_file, &cfg->jwt_keys[cfg->jwt_key_count]);
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --jwt-public-key-file %s: %s%s%s\n",
+                    src.public_key_file,
+                    rc == TOKEN_ERR_BAD_KEY ? "not an Ed25519 public key in PEM (make it from "
+                                              "the private key: openssl pkey -in KEY -pubout)"
+                                            : token_strerror(rc),
+                    rc == TOKEN_ERR_IO ? ": " : "", rc == TOKEN_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->jwt_key_count++;
     }
     if ((cfg->redis_user[0] != '\0') != (src.redis_password_file[0] != '\0')) {
         fprintf(stderr, "nearby-gateway: --redis-user and --redis-password-file go together\n");
@@ -558,6 +602,17 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
             return -1;
         }
         cfg->redis_password[n] = '\0';
+    }
+    if (cfg->zk_auth_file[0] != '\0') {
+        struct zk_auth auth;
+        char why[512];
+
+        rc = zk_auth_load(cfg->zk_auth_file, &auth, why, sizeof(why));
+        memset(&auth, 0, sizeof(auth));
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --zk-auth-file %s\n", why);
+            return -1;
+        }
     }
     if (cfg->admin_listen[0] == '\0') {
         const char *colon = strrchr(cfg->listen, ':');

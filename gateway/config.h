@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "token.h"
+
 #define GATEWAY_ORIGINS_MAX 16
-#define GATEWAY_KEY_MAX 1024
 #define GATEWAY_ORIGIN_MAX 256
 #define GATEWAY_PROXIES_MAX 16
 #define GATEWAY_PROXY_MAX 64 /* "ADDR/BITS" */
@@ -22,8 +23,8 @@ struct gateway_config {
     char redis_user[257];    /* ACL user for the cache and the pub/sub nodes; "" : no AUTH */
     char redis_password[257]; /* from --redis-password-file */
     char pg[1024];           /* libpq conninfo */
-    uint8_t jwt_key[GATEWAY_KEY_MAX];
-    size_t jwt_key_len;
+    struct token_key jwt_keys[2]; /* HS256 secret and/or Ed25519 public key */
+    size_t jwt_key_count;
     char jwt_audience[256];  /* "" : aud not checked */
     char jwt_issuer[256];    /* "" : iss not checked */
     double radius_km;
@@ -33,6 +34,7 @@ struct gateway_config {
     double loc_rate;         /* loc messages per second per session, sustained */
     unsigned loc_burst;
     unsigned session_timeout_ms; /* ZooKeeper session */
+    char zk_auth_file[1024]; /* "" : no ZooKeeper identity, open ACLs (zk_auth.h) */
     char origins[GATEWAY_ORIGINS_MAX][GATEWAY_ORIGIN_MAX];
     size_t origin_count;
     /* Limits (README "Limits"): what one connection, address or user may cost. */

@@ -9,6 +9,7 @@
 
 #include "gateway-internal.h"
 #include "log.h"
+#include "zk_auth.h"
 
 /* Keys remembered per limit table: about 48 bytes each, at most twice that
  * in slots; past it new keys are refused (limit_table.h). */
@@ -23,6 +24,13 @@ uint64_t gateway_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int gateway_token_check(const struct gateway *gw, const char *token, size_t len,
+                        struct token_claims *claims)
+{
+    return token_check_keys(gw->cfg.jwt_keys, gw->cfg.jwt_key_count, token, len,
+                            (int64_t)time(NULL), &gw->token_policy, claims);
 }
 
 /* -- the ring's nodes ----------------------------------------------------- */
@@ -384,7 +392,7 @@ static void on_ring(const struct ring *ring, int32_t version, void *arg)
 static void on_ring_event(enum ring_watch_event event, const char *detail, void *arg)
 {
     static const char *const names[] = {"connected", "reconnected", "disconnected",
-                                        "expired", "missing", "corrupt"};
+                                        "expired", "missing", "corrupt", "denied"};
 
     if (event == RING_WATCH_CONNECTED || event == RING_WATCH_RECONNECTED)
         LOG_INFO("zookeeper: %s %s", names[event], detail ? detail : "");
@@ -419,6 +427,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     limit_table_sweep(gw->ip_limits, now);
     limit_table_sweep(gw->start_limits, now);
     limit_table_sweep(gw->rest_limits, now);
+    admin_tick(gw);
 }
 
 /* Raises counter to value (a total kept elsewhere that only grows). */
@@ -662,6 +671,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
                                      PROTO_FRAME_MAX, errbuf, errlen);
     if (gw->admin_http == NULL)
         goto fail;
+    gw->admin = admin_new(gw, errbuf, errlen);
+    if (gw->admin == NULL)
+        goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     /* The session connections' queue: the sessions that may be starting,
      * each one friend list, and room for the batched consent reads. */
@@ -671,6 +683,11 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
         goto fail;
     }
     gw->history = history_new(base, pg_pool_conn(gw->pg, PG_POOL_HISTORY), NULL);
+    if (zk_auth_use(cfg->zk_auth_file, errbuf, errlen) < 0)
+        goto fail;
+    if (cfg->zk_auth_file[0] == '\0')
+        LOG_WARN("no --zk-auth-file: this gateway has no ZooKeeper identity, so the rings it "
+                 "reads must be open to the world");
     gw->watch = ring_watch_new(base, cfg->zk, cfg->root, cfg->ring, (int)cfg->session_timeout_ms,
                                &watch_cb, errbuf, errlen);
     if (gw->watch != NULL)
@@ -752,6 +769,7 @@ void gateway_free(struct gateway *gw)
     channel_sync_free(gw->sync);
     control_free(gw->control);
     rest_free(gw->rest);
+    admin_free(gw->admin);
     history_free(gw->history);
     pg_pool_free(gw->pg);
     location_cache_free(gw->cache);

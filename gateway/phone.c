@@ -454,8 +454,7 @@ static void load_friends(struct phone *p)
 static int check_token(struct phone *p, const char *token, size_t len, struct token_claims *claims)
 {
     struct gateway *gw = p->gw;
-    int rc = token_check(gw->cfg.jwt_key, gw->cfg.jwt_key_len, token, len, (int64_t)time(NULL),
-                         &gw->token_policy, claims);
+    int rc = gateway_token_check(gw, token, len, claims);
 
     if (rc < 0) {
         send_err(p, PROTO_CODE_BAD_TOKEN, token_strerror(rc));

@@ -192,8 +192,7 @@ static uint64_t authenticate(struct gateway *gw, struct http_conn *c, const stru
         reply_error(c, 401, "bad_token", "send Authorization: Bearer <token>");
         return 0;
     }
-    rc = token_check(gw->cfg.jwt_key, gw->cfg.jwt_key_len, req->authorization + 7,
-                     req->authorization_len - 7, (int64_t)time(NULL), &gw->token_policy, &claims);
+    rc = gateway_token_check(gw, req->authorization + 7, req->authorization_len - 7, &claims);
     if (rc < 0) {
         reply_error(c, 401, "bad_token", token_strerror(rc));
         return 0;
@@ -209,7 +208,7 @@ static void reply_db_error(struct http_conn *c, int err)
         "try again\"}\n";
 
     if (err == FRIENDS_DB_ERR_BUSY || err == HISTORY_QUERY_ERR_BUSY)
-        http_reply_with(c, 503, "application/json", "Retry-After: 1\r\n", busy,
+        http_reply_headers(c, 503, "application/json", "Retry-After: 1\r\n", busy,
                         sizeof(busy) - 1);
     else if (err == FRIENDS_DB_ERR_DOWN || err == HISTORY_QUERY_ERR_DOWN)
         reply_error(c, 503, "unavailable", "the database is unavailable; try again");
@@ -589,7 +588,7 @@ static int rest_allowed(struct gateway *gw, struct http_conn *c, uint64_t user)
                    "{\"error\":\"rate_limited\",\"message\":\"more than %g REST calls a "
                    "second; retry after %" PRIu64 " s\"}\n",
                    gw->cfg.rest_rate, wait_ms);
-    http_reply_with(c, 429, "application/json", headers, body, (size_t)len);
+    http_reply_headers(c, 429, "application/json", headers, body, (size_t)len);
     return 0;
 }
 

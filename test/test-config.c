@@ -96,8 +96,10 @@ static void test_flags_only(void)
     CHECK(strcmp(cfg.listen, "127.0.0.1:8080") == 0);
     CHECK(strcmp(cfg.id, "127.0.0.1_8080") == 0);
     CHECK_EQ(cfg.drain_seconds, 10);
-    CHECK_EQ(cfg.jwt_key_len, 32);
-    CHECK(memcmp(cfg.jwt_key, "0123456789abcdef0123456789abcdef", 32) == 0);
+    CHECK_EQ(cfg.jwt_key_count, 1);
+    CHECK_EQ(cfg.jwt_keys[0].alg, TOKEN_ALG_HS256);
+    CHECK_EQ(cfg.jwt_keys[0].len, 32);
+    CHECK(memcmp(cfg.jwt_keys[0].secret, "0123456789abcdef0123456789abcdef", 32) == 0);
     CHECK_EQ(cfg.origin_count, 0);
     CHECK_IN(err[0] == '\0', err);
 }
@@ -147,7 +149,7 @@ static void test_file(void)
     CHECK(cfg.loc_rate == 0.5);
     CHECK_EQ(cfg.loc_burst, 3);
     CHECK_EQ(cfg.session_timeout_ms, 4000);
-    CHECK_EQ(cfg.jwt_key_len, 32);
+    CHECK_EQ(cfg.jwt_keys[0].len, 32);
     CHECK_EQ(cfg.origin_count, 2);
     CHECK(strcmp(cfg.origins[0], "https://a.example") == 0);
     /* '#' inside a value is the value's, not a comment. */
@@ -176,7 +178,7 @@ static void test_command_line_wins(void)
     CHECK(strcmp(cfg.listen, "127.0.0.1:9002") == 0);
     CHECK_EQ(cfg.drain_seconds, 25); /* not on the command line: the file's */
     CHECK(cfg.radius_km == 30.0);
-    CHECK_EQ(cfg.jwt_key_len, 32);   /* the command line's key file, not the file's */
+    CHECK_EQ(cfg.jwt_keys[0].len, 32);   /* the command line's key file, not the file's */
     CHECK_EQ(cfg.origin_count, 2);   /* the command line's list replaced the file's */
     CHECK(strcmp(cfg.origins[0], "https://c.example") == 0);
     CHECK(strcmp(cfg.origins[1], "https://d.example") == 0);
@@ -299,7 +301,42 @@ static void test_parse_again(void)
     CHECK_EQ(cfg.origin_count, 0);
     /* Without any key file it is an error again, not the last parse's. */
     CHECK_EQ(parse(&cfg, NULL), -1);
-    CHECK_ERR("--jwt-secret-file is required");
+    CHECK_ERR("--jwt-secret-file or --jwt-public-key-file is required");
+}
+
+/* An Ed25519 public key alone, or beside an HS256 secret; never the private key. */
+static void test_eddsa_keys(void)
+{
+    static const char priv[] = "-----BEGIN PRIVATE KEY-----\n"
+                               "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+                               "-----END PRIVATE KEY-----\n";
+    static const char pub[] = "-----BEGIN PUBLIC KEY-----\n"
+                              "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+                              "-----END PUBLIC KEY-----\n";
+    struct gateway_config cfg;
+    char priv_path[300], pub_path[300];
+
+    snprintf(priv_path, sizeof(priv_path), "%s/ed.key", dir);
+    snprintf(pub_path, sizeof(pub_path), "%s/ed.pub", dir);
+    write_file(priv_path, priv);
+    write_file(pub_path, pub);
+    chmod(pub_path, 0644);
+
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", pub_path, NULL), 0);
+    CHECK_EQ(cfg.jwt_key_count, 1);
+    CHECK_EQ(cfg.jwt_keys[0].alg, TOKEN_ALG_EDDSA);
+    CHECK_EQ(cfg.jwt_keys[0].can_sign, 0);
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", pub_path, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK_EQ(cfg.jwt_key_count, 2);
+    CHECK_EQ(cfg.jwt_keys[0].alg, TOKEN_ALG_HS256);
+    CHECK_EQ(cfg.jwt_keys[1].alg, TOKEN_ALG_EDDSA);
+    /* The private key mints tokens: a gateway is refused it either way. */
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", priv_path, NULL), -1);
+    CHECK_ERR("gateway needs only the public key");
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", priv_path, NULL), -1);
+    CHECK_ERR("not an Ed25519 public key");
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", key_path, NULL), -1);
+    CHECK_ERR("not an Ed25519 public key");
 }
 
 /* The limits: their defaults, every one from the file, the proxy list
@@ -420,6 +457,7 @@ int main(void)
     unsetenv("NEARBY_PG");
 
     test_flags_only();
+    test_eddsa_keys();
     test_file();
     test_command_line_wins();
     test_file_errors();
@@ -435,6 +473,10 @@ int main(void)
         snprintf(p, sizeof(p), "%s/stdout", dir);
         unlink(p);
         snprintf(p, sizeof(p), "%s/stderr", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/ed.key", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/ed.pub", dir);
         unlink(p);
     }
     rmdir(dir);

@@ -1,4 +1,5 @@
 /* zk_session.c: keep one ZooKeeper session alive on a libevent loop for an owner object. */
+#include "zk_auth.h"
 #include "zk_session.h"
 
 #include <errno.h>
@@ -79,6 +80,9 @@ static int zk_session_open(struct zk_session *s)
         errno = err;
         return -1;
     }
+    /* Queued before anything else on the connection: every request of this
+     * handle runs as the process's identity. */
+    zk_auth_apply(zh, zk_auth_process());
     s->gen = handle->gen;
     s->handle = handle;
     s->zh = zh;

@@ -525,11 +525,30 @@ static size_t http_step(struct http_conn *c, uint8_t *p, size_t n)
 void http_reply(struct http_conn *c, int status, const char *content_type, const char *body,
                 size_t len)
 {
-    http_reply_with(c, status, content_type, NULL, body, len);
+    http_reply_headers(c, status, content_type, NULL, body, len);
 }
 
-void http_reply_with(struct http_conn *c, int status, const char *content_type,
-                     const char *headers, const char *body, size_t len)
+/* True when headers is NULL, "", or whole header lines: each ends with
+ * CRLF, none is empty, and no CR or LF stands anywhere else. */
+static bool header_block_ok(const char *headers)
+{
+    const char *p = headers;
+
+    if (headers == NULL)
+        return true;
+    while (*p) {
+        const char *eol = strchr(p, '\r');
+        size_t line = eol ? (size_t)(eol - p) : strlen(p);
+
+        if (eol == NULL || eol[1] != '\n' || line == 0 || memchr(p, '\n', line))
+            return false;
+        p = eol + 2;
+    }
+    return true;
+}
+
+void http_reply_headers(struct http_conn *c, int status, const char *content_type,
+                        const char *headers, const char *body, size_t len)
 {
     bool keep, no_body;
 
@@ -541,8 +560,12 @@ void http_reply_with(struct http_conn *c, int status, const char *content_type,
             conn_free(c);
         return;
     }
-    if (status < 100 || status > 999)
+    if (status < 100 || status > 999 || !header_block_ok(headers)) {
         status = 500;
+        content_type = NULL;
+        headers = NULL;
+        len = 0;
+    }
     keep = c->keep_alive && !c->read_eof;
     no_body = status < 200 || status == 204 || status == 304;
     evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\n", status, http_reason(status));

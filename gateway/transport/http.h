@@ -259,10 +259,14 @@ void http_server_get_stats(const struct http_server *s, struct http_server_stats
 void http_reply(struct http_conn *c, int status, const char *content_type, const char *body,
                 size_t len);
 
-/* As http_reply, with headers (whole "Name: value\r\n" lines, e.g.
- * "Retry-After: 2\r\n"; NULL for none) after Content-Type. */
-void http_reply_with(struct http_conn *c, int status, const char *content_type,
-                     const char *headers, const char *body, size_t len);
+/* As http_reply, with more header lines after Content-Type: headers is NULL,
+ * "", or whole lines such as "Cache-Control: no-store\r\n", each ending
+ * with CRLF (copied). A block with a bare CR or LF, an empty line or a last
+ * line without CRLF would let a value inject headers: the reply is then a
+ * body-less 500 instead. Content-Length and Connection are the server's;
+ * do not pass them. */
+void http_reply_headers(struct http_conn *c, int status, const char *content_type,
+                        const char *headers, const char *body, size_t len);
 
 /* Queues one binary frame carrying payload[0..len) (copied) on an open
  * WebSocket. Returns 0, or HTTP_ERR_CLOSING when c is not an open WebSocket

@@ -30,6 +30,8 @@ for c in curl haproxy; do
 done
 
 dir=$(mktemp -d /tmp/nearby-test-cluster.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 lg_pid='' ok=0 t0=$SECONDS
 

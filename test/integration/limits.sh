@@ -84,8 +84,8 @@ echo "# ports from $gw_base"
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
 
-# The superuser seeds; the gateways log in as their own role (passwords in DIR/pgpass) and
-# reach Redis as the ACL user gateway.
+# The superuser seeds; the gateways log in as their own role (passwords in DIR/pgpass),
+# reach Redis as the ACL user gateway and ZooKeeper as the gateway identity.
 export PGPASSFILE=$dir/pgpass
 pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 # Users 1..300 sharing, friends among 1..100; user 7000 with 5000 friends for the REST flood.
@@ -102,7 +102,7 @@ SQL
 
 common=(--zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway"
     --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password"
-    --jwt-secret-file "$NEARBY_JWT_SECRET_FILE" --drain-seconds 1)
+    --zk-auth-file "$dir/secrets/zk-gateway.auth" --jwt-secret-file "$NEARBY_JWT_SECRET_FILE" --drain-seconds 1)
 tight=(--listen "127.0.0.1:$tight_port" --id tight --ws-ping 2 --ws-idle 4 --handshake-timeout 2
     --tcp-keepalive 7 --trusted-proxy 127.0.0.9 --ip-max-conns 3 --ip-handshake-rate 1
     --ip-handshake-burst 5 --user-max-sessions 2 --session-start-rate 0.5 --session-start-burst 3

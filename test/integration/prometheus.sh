@@ -34,6 +34,8 @@ done
 [[ -x $loadgen ]] || fail "$loadgen is not built"
 
 dir=$(mktemp -d /tmp/nearby-test-prometheus.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 dir2=$dir/no-prometheus
 lg_pid='' stopped_pid='' ok=0 t0=$SECONDS

@@ -92,7 +92,8 @@ static void usage(FILE *out)
         "the next url each time it reconnects.\n"
         "\n"
         "  --url ws://HOST:PORT/PATH  gateway WebSocket endpoint, numeric host; repeatable\n"
-        "  --secret-file F            HS256 key file shared with the gateways (required)\n"
+        "  --secret-file F            the tokens' signing key: the HS256 secret of the\n"
+        "                             gateways or the Ed25519 private key (required)\n"
         "  --users N                  user ids 1..N exist (default 10000)\n"
         "  --phones P                 simulated phones, users 1..P, P <= N (default 1000)\n"
         "  --interval-ms MS           each phone sends loc this often, +-20%% (default 30000)\n"
@@ -691,7 +692,7 @@ static int setup(struct loadgen_run *run)
             return -1;
         }
     }
-    rc = token_key_load(run->flags.secret_file, lg->key, sizeof(lg->key), &lg->key_len);
+    rc = token_key_load_secret(run->flags.secret_file, &lg->key);
     if (rc < 0) {
         fprintf(stderr, "nearby-loadgen: --secret-file %s: %s%s%s\n", run->flags.secret_file,
                 token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",

@@ -177,7 +177,7 @@ t0=$(now_ns)
 up_ms=$(ms_since "$t0")
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
-export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
+export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE NEARBY_ZK_AUTH_FILE
 say "cluster up: $NODES nodes (maxmemory $MAXMEMORY), 2 gateways in $(secs "$up_ms") s"
 
 rss_kb=0
