@@ -8,11 +8,19 @@
 #include <string.h>
 
 #include "config.h"
+#include "friends_db.h"
+#include "http.h"
 #include "nearby-version.h"
+#include "pg_pool.h"
+#include "proto_msg.h"
 #include "ring.h"
 #include "secret_file.h"
 #include "zk_auth.h"
 #include "token.h"
+
+/* The output bound must hold the largest nearby frame and the soft limit
+ * (phone.c) above which pushes are held back. */
+#define CONFIG_OUTPUT_MIN (PROTO_NEARBY_SIZE_MAX(FRIENDS_DB_MAX_FRIENDS) + (64u << 10))
 
 enum config_opt {
     OPT_LISTEN = 0x100,
@@ -36,6 +44,23 @@ enum config_opt {
     OPT_DRAIN,
     OPT_LOC_RATE,
     OPT_LOC_BURST,
+    OPT_OUTPUT_MAX,
+    OPT_CONTROL_RATE,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_WS_PING,
+    OPT_WS_IDLE,
+    OPT_TCP_KEEPALIVE,
+    OPT_TRUSTED_PROXY,
+    OPT_IP_MAX_CONNS,
+    OPT_IP_HANDSHAKE_RATE,
+    OPT_IP_HANDSHAKE_BURST,
+    OPT_USER_MAX_SESSIONS,
+    OPT_SESSION_START_RATE,
+    OPT_SESSION_START_BURST,
+    OPT_START_QUEUE,
+    OPT_REST_RATE,
+    OPT_REST_BURST,
+    OPT_PG_POOL,
     OPT_ZK_SESSION,
     OPT_ZK_AUTH_FILE,
     OPT_CHECK,
@@ -66,6 +91,23 @@ static const struct option long_options[] = {
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
     {"loc-rate", required_argument, NULL, OPT_LOC_RATE},
     {"loc-burst", required_argument, NULL, OPT_LOC_BURST},
+    {"output-max", required_argument, NULL, OPT_OUTPUT_MAX},
+    {"control-rate", required_argument, NULL, OPT_CONTROL_RATE},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"ws-ping", required_argument, NULL, OPT_WS_PING},
+    {"ws-idle", required_argument, NULL, OPT_WS_IDLE},
+    {"tcp-keepalive", required_argument, NULL, OPT_TCP_KEEPALIVE},
+    {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
+    {"ip-max-conns", required_argument, NULL, OPT_IP_MAX_CONNS},
+    {"ip-handshake-rate", required_argument, NULL, OPT_IP_HANDSHAKE_RATE},
+    {"ip-handshake-burst", required_argument, NULL, OPT_IP_HANDSHAKE_BURST},
+    {"user-max-sessions", required_argument, NULL, OPT_USER_MAX_SESSIONS},
+    {"session-start-rate", required_argument, NULL, OPT_SESSION_START_RATE},
+    {"session-start-burst", required_argument, NULL, OPT_SESSION_START_BURST},
+    {"start-queue", required_argument, NULL, OPT_START_QUEUE},
+    {"rest-rate", required_argument, NULL, OPT_REST_RATE},
+    {"rest-burst", required_argument, NULL, OPT_REST_BURST},
+    {"pg-pool", required_argument, NULL, OPT_PG_POOL},
     {"zk-session-timeout-ms", required_argument, NULL, OPT_ZK_SESSION},
     {"zk-auth-file", required_argument, NULL, OPT_ZK_AUTH_FILE},
     {"check-config", no_argument, NULL, OPT_CHECK},
@@ -110,7 +152,8 @@ static void usage(void)
            "                              with none given every Origin is allowed\n"
            "  --drain-seconds S           on SIGTERM, spread session closes over S (default 10)\n"
            "  --loc-rate N                loc messages per second per phone (default 1)\n"
-           "  --loc-burst N               burst above that rate (default 5)\n"
+           "  --loc-burst N               burst above that rate (default 5); radius\n"
+           "                              messages have a bucket of their own, the same\n"
            "  --zk-session-timeout-ms MS  ZooKeeper session timeout (default 10000)\n"
            "  --zk-auth-file FILE         ZooKeeper digest identity and role ids (see\n"
            "                              nearby-gateway(8)); without it znodes are open\n"
@@ -120,6 +163,38 @@ static void usage(void)
            "                              starts a comment line; flags given here win\n"
            "  --version                   print the version and exit\n"
            "  --help                      this help\n");
+    /* Apart: one string literal may not pass 4095 bytes. */
+    fputs("\n"
+          "Limits (each refusal has a stable code and a counter in /metrics):\n"
+           "  --output-max BYTES          bytes queued for one phone, every frame counted,\n"
+           "                              before it is cut off with 1008 (default 1048576)\n"
+           "  --control-rate N            ping/pong/close frames a second from one phone\n"
+           "                              (bursts of N), above that 1008 (default 10)\n"
+           "  --handshake-timeout S       the first request (the WebSocket upgrade) must\n"
+           "                              be whole within S of connecting (default 10)\n"
+           "  --ws-ping S                 ping a phone silent for S (default 30)\n"
+           "  --ws-idle S                 close (1001) a phone silent for S (default 60)\n"
+           "  --tcp-keepalive S           TCP keepalive probes after S of silence; 0 keeps\n"
+           "                              the system's (default 60)\n"
+           "  --trusted-proxy ADDR[/BITS] connections from ADDR must start with a PROXY v2\n"
+           "                              header naming the phone; repeatable (default none)\n"
+           "  --ip-max-conns N            open connections per client address; 0: no limit\n"
+           "                              (default 200)\n"
+           "  --ip-handshake-rate N       new connections a second per client address;\n"
+           "                              0: no limit (default 20)\n"
+           "  --ip-handshake-burst N      burst above that rate (default 200)\n"
+           "  --user-max-sessions N       sessions per user; the newest wins, the oldest\n"
+           "                              closes with 4002 (default 4)\n"
+           "  --session-start-rate N      session starts a second per user (default 1)\n"
+           "  --session-start-burst N     burst above that rate (default 10)\n"
+           "  --start-queue N             sessions starting at once; past it init gets\n"
+           "                              err busy and 1013 (default 1000)\n"
+           "  --rest-rate N               REST calls a second per user, above that 429\n"
+           "                              with Retry-After (default 5)\n"
+           "  --rest-burst N              burst above that rate (default 20)\n"
+           "  --pg-pool N                 PostgreSQL connections, 2..4: session starts,\n"
+           "                              REST and history each on their own (default 3)\n",
+          stdout);
 }
 
 /* Copies s into dst (cap bytes). Returns 0, or -1 when it does not fit. */
@@ -158,6 +233,16 @@ static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *o
         return -1;
     *out = (unsigned)v;
     return 0;
+}
+
+/* Parses a rate: 0 (no limit) or a number in (0, 1000000]. */
+static int parse_rate(const char *s, double *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return parse_double(s, 0.0, 1000000.0, out);
 }
 
 /* A config file line longer than this is refused, not cut. */
@@ -330,6 +415,22 @@ static void set_defaults(struct gateway_config *cfg)
     cfg->drain_seconds = 10;
     cfg->loc_rate = 1.0;
     cfg->loc_burst = 5;
+    cfg->output_max = 1u << 20;
+    cfg->control_rate = 10;
+    cfg->handshake_timeout_s = 10;
+    cfg->ws_ping_s = 30;
+    cfg->ws_idle_s = 60;
+    cfg->tcp_keepalive_s = 60;
+    cfg->ip_max_conns = 200;
+    cfg->ip_handshake_rate = 20;
+    cfg->ip_handshake_burst = 200;
+    cfg->user_max_sessions = 4;
+    cfg->session_start_rate = 1;
+    cfg->session_start_burst = 10;
+    cfg->start_queue = 1000;
+    cfg->rest_rate = 5;
+    cfg->rest_burst = 20;
+    cfg->pg_pool = 3;
     cfg->session_timeout_ms = 10000;
 }
 
@@ -339,7 +440,8 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
     static struct option_source src;
     char *key_file = src.key_file;
     const char *arg;
-    int opt, rc, bad = 0, origins_from_file = 0;
+    int opt, rc, bad = 0, origins_from_file = 0, proxies_from_file = 0;
+    struct http_addr_range range;
 
     set_defaults(cfg);
     memset(&src, 0, sizeof(src));
@@ -376,6 +478,34 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_LOC_RATE: bad = parse_double(arg, 0.0, 1000.0, &cfg->loc_rate); break;
         case OPT_LOC_BURST: bad = parse_unsigned(arg, 1, 10000, &cfg->loc_burst); break;
         case OPT_ZK_SESSION: bad = parse_unsigned(arg, 1000, 600000, &cfg->session_timeout_ms); break;
+        case OPT_OUTPUT_MAX: bad = parse_unsigned(arg, CONFIG_OUTPUT_MIN, 1u << 30, &cfg->output_max); break;
+        case OPT_CONTROL_RATE: bad = parse_rate(arg, &cfg->control_rate); break;
+        case OPT_HANDSHAKE_TIMEOUT: bad = parse_unsigned(arg, 1, 3600, &cfg->handshake_timeout_s); break;
+        case OPT_WS_PING: bad = parse_unsigned(arg, 0, 86400, &cfg->ws_ping_s); break;
+        case OPT_WS_IDLE: bad = parse_unsigned(arg, 0, 86400, &cfg->ws_idle_s); break;
+        case OPT_TCP_KEEPALIVE: bad = parse_unsigned(arg, 0, 86400, &cfg->tcp_keepalive_s); break;
+        case OPT_IP_MAX_CONNS: bad = parse_unsigned(arg, 0, 10000000, &cfg->ip_max_conns); break;
+        case OPT_IP_HANDSHAKE_RATE: bad = parse_rate(arg, &cfg->ip_handshake_rate); break;
+        case OPT_IP_HANDSHAKE_BURST: bad = parse_unsigned(arg, 1, 1000000, &cfg->ip_handshake_burst); break;
+        case OPT_USER_MAX_SESSIONS: bad = parse_unsigned(arg, 1, 1000, &cfg->user_max_sessions); break;
+        case OPT_SESSION_START_RATE: bad = parse_double(arg, 0.0, 1000.0, &cfg->session_start_rate); break;
+        case OPT_SESSION_START_BURST: bad = parse_unsigned(arg, 1, 10000, &cfg->session_start_burst); break;
+        case OPT_START_QUEUE: bad = parse_unsigned(arg, 1, 1000000, &cfg->start_queue); break;
+        case OPT_REST_RATE: bad = parse_double(arg, 0.0, 10000.0, &cfg->rest_rate); break;
+        case OPT_REST_BURST: bad = parse_unsigned(arg, 1, 100000, &cfg->rest_burst); break;
+        case OPT_PG_POOL: bad = parse_unsigned(arg, PG_POOL_MIN, PG_POOL_MAX, &cfg->pg_pool); break;
+        case OPT_TRUSTED_PROXY:
+            /* As for --allow-origin: a list on the command line replaces the file's. */
+            if (proxies_from_file && src.current == NULL)
+                cfg->trusted_proxy_count = 0;
+            proxies_from_file = src.current != NULL;
+            bad = cfg->trusted_proxy_count == GATEWAY_PROXIES_MAX ||
+                  http_addr_range_parse(arg, &range) < 0 ||
+                  copy_flag(cfg->trusted_proxies[cfg->trusted_proxy_count],
+                            sizeof(cfg->trusted_proxies[0]), arg);
+            if (!bad)
+                cfg->trusted_proxy_count++;
+            break;
         case OPT_ORIGIN:
             /* A list given on the command line replaces the file's. */
             if (origins_from_file && src.current == NULL)
@@ -406,6 +536,11 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
     if (cfg->radius_km > cfg->max_radius_km) {
         fprintf(stderr, "nearby-gateway: --radius-km %.3f is above --max-radius-km %.3f\n",
                 cfg->radius_km, cfg->max_radius_km);
+        return -1;
+    }
+    if (cfg->ws_ping_s && cfg->ws_idle_s && cfg->ws_ping_s >= cfg->ws_idle_s) {
+        fprintf(stderr, "nearby-gateway: --ws-ping %u must be below --ws-idle %u (or 0)\n",
+                cfg->ws_ping_s, cfg->ws_idle_s);
         return -1;
     }
     if (key_file[0] == '\0' && src.public_key_file[0] == '\0') {

@@ -12,9 +12,10 @@
 #include "gateway.h"
 #include "history.h"
 #include "http.h"
+#include "limit_table.h"
 #include "location_cache.h"
 #include "metrics.h"
-#include "pg_conn.h"
+#include "pg_pool.h"
 #include "proto_msg.h"
 #include "proto_payload.h"
 #include "pubsub_node.h"
@@ -51,6 +52,16 @@ struct gateway_metrics {
     struct metrics_counter *misrouted, *stale, *consent_errors, *tokens_expired;
     /* Per pub/sub node, labelled node="<id>", refreshed when /metrics is read. */
     struct metrics_family *node_alive, *node_channels, *node_publish_errors, *node_messages;
+    /* Limits (README "Limits"): the phones' port's counters (copied from the
+     * HTTP server's when /metrics is read) and the gateway's own. */
+    struct metrics_counter *control_floods, *idle_pings, *idle_closed, *handshake_timeouts;
+    struct metrics_counter *proxy_headers, *proxy_errors, *proxy_untrusted;
+    struct metrics_counter *ip_conns_refused, *ip_handshakes_refused;
+    struct metrics_counter *sessions_replaced, *starts_limited, *starts_busy;
+    struct metrics_counter *radius_limited, *rest_limited, *init_timeouts;
+    struct metrics_gauge *sessions_starting, *connections;
+    /* label table="ip"|"session_starts"|"rest", and kind="session"|"rest"|"history" */
+    struct metrics_family *limit_table_entries, *limit_table_full, *pg_queued;
 };
 
 struct gateway {
@@ -75,12 +86,19 @@ struct gateway {
     struct rest *rest;
     struct admin *admin;
     struct location_cache *cache;
-    struct pg_conn *pg;
+    struct pg_pool *pg;       /* session starts, REST and history on connections of their own */
     struct history *history;
+    /* Limits per client address (open connections, new ones a second) and
+     * per user (session starts a second, REST calls a second). */
+    struct limit_table *ip_limits, *start_limits, *rest_limits;
     /* phone.c's alone: every phone, and those waiting for their channels. */
     struct phone *phones;
     struct phone *waiting;
     size_t phone_count;
+    size_t starting;          /* sessions between a good init and their nearby */
+    uint64_t refusal_logged_ms;  /* per-address refusals: one log line a second at most */
+    unsigned refusals_unlogged;
+    uint64_t session_seq;     /* numbers sessions by start: a user's oldest is replaced */
     /* What sessions write frames and channel changes through; arg is the
      * gateway, the phone is the session's transport. */
     struct session_sink sink;

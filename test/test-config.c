@@ -339,6 +339,111 @@ static void test_eddsa_keys(void)
     CHECK_ERR("not an Ed25519 public key");
 }
 
+/* The limits: their defaults, every one from the file, the proxy list
+ * replaced by the command line's, and the values refused. */
+static void test_limits(void)
+{
+    struct gateway_config cfg;
+    char text[2048];
+
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK_EQ(cfg.output_max, 1048576);
+    CHECK(cfg.control_rate == 10.0);
+    CHECK_EQ(cfg.handshake_timeout_s, 10);
+    CHECK_EQ(cfg.ws_ping_s, 30);
+    CHECK_EQ(cfg.ws_idle_s, 60);
+    CHECK_EQ(cfg.tcp_keepalive_s, 60);
+    CHECK_EQ(cfg.trusted_proxy_count, 0);
+    CHECK_EQ(cfg.ip_max_conns, 200);
+    CHECK(cfg.ip_handshake_rate == 20.0);
+    CHECK_EQ(cfg.ip_handshake_burst, 200);
+    CHECK_EQ(cfg.user_max_sessions, 4);
+    CHECK(cfg.session_start_rate == 1.0);
+    CHECK_EQ(cfg.session_start_burst, 10);
+    CHECK_EQ(cfg.start_queue, 1000);
+    CHECK(cfg.rest_rate == 5.0);
+    CHECK_EQ(cfg.rest_burst, 20);
+    CHECK_EQ(cfg.pg_pool, 3);
+
+    snprintf(text, sizeof(text),
+             "jwt-secret-file = %s\n"
+             "output-max = 2097152\n"
+             "control-rate = 0\n"
+             "handshake-timeout = 5\n"
+             "ws-ping = 20\n"
+             "ws-idle = 45\n"
+             "tcp-keepalive = 0\n"
+             "trusted-proxy = 10.0.0.0/8\n"
+             "trusted-proxy = ::1\n"
+             "ip-max-conns = 0\n"
+             "ip-handshake-rate = 2.5\n"
+             "ip-handshake-burst = 7\n"
+             "user-max-sessions = 2\n"
+             "session-start-rate = 0.2\n"
+             "session-start-burst = 3\n"
+             "start-queue = 50\n"
+             "rest-rate = 9\n"
+             "rest-burst = 11\n"
+             "pg-pool = 4\n",
+             key_path);
+    write_file(conf_path, text);
+    CHECK_EQ(parse(&cfg, "--config", conf_path, NULL), 0);
+    CHECK_IN(err[0] == '\0', err);
+    CHECK_EQ(cfg.output_max, 2097152);
+    CHECK(cfg.control_rate == 0.0);
+    CHECK_EQ(cfg.handshake_timeout_s, 5);
+    CHECK_EQ(cfg.ws_ping_s, 20);
+    CHECK_EQ(cfg.ws_idle_s, 45);
+    CHECK_EQ(cfg.tcp_keepalive_s, 0);
+    CHECK_EQ(cfg.trusted_proxy_count, 2);
+    CHECK(strcmp(cfg.trusted_proxies[0], "10.0.0.0/8") == 0);
+    CHECK(strcmp(cfg.trusted_proxies[1], "::1") == 0);
+    CHECK_EQ(cfg.ip_max_conns, 0);
+    CHECK(cfg.ip_handshake_rate == 2.5);
+    CHECK_EQ(cfg.ip_handshake_burst, 7);
+    CHECK_EQ(cfg.user_max_sessions, 2);
+    CHECK(cfg.session_start_rate == 0.2);
+    CHECK_EQ(cfg.session_start_burst, 3);
+    CHECK_EQ(cfg.start_queue, 50);
+    CHECK(cfg.rest_rate == 9.0);
+    CHECK_EQ(cfg.rest_burst, 11);
+    CHECK_EQ(cfg.pg_pool, 4);
+    /* A --trusted-proxy list on the command line replaces the file's. */
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--trusted-proxy", "127.0.0.2", NULL), 0);
+    CHECK_EQ(cfg.trusted_proxy_count, 1);
+    CHECK(strcmp(cfg.trusted_proxies[0], "127.0.0.2") == 0);
+
+    static const struct {
+        const char *flag, *value;
+    } bad[] = {
+        {"--output-max", "1000"},         /* below the largest nearby frame */
+        {"--control-rate", "-1"},
+        {"--handshake-timeout", "0"},
+        {"--trusted-proxy", "10.0.0.0/33"},
+        {"--trusted-proxy", "proxy.example"},
+        {"--ip-handshake-rate", "fast"},
+        {"--ip-handshake-burst", "0"},
+        {"--user-max-sessions", "0"},
+        {"--session-start-rate", "0"},
+        {"--start-queue", "0"},
+        {"--rest-rate", "0"},
+        {"--pg-pool", "1"},
+        {"--pg-pool", "5"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[128];
+
+        CHECK_IN(parse(&cfg, "--jwt-secret-file", key_path, bad[i].flag, bad[i].value, NULL) == -1,
+                 bad[i].flag);
+        snprintf(want, sizeof(want), "bad value for %s: '%s'", bad[i].flag, bad[i].value);
+        CHECK_ERR(want);
+    }
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--ws-ping", "60", NULL), -1);
+    CHECK_ERR("--ws-ping 60 must be below --ws-idle 60");
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--ws-ping", "60", "--ws-idle", "0",
+                   NULL), 0);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL) {
@@ -359,6 +464,7 @@ int main(void)
     test_file_unreadable();
     test_help_and_version();
     test_parse_again();
+    test_limits();
 
     unlink(key_path);
     unlink(conf_path);

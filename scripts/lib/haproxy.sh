@@ -4,6 +4,13 @@
 # log DIR/haproxy.log; it listens on 127.0.0.1 only and is stopped by its recorded PID.
 #
 #   haproxy_write_cfg DIR LB_PORT ID=HOST:PORT...   writes DIR/haproxy.cfg
+#
+# HAProxy speaks to the gateways from its own address, HAPROXY_SOURCE, and starts every
+# connection to them (health checks too) with a PROXY protocol v2 header naming the
+# phone, so the gateways' per-address limits and logs see the phone's address: give the
+# gateways --trusted-proxy "$HAPROXY_SOURCE". Per client address it refuses more than
+# HAPROXY_IP_MAX_CONNS open connections or HAPROXY_IP_CONN_RATE new ones a second
+# (averaged over 10 s), before a gateway sees them.
 #   haproxy_start DIR LB_PORT                       starts it, waits until /healthz is 200
 #   haproxy_stop DIR                                SIGTERM to the recorded PID
 #   haproxy_status DIR LB_PORT                      one line; 0 if it runs and forwards
@@ -11,6 +18,11 @@
 
 HAPROXY_START_DEADLINE=${HAPROXY_START_DEADLINE:-30} # seconds until /healthz through it is 200
 HAPROXY_STOP_DEADLINE=10
+# Not 127.0.0.1: direct connections from there (curl, tests, load generators) must not
+# count as coming from the trusted proxy, and not 127.0.0.2-41 (scripts/bench's sources).
+HAPROXY_SOURCE=${NEARBY_LB_SOURCE:-127.0.0.254}
+HAPROXY_IP_MAX_CONNS=${HAPROXY_IP_MAX_CONNS:-200}
+HAPROXY_IP_CONN_RATE=${HAPROXY_IP_CONN_RATE:-20}
 
 haproxy_pid() {
     live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
@@ -51,15 +63,23 @@ frontend phones
     stats enable
     stats uri /lb-stats
     stats refresh 5s
+    # Per client address: open connections and new ones in the last 10 s; over either
+    # limit the connection is closed before anything is read from it.
+    stick-table type ipv6 size 1m expire 60s store conn_cur,conn_rate(10s)
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if { sc_conn_cur(0) gt $HAPROXY_IP_MAX_CONNS }
+    tcp-request connection reject if { sc_conn_rate(0) gt $((HAPROXY_IP_CONN_RATE * 10)) }
     default_backend gateways
 
 backend gateways
     balance leastconn
     option httpchk GET /healthz
     http-check expect status 200
+    # The phone's address for the gateways (--trusted-proxy $HAPROXY_SOURCE).
+    source $HAPROXY_SOURCE
 EOF
         for s in "$@"; do
-            printf '    server %s %s check inter 1s fall 2 rise 2\n' "${s%%=*}" "${s#*=}"
+            printf '    server %s %s check inter 1s fall 2 rise 2 send-proxy-v2\n' "${s%%=*}" "${s#*=}"
         done
     } >"$dir/haproxy.cfg.tmp" && mv -f -- "$dir/haproxy.cfg.tmp" "$dir/haproxy.cfg"
 }

@@ -55,6 +55,7 @@ for i in 0 1; do
         --jwt-secret-file "$dir/secret" \
         --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
         --zk-auth-file "$dir/secrets/zk-gateway.auth" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --ip-max-conns 0 --ip-handshake-rate 0 \
         --location-ttl "$ttl" \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
