@@ -132,7 +132,20 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+# With an Ed25519 private key (the cluster's; Python's standard library has no Ed25519)
+# tokens come from nearby-token, once per user and ttl; with an HS256 secret they are made
+# here.
+TOKEN_CMD = None
+_tokens = {}
+
+
 def token(secret, user, ttl=3600):
+    if TOKEN_CMD is not None:
+        if (user, ttl) not in _tokens:
+            _tokens[(user, ttl)] = subprocess.run(
+                TOKEN_CMD + ["--ttl", str(ttl), str(user)], check=True, capture_output=True,
+                text=True, timeout=10).stdout.strip()
+        return _tokens[(user, ttl)]
     head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     body = b64url(json.dumps({"sub": str(user), "exp": int(time.time()) + ttl}).encode())
     sig = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
@@ -892,6 +905,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--secret", required=True)
+    r.add_argument("--token-bin", default="")
     r.add_argument("--cluster-gw", type=int, required=True)
     r.add_argument("--tight", type=int, required=True)
     r.add_argument("--pool", type=int, required=True)
@@ -914,6 +928,12 @@ def main():
         setattr(ctx, k, v)
     with open(args.secret, "rb") as f:
         ctx.secret = f.read().rstrip(b"\r\n")
+    if ctx.secret.startswith(b"-----BEGIN "):
+        global TOKEN_CMD
+        if not args.token_bin:
+            print("limits: an Ed25519 --secret needs --token-bin PATH/TO/nearby-token")
+            return 2
+        TOKEN_CMD = [args.token_bin, "--secret-file", args.secret]
     cases = [t_proxy_haproxy, t_haproxy_limits, t_gateway_ip, t_output, t_control, t_idle,
              t_timeouts, t_sessions, t_start_rate, t_start_queue, t_radius, t_rest, t_pool,
              t_slowloris]

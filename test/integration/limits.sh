@@ -4,7 +4,7 @@
 # HAProxy with a stick table of 3 connections and 1/s per address, and two gateways by
 # hand: "tight" (short timers, small per-user and per-address limits, trusting 127.0.0.9
 # as a proxy) and "pool" (defaults but --pg-pool 2), against which a REST flood and 2000
-# slowloris connections run. Ports 34000-35004 only; everything stopped by PID.
+# slowloris connections run. Ports 30000-31299 only; everything stopped by PID.
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -31,12 +31,11 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 (($(ulimit -n) >= 5000)) || { echo "limits: open files limited to $(ulimit -n); need 5000" >&2; exit 1; }
 
-# Ports 34000-35999 lie in Linux's ephemeral range (32768-60999): the outgoing connections
-# of everyone on this machine hold some of them at any moment (hundreds while a load test
-# runs), and bind() then fails. So a layout is drawn from 9 in that range, its ports are
-# checked free, and on a clash at start-up the next is tried.
+# Ports 30000-31299, below Linux's ephemeral range (32768-60999), so that nobody's outgoing
+# connections hold them; still, a layout is drawn from 3, its ports are checked free, and
+# on a clash at start-up the next is tried.
 in_use() { grep -q "Address already in use\|is in use\|already in use" "$@"; }
-# layout BASE: the ports of this test from BASE (34000, 34100, ..., 34800).
+# layout BASE: the ports of this test from BASE (30000, 30100, 30200; internal ports +1000).
 layout() {
     gw_base=$1 tight_port=$(($1 + 3)) pool_port=$(($1 + 4)) zk_port=$(($1 + 10))
     redis_base=$(($1 + 20)) pg_port=$(($1 + 30)) lb_port=$(($1 + 40)) lb2_port=$(($1 + 41))
@@ -57,7 +56,7 @@ for p in map(int, sys.argv[1:]):
 EOF
 }
 t0=$(now_ms)
-bases=(34000 34100 34200 34300 34400 34500 34600 34700 34800)
+bases=(30000 30100 30200)
 first=$((RANDOM % ${#bases[@]})) rc=1
 for ((attempt = 0; attempt < ${#bases[@]}; attempt++)); do
     layout "${bases[$(((first + attempt) % ${#bases[@]}))]}"
@@ -79,7 +78,7 @@ for ((attempt = 0; attempt < ${#bases[@]}; attempt++)); do
     dir=$(mktemp -d /tmp/nearby-test-limits.XXXXXX)
     chmod 755 "$dir"
 done
-((rc == 0)) || { echo "limits: no layout of ports in 34000-34899 could be used"; exit 1; }
+((rc == 0)) || { echo "limits: no layout of ports in 30000-30299 could be used"; exit 1; }
 echo "# ports from $gw_base"
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
@@ -102,7 +101,7 @@ SQL
 
 common=(--zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway"
     --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password"
-    --zk-auth-file "$dir/secrets/zk-gateway.auth" --jwt-secret-file "$NEARBY_JWT_SECRET_FILE" --drain-seconds 1)
+    --zk-auth-file "$dir/secrets/zk-gateway.auth" --jwt-public-key-file "$NEARBY_JWT_PUBLIC_KEY_FILE" --drain-seconds 1)
 tight=(--listen "127.0.0.1:$tight_port" --id tight --ws-ping 2 --ws-idle 4 --handshake-timeout 2
     --tcp-keepalive 7 --trusted-proxy 127.0.0.9 --ip-max-conns 3 --ip-handshake-rate 1
     --ip-handshake-burst 5 --user-max-sessions 2 --session-start-rate 0.5 --session-start-burst 3
@@ -140,7 +139,8 @@ haproxy_start "$dir/lb2" "$lb2_port" >/dev/null
 echo "# servers up in $(($(now_ms) - t0)) ms"
 
 rc=0
-timeout 240 python3 "$src/test/integration/limits.py" run --secret "$NEARBY_JWT_SECRET_FILE" \
+timeout 240 python3 "$src/test/integration/limits.py" run --secret "$NEARBY_JWT_KEY_FILE" \
+    --token-bin "$build/auth/nearby-token" \
     --cluster-gw "$((gw_base + 1))" --tight "$tight_port" --pool "$pool_port" --lb "$lb_port" \
     --lb2 "$lb2_port" --redis-pid "$(read_pidfile "$dir/redis-$((redis_base + 1)).pid")" \
     ${LIMITS_ONLY:+--only "$LIMITS_ONLY"} || rc=$?
