@@ -67,6 +67,7 @@ export class Phone {
     this.token = token;
     this.frames = [];        // {at, m} every decoded frame, in order
     this.view = new Map();   // friend id -> last friend frame
+    this.strangers = new Map(); // sid -> last stranger frame
     this.errors = [];
     this.nearby = null;
     this.closed = null;
@@ -103,6 +104,10 @@ export class Phone {
       this.view.set(Number(m.id), m);
     } else if (m.t === 'gone') {
       this.view.delete(Number(m.id));
+    } else if (m.t === 'stranger') {
+      this.strangers.set(m.sid, m);
+    } else if (m.t === 'stranger_gone') {
+      this.strangers.delete(m.sid);
     }
   }
   // Every position of user this phone was shown (in nearby or friend frames) since time t.
