@@ -35,6 +35,7 @@ struct loadgen_window {
     uint64_t skipped;   /* locs not sent because the socket was backed up */
     uint64_t expected;  /* the friends of the senders of both, summed */
     uint64_t delivered; /* friend frames (not dups) about locs of the window */
+    uint32_t sessions;  /* phones online when the window opened */
     uint64_t ts_max;    /* the highest ts any phone has used: an edge of the window is set
                          * above it, so no loc is counted as sent on one side of the edge
                          * and as delivered on the other */

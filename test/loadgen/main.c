@@ -27,6 +27,8 @@
 #define LOADGEN_CLOSE_WAIT_MS 3000
 #define LOADGEN_LEDGER_DEPTH 1024 /* ts kept per user: 17 minutes at one loc a second */
 #define LOADGEN_CONVERGE_EVERY_MS 50
+#define LOADGEN_ONLINE_POLL_MS 50   /* --window: how often the end of the warmup looks again */
+#define LOADGEN_ONLINE_WAIT_S 30    /* --window: the longest wait for every phone after --warmup */
 
 struct loadgen_flags {
     const char *urls[LOADGEN_URLS_MAX];
@@ -48,6 +50,7 @@ struct loadgen_flags {
     unsigned converge_slack_ms;
     unsigned converge_hold_ms;
     unsigned warmup_s;
+    unsigned window_s;
     enum loadgen_protocol protocol;
     const char *friends_file;
     int assign_hash;
@@ -139,8 +142,13 @@ static void usage(FILE *out)
         "  --warmup S                 the summary's counts, rates and latencies leave out\n"
         "                             the first S seconds (connecting, ramping), except\n"
         "                             check_failures and errors (default 0)\n"
+        "  --window S                 instead of --duration: count S seconds from the end of\n"
+        "                             --warmup or, if later, from when every phone is online\n"
+        "                             (waiting %d s at most), then stop; \"nearby-loadgen:\n"
+        "                             window open\" on stderr marks its start, for a caller\n"
+        "                             that samples CPU over the same seconds\n"
         "  --help                     this help\n"
-        "\n", EIO_PATH, LOADGEN_CONVERGE_EVERY_MS);
+        "\n", EIO_PATH, LOADGEN_CONVERGE_EVERY_MS, LOADGEN_ONLINE_WAIT_S);
     fprintf(out,
         "Status line: t sessions updates_per_s pushes_per_s p50_ms p99_ms reconnects errors\n"
         "check_failures rate_limited lost dup, and behind (pairs not up to date at the\n"
@@ -158,7 +166,8 @@ static void usage(FILE *out)
         "end of --warmup to the end of the run: window_updates (locs sent with a ts in\n"
         "it), window_skipped, window_expected (those locs times their senders' friends)\n"
         "and window_delivered (friend frames about them, whenever received: with\n"
-        "--drain-ms the tail arrives too), over window_s seconds.\n"
+        "--drain-ms the tail arrives too), over window_s seconds; window_sessions:\n"
+        "phones online when it opened.\n"
         "\n"
         "Exit status: 0 run completed without check failures, 1 a check failed (or the\n"
         "run could not start), 2 bad usage.\n");
@@ -342,7 +351,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
 {
     enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
            F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_DRAIN, F_EVENT_AT,
-           F_SLACK, F_HOLD, F_WARMUP, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_HELP };
+           F_SLACK, F_HOLD, F_WARMUP, F_WINDOW, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_HELP };
     static const struct option long_options[] = {
         {"url", required_argument, NULL, F_URL},
         {"secret-file", required_argument, NULL, F_SECRET},
@@ -362,6 +371,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         {"converge-slack-ms", required_argument, NULL, F_SLACK},
         {"converge-hold-ms", required_argument, NULL, F_HOLD},
         {"warmup", required_argument, NULL, F_WARMUP},
+        {"window", required_argument, NULL, F_WINDOW},
         {"protocol", required_argument, NULL, F_PROTOCOL},
         {"friends-file", required_argument, NULL, F_FRIENDS_FILE},
         {"assign", required_argument, NULL, F_ASSIGN},
@@ -447,6 +457,10 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
             rc = parse_u64("--warmup", optarg, 0, 86400, &v);
             f->warmup_s = (unsigned)v;
             break;
+        case F_WINDOW:
+            rc = parse_u64("--window", optarg, 1, 86400, &v);
+            f->window_s = (unsigned)v;
+            break;
         case F_PROTOCOL:
             if (strcmp(optarg, "nearby") == 0) {
                 f->protocol = LOADGEN_PROTOCOL_NEARBY;
@@ -489,6 +503,10 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
     if (rc == 0 && f->protocol == LOADGEN_PROTOCOL_SOCKETIO && f->friends_file == NULL) {
         fprintf(stderr, "nearby-loadgen: --protocol socketio needs --friends-file (a Socket.IO "
                         "server has no GET /v1/friends)\n");
+        rc = -1;
+    }
+    if (rc == 0 && f->window_s > 0 && f->duration_s > 0) {
+        fprintf(stderr, "nearby-loadgen: --window and --duration exclude each other\n");
         rc = -1;
     }
     if (rc == 0 && f->phones > f->users) {
@@ -552,12 +570,13 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    ",\"converged_ms\":%.0f,\"behind_max\":%" PRIu64 ",\"short_counts\":%" PRIu64
                    ",\"p999_ms\":%.0f,\"window_s\":%.3f,\"window_updates\":%" PRIu64
                    ",\"window_skipped\":%" PRIu64 ",\"window_expected\":%" PRIu64
-                   ",\"window_delivered\":%" PRIu64,
+                   ",\"window_delivered\":%" PRIu64 ",\"window_sessions\":%" PRIu32,
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
                    c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
                    converge_result_ms(&run->converge), run->converge.behind_max,
                    ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999),
-                   window_seconds(run), w->updates, w->skipped, w->expected, w->delivered);
+                   window_seconds(run), w->updates, w->skipped, w->expected, w->delivered,
+                   w->sessions);
         printf("}\n");
     } else {
         printf("%st=%.0fs sessions=%" PRIu32 " updates_per_s=%.0f pushes_per_s=%.0f p50_ms=%.0f"
@@ -573,12 +592,13 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    " published=%" PRIu64 " delivered=%" PRIu64 " lost_tail=%" PRIu64
                    " converged_ms=%.0f behind_max=%" PRIu64 " short_counts=%" PRIu64
                    " p999_ms=%.0f window_s=%.3f window_updates=%" PRIu64 " window_skipped=%" PRIu64
-                   " window_expected=%" PRIu64 " window_delivered=%" PRIu64,
+                   " window_expected=%" PRIu64 " window_delivered=%" PRIu64 " window_sessions=%" PRIu32,
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
                    c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
                    converge_result_ms(&run->converge), run->converge.behind_max,
                    ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999),
-                   window_seconds(run), w->updates, w->skipped, w->expected, w->delivered);
+                   window_seconds(run), w->updates, w->skipped, w->expected, w->delivered,
+                   w->sessions);
         printf("\n");
     }
     fflush(stdout);
@@ -713,13 +733,24 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The end of the warmup: the summary counts from here; failed checks and
- * errors of the warmup still count, so the exit status sees them. */
+ * errors of the warmup still count, so the exit status sees them. With
+ * --window it waits, polling, until every phone is online (at most
+ * LOADGEN_ONLINE_WAIT_S), then opens the window and ends the run
+ * --window seconds later. */
 static void on_warmup(evutil_socket_t fd, short what, void *arg)
 {
     struct loadgen_run *run = arg;
     struct stats *s = &run->lg.stats;
+    struct timeval poll_tv = {0, LOADGEN_ONLINE_POLL_MS * 1000};
+    struct timeval window_tv = {run->flags.window_s, 0};
     uint64_t failures, errors;
+    double now = loadgen_now_ms();
 
+    if (run->flags.window_s > 0 && s->sessions < run->phone_count &&
+        now < run->start_ms + (run->flags.warmup_s + LOADGEN_ONLINE_WAIT_S) * 1000.0) {
+        evtimer_add(run->warmup_timer, &poll_tv);
+        return;
+    }
     stats_period_end(s);
     failures = s->total.check_failures;
     errors = s->total.errors;
@@ -731,7 +762,13 @@ static void on_warmup(evutil_socket_t fd, short what, void *arg)
     run->last_report_ms = run->counted_from_ms;
     run->lg.window = (struct loadgen_window){
         .from_ts = window_edge(run), .to_ts = UINT64_MAX, .ts_max = run->lg.window.ts_max,
+        .sessions = s->sessions,
     };
+    if (run->flags.window_s > 0) {
+        fprintf(stderr, "nearby-loadgen: window open at t=%.3fs, %" PRIu32 " of %zu phones online\n",
+                (now - run->start_ms) / 1000.0, s->sessions, run->phone_count);
+        evtimer_add(run->stop_timer, &window_tv);
+    }
 }
 
 static void on_close_wait(evutil_socket_t fd, short what, void *arg)
@@ -870,7 +907,7 @@ static int setup(struct loadgen_run *run)
     event_add(run->sigint, NULL);
     event_add(run->sigterm, NULL);
     event_add(run->sigusr1, NULL);
-    if (run->flags.warmup_s > 0) {
+    if (run->flags.warmup_s > 0 || run->flags.window_s > 0) {
         struct timeval warmup_tv = {run->flags.warmup_s, 0};
 
         evtimer_add(run->warmup_timer, &warmup_tv);
