@@ -83,7 +83,7 @@ static void usage(FILE *out)
         "loc is only copied, as one pre-encoded friend frame, to every online friend.\n"
         "Friends are the graph of bench/graph.h for P users with K friends each.\n"
         "\n"
-        "  --listen HOST:PORT       where to listen (default 127.0.0.1:28830)\n"
+        "  --listen HOST:PORT       where to listen (default 127.0.0.1:33030)\n"
         "  --jwt-secret-file F      HS256 key the tokens are checked with (required)\n"
         "  --users P                users 1..P (required)\n"
         "  --friends K              friends per user, even, below P (required)\n"
@@ -537,7 +537,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static struct floor_server srv;
-    const char *listen_addr = "127.0.0.1:28830", *secret = NULL;
+    const char *listen_addr = "127.0.0.1:33030", *secret = NULL;
     unsigned long users = 0, friends = 0;
     struct event *ev_listen = NULL, *ev_int = NULL, *ev_term = NULL;
     struct rlimit rl;
