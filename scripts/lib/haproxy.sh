@@ -109,7 +109,7 @@ haproxy_start() {
         printf '%s\n' "$out" | sed 's/^/    /' >&2
         die "haproxy rejects $cfg (see above)"
     }
-    printf '\n==== %s scripts/cluster: haproxy (port %s)\n' "$(date '+%F %T')" "$port" >>"$log"
+    printf '\n==== %s %s: haproxy (port %s)\n' "$(date '+%F %T')" "$PROG" "$port" >>"$log"
     spawn "$log" haproxy -f "$cfg" -db
     pid=$SPAWNED_PID
     write_pidfile "$dir/haproxy.pid" "$pid"

@@ -570,6 +570,7 @@ int eio_parse(const char *frame, size_t len, struct eio_packet *out)
     int rc = 0;
 
     memset(&pk, 0, sizeof(pk));
+    pk.ns = (struct eio_span){"/", 1};
     if (len == 0)
         return EIO_ERR_SYNTAX;
     c.p++;

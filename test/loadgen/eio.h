@@ -70,7 +70,8 @@ struct eio_span {
 
 struct eio_packet {
     enum eio_kind kind;
-    struct eio_span ns;   /* Socket.IO packets: the namespace, "/" when absent */
+    struct eio_span ns;   /* the namespace of a Socket.IO packet, "/" when absent (and for
+                           * Engine.IO packets) */
     int has_ack_id;
     uint64_t ack_id;
     union {

@@ -63,6 +63,7 @@ static void test_engine_io(void)
             EIO_KIND_OPEN);
     pk = accepts("2", EIO_KIND_PING);
     CHECK_EQ(pk.ping.data.len, 0);
+    CHECK(eio_span_is(pk.ns, "/"));
     pk = accepts("2probe", EIO_KIND_PING);
     CHECK(eio_span_is(pk.ping.data, "probe"));
     accepts("3", EIO_KIND_PONG);
@@ -105,7 +106,8 @@ static void test_socket_io(void)
     pk = accepts("44{\"data\":{\"why\":[1,2,{}]},\"message\":\"no\"}", EIO_KIND_CONNECT_ERROR);
     CHECK(eio_span_is(pk.error.message, "no"));
     accepts("41", EIO_KIND_DISCONNECT);
-    accepts("43[\"ack\"]", EIO_KIND_OTHER);
+    pk = accepts("43[\"ack\"]", EIO_KIND_OTHER);
+    CHECK(eio_span_is(pk.ns, "/"));
     accepts("451-[\"bin\",{\"_placeholder\":true,\"num\":0}]", EIO_KIND_OTHER);
 
     pk = accepts("42[\"friend\"," FRIEND "]", EIO_KIND_EVENT);
