@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "nearby-version.h"
 #include "token.h"
 
 #define TTL_DEFAULT 3600
@@ -22,6 +23,7 @@ static const struct option long_options[] = {
     { "now", required_argument, NULL, 'n' },
     { "verify", required_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
 
@@ -42,6 +44,7 @@ static void usage(FILE *f)
             "                          (default: the clock; for tests and reproducible tokens)\n"
             "  -v, --verify TOKEN      check TOKEN instead of issuing one\n"
             "  -h, --help              this help\n"
+            "  -V, --version           print the version and exit\n"
             "\n"
             "Exit status: 0 success, 1 refused or failed (reason on stderr), 2 usage error.\n",
             (int64_t)USER_ID_MAX, TOKEN_KEY_MIN, TTL_MAX, TTL_DEFAULT);
@@ -73,7 +76,7 @@ int main(int argc, char **argv)
     char token[TOKEN_LEN_MAX + 1];
     int opt, r, status = 1;
 
-    while ((opt = getopt_long(argc, argv, "s:t:n:v:h", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:t:n:v:hV", long_options, NULL)) != -1) {
         switch (opt) {
         case 's':
             secret_file = optarg;
@@ -97,6 +100,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("nearby-token %s\n", NEARBY_VERSION);
             return 0;
         default:
             fprintf(stderr, "(see nearby-token --help)\n");
@@ -125,6 +131,10 @@ int main(int argc, char **argv)
                 "nearby-token: %s: secret is shorter than %d bytes; HS256 needs at least 256 "
                 "bits. Make a new one with: openssl rand -hex 32 > %s\n",
                 secret_file, TOKEN_KEY_MIN, secret_file);
+        goto out;
+    }
+    if (r == TOKEN_ERR_KEY_MODE) {
+        fprintf(stderr, "nearby-token: %s: %s\n", secret_file, token_strerror(r));
         goto out;
     }
     if (r < 0) {

@@ -106,7 +106,7 @@ static int b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap)
  * not fitting, which is enough, since every name and value we compare against
  * is short. */
 #define JSON_KEY_CAP 8
-#define JSON_STR_CAP 32
+#define JSON_STR_CAP 256 /* room for aud and iss values */
 
 enum json_type {
     JSON_STRING,
@@ -484,11 +484,20 @@ struct claim_time {
     int64_t value;
 };
 
+/* A claim that must be a string: aud, iss. */
+struct claim_string {
+    bool seen;
+    bool valid; /* a string of at most JSON_STR_CAP bytes */
+    char value[JSON_STR_CAP];
+    size_t len;
+};
+
 struct claims {
     bool sub_seen;
     bool sub_valid;
     uint64_t sub;
     struct claim_time exp, nbf, iat;
+    struct claim_string aud, iss;
 };
 
 /* parse_sub_string: reads a canonical decimal u64 ("0" or no leading zero).
@@ -509,6 +518,13 @@ static int parse_sub_string(const char *str, size_t n, uint64_t *id)
     return 0;
 }
 
+/* A sub is a user id only in 1..2^63-1: 0 is nobody, and PostgreSQL's
+ * bigint holds no more (schema/001_users.sql). */
+static bool sub_in_range(uint64_t id)
+{
+    return id >= 1 && id <= (uint64_t)INT64_MAX;
+}
+
 static void claim_sub(struct claims *c, const struct json_member *m)
 {
     uint64_t id;
@@ -516,14 +532,25 @@ static void claim_sub(struct claims *c, const struct json_member *m)
     c->sub_seen = true;
     if (m->type == JSON_STRING) {
         /* Longer than the buffer means longer than any u64. */
-        if (m->str_len <= sizeof m->str && parse_sub_string(m->str, m->str_len, &id) == 0) {
+        if (m->str_len <= sizeof m->str && parse_sub_string(m->str, m->str_len, &id) == 0 &&
+            sub_in_range(id)) {
             c->sub_valid = true;
             c->sub = id;
         }
     } else if (m->type == JSON_NUMBER && m->num.integer && !m->num.negative &&
-               !m->num.overflow) {
+               !m->num.overflow && sub_in_range(m->num.magnitude)) {
         c->sub_valid = true;
         c->sub = m->num.magnitude;
+    }
+}
+
+static void claim_string(struct claim_string *t, const struct json_member *m)
+{
+    t->seen = true;
+    if (m->type == JSON_STRING && m->str_len <= sizeof m->str) {
+        t->valid = true;
+        memcpy(t->value, m->str, m->str_len);
+        t->len = m->str_len;
     }
 }
 
@@ -557,6 +584,11 @@ static int payload_parse(const uint8_t *json, size_t n, struct claims *c)
             if (t->seen)
                 return TOKEN_ERR_MALFORMED;
             claim_time(t, &m);
+        } else if (member_is(&m, "aud") || member_is(&m, "iss")) {
+            struct claim_string *t = m.key[0] == 'a' ? &c->aud : &c->iss;
+            if (t->seen)
+                return TOKEN_ERR_MALFORMED;
+            claim_string(t, &m);
         }
     }
     return r < 0 ? TOKEN_ERR_MALFORMED : 0;
@@ -577,8 +609,16 @@ static int hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size
     return 0;
 }
 
-int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t len,
-                 int64_t now_s, uint64_t *user_id)
+/* Returns true when a policy value (NULL: not required) is met by claim t. */
+static bool claim_matches(const char *want, size_t want_len, const struct claim_string *t)
+{
+    if (want == NULL)
+        return true;
+    return t->seen && t->valid && t->len == want_len && memcmp(t->value, want, want_len) == 0;
+}
+
+int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len,
+                int64_t now_s, const struct token_policy *policy, struct token_claims *out)
 {
     uint8_t header[PART_MAX], payload[PART_MAX], sig[PART_MAX], mac[SIG_LEN];
     const char *dot1, *dot2, *sig_b64;
@@ -635,8 +675,26 @@ int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t le
         return TOKEN_ERR_NOT_YET_VALID;
     if (now_s >= c.exp.value)
         return TOKEN_ERR_EXPIRED;
-    *user_id = c.sub;
+    if ((c.aud.seen && !c.aud.valid) || (c.iss.seen && !c.iss.valid))
+        return TOKEN_ERR_MALFORMED;
+    if (policy != NULL && !claim_matches(policy->audience, policy->audience_len, &c.aud))
+        return TOKEN_ERR_BAD_AUDIENCE;
+    if (policy != NULL && !claim_matches(policy->issuer, policy->issuer_len, &c.iss))
+        return TOKEN_ERR_BAD_ISSUER;
+    out->user = c.sub;
+    out->exp = c.exp.value;
     return 0;
+}
+
+int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t len,
+                 int64_t now_s, uint64_t *user_id)
+{
+    struct token_claims claims;
+    int r = token_check(key, keylen, token, len, now_s, NULL, &claims);
+
+    if (r == 0)
+        *user_id = claims.user;
+    return r;
 }
 
 int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_s,
@@ -652,6 +710,8 @@ int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_
         return TOKEN_ERR_WEAK_KEY;
     if (exp_s < 0)
         return TOKEN_ERR_NO_EXP;
+    if (!sub_in_range(user_id))
+        return TOKEN_ERR_NO_SUB;
 
     n = snprintf(payload, sizeof payload, "{\"sub\":\"%" PRIu64 "\",\"exp\":%" PRId64 "}",
                  user_id, exp_s);
@@ -691,12 +751,16 @@ const char *token_strerror(int err)
     case TOKEN_ERR_BAD_SIGNATURE: return "token signature does not match (wrong key or altered token)";
     case TOKEN_ERR_EXPIRED: return "token has expired";
     case TOKEN_ERR_NOT_YET_VALID: return "token is not valid yet (nbf is in the future)";
-    case TOKEN_ERR_NO_SUB: return "token has no sub claim that is a 64-bit user id";
+    case TOKEN_ERR_NO_SUB: return "token has no sub claim that is a user id in 1..2^63-1";
     case TOKEN_ERR_NO_EXP: return "token has no exp claim that is a non-negative integer";
     case TOKEN_ERR_WEAK_KEY: return "token key is shorter than 32 bytes";
     case TOKEN_ERR_NO_SPACE: return "output buffer too small for the token";
     case TOKEN_ERR_CRYPTO: return "libcrypto failed to compute HMAC-SHA256";
     case TOKEN_ERR_IO: return "cannot read the token key file";
+    case TOKEN_ERR_BAD_AUDIENCE: return "token aud claim is not this service's audience";
+    case TOKEN_ERR_BAD_ISSUER: return "token iss claim is not the expected issuer";
+    case TOKEN_ERR_KEY_MODE:
+        return "token key file may be read by group or others; make it the owner's alone (chmod 600)";
     }
     return "unknown token error";
 }

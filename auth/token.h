@@ -12,13 +12,17 @@
  *            sub  required: the user id, either a decimal string ("42", the
  *                 RFC 7519 StringOrURI form that token_sign writes) or a JSON
  *                 integer (42); canonical decimal only (no sign, no leading
- *                 zero), 0..UINT64_MAX. The library does not judge whether an
- *                 id is in use; PostgreSQL stores 1..2^63-1 (schema/001_users.sql).
+ *                 zero), 1..2^63-1: 0 is nobody and PostgreSQL's bigint holds
+ *                 no more (schema/001_users.sql); others are NO_SUB.
  *            exp  required: integer seconds since the epoch, 0..INT64_MAX.
  *                 The token is expired when now >= exp, with no leeway: issuer
  *                 and verifier are our own servers on synchronised clocks.
  *            nbf  optional integer; the token is refused while now < nbf.
  *            iat  optional integer; checked for type only.
+ *            aud  optional string (an array is refused as malformed); must
+ *                 equal the policy's audience when one is given.
+ *            iss  optional string; must equal the policy's issuer when one
+ *                 is given.
  *            An nbf or iat that is not a non-negative integer is MALFORMED.
  *            Any other member is ignored if it is a string, number, true,
  *            false or null. Nested objects and arrays are refused (malformed).
@@ -60,7 +64,32 @@ enum token_err {
     TOKEN_ERR_NO_SPACE = -9,      /* token_sign: output buffer too small */
     TOKEN_ERR_CRYPTO = -10,       /* libcrypto failed to compute the HMAC */
     TOKEN_ERR_IO = -11,           /* token_key_load: open/read failed; errno says why */
+    TOKEN_ERR_BAD_AUDIENCE = -12, /* aud missing or not the policy's audience */
+    TOKEN_ERR_BAD_ISSUER = -13,   /* iss missing or not the policy's issuer */
+    TOKEN_ERR_KEY_MODE = -14,     /* token_key_load: group or others may read the file */
 };
+
+/* What a verifier requires beyond signature and times. A NULL member is not
+ * checked; the strings need not be NUL-terminated. */
+struct token_policy {
+    const char *audience;
+    size_t audience_len;
+    const char *issuer;
+    size_t issuer_len;
+};
+
+/* What a valid token says. */
+struct token_claims {
+    uint64_t user; /* sub, 1..2^63-1 */
+    int64_t exp;   /* seconds since the epoch: the session ends then */
+};
+
+/* token_check: token_verify with a policy (may be NULL: no aud/iss checks),
+ * returning every claim a session needs. On success writes *OUT; on failure
+ * returns a negative TOKEN_ERR_* (aud and iss are checked last, after
+ * expiry) and leaves *OUT untouched. */
+int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len,
+                int64_t now_s, const struct token_policy *policy, struct token_claims *out);
 
 /* token_verify: checks TOKEN (LEN bytes, at most TOKEN_LEN_MAX) against KEY
  * at time NOW_S (seconds since the epoch). Returns 0 and writes *USER_ID on
@@ -76,7 +105,8 @@ int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t le
  * {"alg":"HS256","typ":"JWT"} and the payload {"sub":"<id>","exp":<exp>}, in
  * that order, so the same inputs always give the same token. Returns the token
  * length (without the NUL), or a negative TOKEN_ERR_* (WEAK_KEY, NO_EXP for a
- * negative exp, NO_SPACE, CRYPTO); on failure OUT holds no token. */
+ * negative exp, NO_SUB for a user id outside 1..2^63-1, NO_SPACE, CRYPTO); on
+ * failure OUT holds no token. */
 int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_s,
                char *out, size_t cap);
 
@@ -84,9 +114,11 @@ int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_
  * the file's bytes, except that one trailing "\n" or "\r\n" is dropped, so a
  * file made by `openssl rand -hex 32 > F` works (its 64 hex characters, as
  * text, are the key). Returns 0 and writes *KEYLEN on success; TOKEN_ERR_IO
- * (errno set; EFBIG if the file exceeds CAP or TOKEN_KEY_MAX) or
- * TOKEN_ERR_WEAK_KEY (under TOKEN_KEY_MIN bytes) on failure, with *KEYLEN
- * untouched and KEY's contents unspecified. */
+ * (errno set; EFBIG if the file exceeds CAP or TOKEN_KEY_MAX),
+ * TOKEN_ERR_KEY_MODE (group or others may read or write it: a key anyone on
+ * the machine can read mints tokens for every user) or TOKEN_ERR_WEAK_KEY
+ * (under TOKEN_KEY_MIN bytes) on failure, with *KEYLEN untouched and KEY's
+ * contents unspecified. */
 int token_key_load(const char *path, uint8_t *key, size_t cap, size_t *keylen);
 
 /* token_strerror: a static, human-readable reason for a TOKEN_ERR_* value

@@ -2,51 +2,24 @@
 #include "token.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <openssl/crypto.h>
+#include "secret_file.h"
 
 int token_key_load(const char *path, uint8_t *key, size_t cap, size_t *keylen)
 {
-    /* One byte more than we accept, plus room for a CRLF, tells "too big". */
-    uint8_t buf[TOKEN_KEY_MAX + 3];
     size_t n = 0;
-    int fd, saved_errno, r = TOKEN_ERR_IO;
+    int r = secret_file_read(path, key, cap < TOKEN_KEY_MAX ? cap : TOKEN_KEY_MAX, &n);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return TOKEN_ERR_IO;
-    while (n < sizeof buf) {
-        ssize_t got = read(fd, buf + n, sizeof buf - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            goto out;
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    if (n >= 2 && buf[n - 2] == '\r' && buf[n - 1] == '\n')
-        n -= 2;
-    else if (n >= 1 && buf[n - 1] == '\n')
-        n -= 1;
-    if (n > TOKEN_KEY_MAX || n > cap) {
+    if (r == SECRET_FILE_ERR_MODE)
+        return TOKEN_ERR_KEY_MODE;
+    if (r == SECRET_FILE_ERR_TOO_BIG) {
         errno = EFBIG;
-        goto out;
+        return TOKEN_ERR_IO;
     }
-    if (n < TOKEN_KEY_MIN) {
-        r = TOKEN_ERR_WEAK_KEY;
-        goto out;
-    }
-    memcpy(key, buf, n);
+    if (r < 0)
+        return TOKEN_ERR_IO;
+    if (n < TOKEN_KEY_MIN)
+        return TOKEN_ERR_WEAK_KEY;
     *keylen = n;
-    r = 0;
-out:
-    saved_errno = errno;
-    OPENSSL_cleanse(buf, sizeof buf);
-    close(fd);
-    errno = saved_errno;
-    return r;
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* gateway-internal.h: the gateway's state, shared by gateway.c (ring, pub/sub, fan-out), phone.c (WebSocket sessions) and routes.c (HTTP). */
+/* gateway-internal.h: the gateway's state and the calls between its parts: gateway.c (ring, nodes, life cycle), fanout.c (what channels carry), channel_sync.c (consent reads), phone.c (sessions), rest.c and routes.c (HTTP). */
 #ifndef NEARBY_GATEWAY_INTERNAL_H
 #define NEARBY_GATEWAY_INTERNAL_H
 
@@ -18,35 +18,15 @@
 #include "proto_msg.h"
 #include "proto_payload.h"
 #include "pubsub_node.h"
-#include "ratelimit.h"
 #include "ring.h"
 #include "ring_watch.h"
 #include "session.h"
+#include "token.h"
 
-enum phone_state {
-    PHONE_AWAIT_INIT, /* connected, no valid init yet */
-    PHONE_LOADING,    /* token good; friends and positions being read */
-    PHONE_LIVE,
-    PHONE_CLOSED,     /* the WebSocket is gone; freed when the last reference goes */
-};
-
-/* One connected phone. Reference counted: the connection holds one, each
- * request in flight (friends query, cache read) holds one. */
-struct phone {
-    struct session session;   /* session.transport is this phone */
-    struct gateway *gw;       /* ref: owned by main */
-    struct http_conn *conn;   /* ref: owned by the HTTP server; NULL once closed */
-    enum phone_state state;
-    unsigned refs;
-    unsigned bad_frames;
-    int closing;              /* phone_close was called */
-    int sharing;              /* 0 after sharing/off: positions stay private */
-    int self_ref;             /* holds a self reference on its own channel entry */
-    uint64_t seq;             /* last sequence published */
-    struct ratelimit rate;
-    struct event *init_timer;
-    struct phone *prev, *next; /* the gateway's list of phones */
-};
+struct phone;         /* phone.c: one WebSocket session */
+struct channel_sync;  /* channel_sync.c: the consent read queue */
+struct control;       /* control.c: control messages still to publish */
+struct rest;          /* rest.c: erasures still to finish */
 
 /* A pub/sub node of the ring the gateway talks to. */
 struct gw_node {
@@ -59,10 +39,15 @@ struct gw_node {
 struct gateway_metrics {
     struct metrics *registry;
     struct metrics_gauge *sessions, *channels, *ring_epoch, *history_queued;
+    struct metrics_gauge *ring_epoch_confirmed; /* what the registry reports */
     struct metrics_counter *updates_in, *pushes_out, *bad_frames, *rate_limited;
     struct metrics_counter *publish_errors, *history_written, *history_dropped;
-    struct metrics_histogram *latency_ms;
+    struct metrics_histogram *latency; /* publish to push, seconds */
     struct metrics_counter *slow_closed, *coalesced;
+    /* Consent: payloads not of their channel's user, positions dropped by the
+     * ordering rule, consent reads that failed (the channel stays hidden),
+     * sessions ended at their token's exp. */
+    struct metrics_counter *misrouted, *stale, *consent_errors, *tokens_expired;
     /* Per pub/sub node, labelled node="<id>", refreshed when /metrics is read. */
     struct metrics_family *node_alive, *node_channels, *node_publish_errors, *node_messages;
 };
@@ -70,7 +55,9 @@ struct gateway_metrics {
 struct gateway {
     struct event_base *base;  /* ref: owned by main */
     struct gateway_config cfg;
-    struct http_server *http;
+    struct token_policy token_policy; /* aud/iss from cfg */
+    struct http_server *http;       /* the phones' port */
+    struct http_server *admin_http; /* the internal port */
     struct ring_watch *watch;
     struct gateway_registry *registry; /* NULL once draining: not to be waited for */
     struct ring *ring;        /* the ring applied, or NULL before the first */
@@ -78,20 +65,23 @@ struct gateway {
      * reports, so that ringctl waits for real subscriptions, not intentions. */
     uint64_t confirmed_epoch;
     uint64_t pending_reported_ms; /* when the registry last heard the pending count */
-    /* Users whose channels a ring change moved: once Redis confirmed the new
-     * subscriptions, their positions are read from the cache, in case an
-     * update went to a dead owner meanwhile. */
-    uint64_t *catch_up;
-    size_t catch_up_count, catch_up_cap;
     struct event *confirm_timer;
     struct gw_node *nodes;
     size_t node_count;
     struct channels *channels;
+    struct channel_sync *sync;
+    struct control *control;
+    struct rest *rest;
     struct location_cache *cache;
     struct pg_conn *pg;
     struct history *history;
-    struct phone *phones;     /* list head */
+    /* phone.c's alone: every phone, and those waiting for their channels. */
+    struct phone *phones;
+    struct phone *waiting;
     size_t phone_count;
+    /* What sessions write frames and channel changes through; arg is the
+     * gateway, the phone is the session's transport. */
+    struct session_sink sink;
     struct event *tick;       /* once a second: expiry, gauges */
     unsigned ticks;           /* seconds since start, for what runs less often */
     struct event *drain_timer;
@@ -102,39 +92,80 @@ struct gateway {
     uint8_t frame[PROTO_PAYLOAD_MAX > 4096 ? PROTO_PAYLOAD_MAX : 4096];
 };
 
-/* gateway.c */
+/* -- gateway.c -- */
 uint64_t gateway_now_ms(void);
-/* Publishes payload on the channel of user, to its owner in every view. */
-void gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload);
-/* Subscribes / unsubscribes the channel of user on its owners. */
-void gateway_subscribe(struct gateway *gw, uint64_t user);
+/* Publishes payload on the channel of user, to its owner in every view.
+ * Returns 0, or -1 when it reached no owner (counted in publish errors). */
+int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload);
+/* Subscribes the channel of a new entry on its owners; once Redis confirms
+ * (at once with no live owner) its consent is read (channel_sync). */
+void gateway_channel_created(struct gateway *gw, struct channel *ch);
+/* Unsubscribes the channel of user on its owners. */
 void gateway_unsubscribe(struct gateway *gw, uint64_t user);
-/* The sink sessions write frames and channel changes through. */
-extern const struct session_sink gateway_session_sink;
-/* Applies what a user's channel carried: a position, sharing off, a
- * friendship change, to every local session concerned. */
-void gateway_apply_payload(struct gateway *gw, const struct proto_payload *payload);
-/* Applies cached positions newer than what the channel entries hold. */
-void gateway_apply_cached(struct gateway *gw, const struct location_cache_entry *entries, size_t n);
-/* Reads the cached positions of users and applies the newer ones. */
-void gateway_refresh_from_cache(struct gateway *gw, const uint64_t *users, size_t n);
 /* Copies the pub/sub nodes' counters into the metrics, for /metrics. */
 void gateway_refresh_metrics(struct gateway *gw);
 /* Writes the reason the gateway is not ready into buf; returns 1 if ready. */
 int gateway_ready(struct gateway *gw, char *buf, size_t cap);
 
-/* phone.c */
-extern const struct http_callbacks phone_http_callbacks;
-void phone_release(struct phone *p);
-void phone_send(struct phone *p, const uint8_t *frame, size_t len);
-/* Returns 1 while the phone has more than PHONE_OUTPUT_SOFT unsent: its
- * friends' changes are then held back and flushed, latest only, once it has
- * read everything (counted in nearby_pushes_coalesced_total). */
-int phone_busy(struct phone *p);
-/* Closes the phone's WebSocket with code (the session ends in on_ws_close). */
-void phone_close(struct phone *p, unsigned code, const char *reason);
+/* -- fanout.c -- */
+/* A message on channel (a u:<user> channel of a pub/sub node): decoded,
+ * believed only for the channel's own user, applied to the channel entry and
+ * its local watchers and owners. */
+void fanout_on_message(struct gateway *gw, const char *channel, size_t channel_len,
+                       const uint8_t *payload, size_t payload_len);
+/* Applies a payload about user (already known to be the channel's) as if it
+ * had arrived: the REST gateway applies its own control messages at once. */
+void fanout_apply(struct gateway *gw, uint64_t user, const struct proto_payload *payload);
+/* Tells every local watcher of ch that its entry changed. */
+void fanout_notify_watchers(struct gateway *gw, struct channel *ch);
+/* Hides positions the cache would have let expire (once a second). */
+void fanout_expire(struct gateway *gw, uint64_t now_ms);
 
-/* routes.c */
+/* -- channel_sync.c -- */
+struct channel_sync *channel_sync_new(struct gateway *gw);
+void channel_sync_free(struct channel_sync *sync);
+/* Reads ch's consent (PostgreSQL) and cached position, batched with others,
+ * then marks it synced and tells its watchers; phones waiting for it go on. */
+void channel_sync_queue(struct gateway *gw, struct channel *ch);
+
+/* -- control.c -- */
+struct control *control_new(struct gateway *gw);
+void control_free(struct control *c);
+/* Sends a control message about user (its seq is set here): applied to this
+ * gateway's own sessions at once, published on user's channel to every
+ * owner, and while none takes it, published again every 500 ms for a minute
+ * (a failover replaces a dead owner in seconds). Receivers apply it however
+ * often it comes. */
+void control_publish(struct gateway *gw, uint64_t user, struct proto_payload *payload);
+
+/* -- phone.c -- */
+extern const struct http_callbacks phone_http_callbacks;
+/* Sets gw->sink. */
+void phone_sink_init(struct gateway *gw);
+/* The friendships of ch's user changed (other added, or removed when
+ * removed; other 0: unknown, after a resync): each of the user's local
+ * sessions drops other at once if removed, then re-reads its friends from
+ * PostgreSQL, where the change is confirmed. */
+void phones_friends_changed(struct gateway *gw, struct channel *self, uint64_t other, int removed);
+/* Closes every local session of ch's user with code and reason. */
+void phones_close_user(struct gateway *gw, struct channel *self, unsigned code, const char *reason);
+/* Channels were synced: phones waiting for theirs go on. */
+void phones_synced(struct gateway *gw);
+/* Closes up to n open phones with 1001 (drain); returns how many are open. */
+size_t phones_close_some(struct gateway *gw, size_t n);
+/* At gateway_free: every phone counts as closed, then all are freed. */
+void phones_detach_all(struct gateway *gw);
+void phones_free_all(struct gateway *gw);
+
+/* -- routes.c / rest.c -- */
+extern const struct http_callbacks admin_http_callbacks;
 void routes_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
+/* The /v1 REST API (rest.c). */
+struct rest *rest_new(struct gateway *gw);
+void rest_free(struct rest *r);
+void rest_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
+/* Answers with a JSON body, or with {"error":code,"message":message}. */
+void reply_json(struct http_conn *c, int status, const char *body);
+void reply_error(struct http_conn *c, int status, const char *code, const char *message);
 
 #endif

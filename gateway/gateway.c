@@ -20,38 +20,6 @@ uint64_t gateway_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* -- frames and channel changes from sessions ---------------------------- */
-
-static void sink_send(void *arg, struct session *s, const uint8_t *frame, size_t len)
-{
-    struct phone *p = s->transport;
-
-    /* Until its nearby goes out a phone hears nothing: nearby replaces
-     * whatever the session decided while it was loading. */
-    if (p->state == PHONE_LIVE)
-        phone_send(p, frame, len);
-}
-
-static void sink_created(void *arg, struct channel *ch)
-{
-    gateway_subscribe(((struct phone *)arg)->gw, ch->user);
-}
-
-static void sink_released(void *arg, uint64_t user)
-{
-    gateway_unsubscribe(((struct phone *)arg)->gw, user);
-}
-
-/* The sink's arg is set per call by phone.c (the phone whose session acts);
- * fan-out uses the session's own transport for sends. */
-static int sink_busy(void *arg, struct session *s)
-{
-    return phone_busy(s->transport);
-}
-
-const struct session_sink gateway_session_sink = {sink_send, sink_created, sink_released, NULL,
-                                                  sink_busy};
-
 /* -- the ring's nodes ----------------------------------------------------- */
 
 static struct gw_node *node_find(struct gateway *gw, const char *id, const char *addr)
@@ -73,7 +41,7 @@ static struct pubsub_node *owner(struct gateway *gw, const struct ring *ring, en
     return n ? n->node : NULL;
 }
 
-void gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload)
+int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload)
 {
     char channel[GATEWAY_CHANNEL_MAX];
     size_t clen = ring_user_channel(user, channel);
@@ -81,18 +49,25 @@ void gateway_publish(struct gateway *gw, uint64_t user, const struct proto_paylo
     struct pubsub_node *old_owner = owner(gw, gw->ring, RING_VIEW_OLD, hash);
     struct pubsub_node *new_owner = owner(gw, gw->ring, RING_VIEW_NEW, hash);
     int len = proto_payload_encode(gw->frame, sizeof(gw->frame), payload);
+    int reached = 0;
 
     if (len < 0 || new_owner == NULL) {
         metrics_counter_inc(gw->m.publish_errors);
-        return;
+        return -1;
     }
     /* During a ring change the old and the new owner both get it, so gateways
      * on either epoch hear it; receivers drop the duplicate by seq. */
     if (pubsub_node_publish(new_owner, channel, clen, gw->frame, (size_t)len) < 0)
         metrics_counter_inc(gw->m.publish_errors);
-    if (old_owner != NULL && old_owner != new_owner &&
-        pubsub_node_publish(old_owner, channel, clen, gw->frame, (size_t)len) < 0)
-        metrics_counter_inc(gw->m.publish_errors);
+    else
+        reached++;
+    if (old_owner != NULL && old_owner != new_owner) {
+        if (pubsub_node_publish(old_owner, channel, clen, gw->frame, (size_t)len) < 0)
+            metrics_counter_inc(gw->m.publish_errors);
+        else
+            reached++;
+    }
+    return reached ? 0 : -1;
 }
 
 /* Subscribes (on != 0) or unsubscribes the channel of user on its owners in
@@ -117,9 +92,43 @@ static void subscription(struct gateway *gw, const struct ring *ring, uint64_t u
     }
 }
 
-void gateway_subscribe(struct gateway *gw, uint64_t user)
+/* Returns 1 when every live owner of ch's channel (both views) has confirmed
+ * its subscription: from then on nothing published there can be missed, so
+ * a consent read now sees every change not heard of. A dead owner cannot
+ * deliver anything and counts as confirmed; so does having no ring. */
+static int channel_confirmed(struct gateway *gw, const struct channel *ch)
 {
-    subscription(gw, gw->ring, user, 1);
+    char channel[GATEWAY_CHANNEL_MAX];
+    size_t clen = ring_user_channel(ch->user, channel);
+    uint64_t hash = ring_hash(channel, clen);
+
+    for (int view = 0; view < 2; view++) {
+        struct pubsub_node *n = owner(gw, gw->ring, view ? RING_VIEW_NEW : RING_VIEW_OLD, hash);
+
+        if (n != NULL && pubsub_node_state(n) != PUBSUB_NODE_DEAD &&
+            !pubsub_node_confirmed(n, channel, clen))
+            return 0;
+    }
+    return 1;
+}
+
+void gateway_channel_created(struct gateway *gw, struct channel *ch)
+{
+    subscription(gw, gw->ring, ch->user, 1);
+    if (channel_confirmed(gw, ch))
+        channel_sync_queue(gw, ch);
+}
+
+/* Queues a consent read for every channel not synced yet that is confirmed
+ * now (a node was found dead: its channels will not confirm). */
+static void sync_confirmed(struct gateway *gw)
+{
+    struct channel *ch;
+    size_t cursor = 0;
+
+    while ((ch = channels_next(gw->channels, &cursor)) != NULL)
+        if (!ch->synced && !ch->sync_queued && channel_confirmed(gw, ch))
+            channel_sync_queue(gw, ch);
 }
 
 void gateway_unsubscribe(struct gateway *gw, uint64_t user)
@@ -127,155 +136,32 @@ void gateway_unsubscribe(struct gateway *gw, uint64_t user)
     subscription(gw, gw->ring, user, 0);
 }
 
-/* -- fan-out ------------------------------------------------------------- */
-
-/* Tells every local watcher of ch that its entry changed. */
-static void notify_watchers(struct gateway *gw, struct channel *ch)
-{
-    struct proto_friend_frame frame; /* encoded once, finished per watcher */
-    int shared = ch->ts != 0 && proto_friend_frame_init(&frame, ch->user, ch->lat, ch->lng,
-                                                        ch->ts) == 0;
-
-    for (uint32_t i = 0; i < ch->watcher_count; i++) {
-        struct session *s = ch->watchers[i];
-        struct session_friend *f = session_find_friend(s, ch->user);
-
-        if (f != NULL)
-            session_friend_changed(s, f, shared ? &frame : NULL, &gateway_session_sink);
-    }
-}
-
-/* Applies a friendship change to the local sessions of user. */
-static void apply_friendship(struct gateway *gw, uint64_t user, uint64_t other, int add)
-{
-    for (struct phone *p = gw->phones; p != NULL; p = p->next) {
-        struct session_sink sink = gateway_session_sink;
-
-        if (p->session.user != user || p->state != PHONE_LIVE)
-            continue;
-        sink.arg = p;
-        if (add) {
-            if (session_add_friend(&p->session, gw->channels, other, &sink) == 0)
-                gateway_refresh_from_cache(gw, &other, 1);
-        } else {
-            session_remove_friend(&p->session, gw->channels, other, &sink);
-        }
-    }
-}
-
-void gateway_apply_payload(struct gateway *gw, const struct proto_payload *payload)
-{
-    struct channel *ch = channels_get(gw->channels, payload->user);
-
-    if (ch == NULL || payload->kind == PROTO_PAYLOAD_HB)
-        return;
-    if (payload->seq <= ch->seq)
-        return; /* a duplicate: published to two owners during a ring change */
-    ch->seq = payload->seq;
-    switch (payload->kind) {
-    case PROTO_PAYLOAD_LOC:
-        if (payload->loc.ts < ch->ts)
-            return;
-        channels_set_position(ch, payload->loc.lat, payload->loc.lng, payload->loc.ts);
-        ch->seen_ms = gateway_now_ms();
-        notify_watchers(gw, ch);
-        break;
-    case PROTO_PAYLOAD_OFF:
-        ch->ts = 0;
-        notify_watchers(gw, ch);
-        for (struct phone *p = gw->phones; p != NULL; p = p->next)
-            if (p->session.user == payload->user)
-                p->sharing = 0; /* its other sessions stay private too */
-        break;
-    case PROTO_PAYLOAD_FRIEND_ADD:
-    case PROTO_PAYLOAD_FRIEND_DEL:
-        apply_friendship(gw, payload->user, payload->friend.other,
-                         payload->kind == PROTO_PAYLOAD_FRIEND_ADD);
-        break;
-    case PROTO_PAYLOAD_HB:
-        break;
-    }
-}
-
-void gateway_apply_cached(struct gateway *gw, const struct location_cache_entry *entries, size_t n)
-{
-    uint64_t now = gateway_now_ms();
-
-    for (size_t i = 0; i < n; i++) {
-        struct channel *ch = channels_get(gw->channels, entries[i].user);
-
-        if (ch == NULL || !entries[i].present || entries[i].ts <= ch->ts)
-            continue;
-        channels_set_position(ch, entries[i].lat, entries[i].lng, entries[i].ts);
-        ch->seen_ms = entries[i].ts < now ? entries[i].ts : now;
-        notify_watchers(gw, ch);
-    }
-}
-
-static void on_cache_refresh(void *arg, int status, const struct location_cache_entry *entries,
-                             size_t n)
-{
-    if (status < 0)
-        LOG_WARN("location cache read failed: %s", location_cache_strerror(status));
-    else
-        gateway_apply_cached(arg, entries, n);
-}
-
-void gateway_refresh_from_cache(struct gateway *gw, const uint64_t *users, size_t n)
-{
-    int rc = n ? location_cache_mget(gw->cache, users, n, on_cache_refresh, gw) : 0;
-
-    if (rc < 0)
-        LOG_WARN("cannot read %zu positions from the cache: %s", n, location_cache_strerror(rc));
-}
-
 /* -- pub/sub node callbacks ----------------------------------------------- */
 
 static void on_node_message(void *arg, struct pubsub_node *node, const char *channel,
                             size_t channel_len, const uint8_t *payload, size_t payload_len)
 {
-    struct gateway *gw = arg;
-    struct proto_payload p;
-    const char *reason;
-
-    if (proto_payload_decode(payload, payload_len, &p, &reason) < 0) {
-        LOG_WARN("node %s: dropped a payload on %.*s: %s", pubsub_node_id(node),
-                 (int)channel_len, channel, reason);
-        return;
-    }
-    metrics_counter_inc(gw->m.updates_in);
-    if (p.kind == PROTO_PAYLOAD_LOC) {
-        uint64_t now = gateway_now_ms();
-
-        metrics_histogram_observe(gw->m.latency_ms, now > p.loc.ts ? (double)(now - p.loc.ts) : 0.0);
-    }
-    gateway_apply_payload(gw, &p);
+    fanout_on_message(arg, channel, channel_len, payload, payload_len);
 }
 
-/* The subscriber came back: whatever was published meanwhile is lost inside
- * Redis, so read the positions of the users whose channels live there. */
-static void on_node_resubscribed(void *arg, struct pubsub_node *node, size_t count)
+/* Redis confirmed a channel on one owner (after each (re)subscription): once
+ * every owner has, the channel's consent and position are read again, which
+ * catches up whatever was published while it moved or was cut off. */
+static void on_node_subscribed(void *arg, struct pubsub_node *node, const char *channel,
+                               size_t channel_len)
 {
     struct gateway *gw = arg;
-    uint64_t *users = malloc((channels_count(gw->channels) + 1) * sizeof(*users));
-    struct channel *ch;
-    size_t cursor = 0, n = 0;
+    uint64_t user = ring_channel_user(channel, channel_len);
+    struct channel *ch = user ? channels_get(gw->channels, user) : NULL;
 
-    LOG_INFO("node %s (%s): %zu channels subscribed again; catching up from the cache",
-             pubsub_node_id(node), pubsub_node_addr(node), count);
-    if (users == NULL)
-        return;
-    while ((ch = channels_next(gw->channels, &cursor)) != NULL) {
-        char channel[GATEWAY_CHANNEL_MAX];
-        size_t clen = ring_user_channel(ch->user, channel);
-        uint64_t hash = ring_hash(channel, clen);
+    if (ch != NULL && !ch->sync_queued && channel_confirmed(gw, ch))
+        channel_sync_queue(gw, ch);
+}
 
-        if (owner(gw, gw->ring, RING_VIEW_OLD, hash) == node ||
-            owner(gw, gw->ring, RING_VIEW_NEW, hash) == node)
-            users[n++] = ch->user;
-    }
-    gateway_refresh_from_cache(gw, users, n);
-    free(users);
+static void on_node_resubscribed(void *arg, struct pubsub_node *node, size_t count)
+{
+    LOG_INFO("node %s (%s): %zu channels subscribed again; their consent and positions are "
+             "read again", pubsub_node_id(node), pubsub_node_addr(node), count);
 }
 
 /* Returns how many channels wanted on live nodes Redis has not confirmed
@@ -363,14 +249,15 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
         return;
     }
     gw->confirmed_epoch = ring_epoch(gw->ring);
+    metrics_gauge_set(gw->m.ring_epoch_confirmed, (double)gw->confirmed_epoch);
     update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
-    gateway_refresh_from_cache(gw, gw->catch_up, gw->catch_up_count);
-    gw->catch_up_count = 0;
 }
 
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
 {
     update_registry(arg, node, state);
+    if (state == PUBSUB_NODE_DEAD)
+        sync_confirmed(arg);
     if (state == PUBSUB_NODE_DEAD)
         LOG_WARN("pub/sub node %s (%s) is dead: %s", pubsub_node_id(node), pubsub_node_addr(node),
                  pubsub_node_last_error(node));
@@ -381,6 +268,7 @@ static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_
 
 static const struct pubsub_node_callbacks node_callbacks = {
     .on_message = on_node_message,
+    .on_subscribed = on_node_subscribed,
     .on_resubscribed = on_node_resubscribed,
     .on_state = on_node_state,
 };
@@ -404,7 +292,10 @@ static int ensure_nodes(struct gateway *gw, const struct ring *ring)
         const struct ring_node *rn = ring_node_at(ring, i / 2);
         const char *addr = ring_node_addr(rn, i % 2 ? RING_VIEW_OLD : RING_VIEW_NEW);
         struct gw_node *node;
-        struct pubsub_node_config config = {rn->id, addr, gw->cfg.id, 0, 0, 0, 0, 0, 0, 0};
+        struct pubsub_node_config config = {
+            .id = rn->id, .addr = addr, .gateway_id = gw->cfg.id,
+            .user = gw->cfg.redis_user[0] ? gw->cfg.redis_user : NULL,
+            .password = gw->cfg.redis_password};
 
         if (rn->state == RING_STATE_STANDBY || (i % 2 && strcmp(addr, rn->addr) == 0))
             continue;
@@ -424,22 +315,6 @@ static int ensure_nodes(struct gateway *gw, const struct ring *ring)
         node->in_ring = 1;
     }
     return 0;
-}
-
-/* Remembers user for the cache read that follows a ring change; when out of
- * memory the user is skipped (its next update corrects the picture). */
-static void catch_up_add(struct gateway *gw, uint64_t user)
-{
-    if (gw->catch_up_count == gw->catch_up_cap) {
-        size_t cap = gw->catch_up_cap ? 2 * gw->catch_up_cap : 1024;
-        uint64_t *grown = realloc(gw->catch_up, cap * sizeof(*grown));
-
-        if (grown == NULL)
-            return;
-        gw->catch_up = grown;
-        gw->catch_up_cap = cap;
-    }
-    gw->catch_up[gw->catch_up_count++] = user;
 }
 
 static void apply_ring(struct gateway *gw, const struct ring *next)
@@ -471,12 +346,12 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
         for (int i = 0; i < 2; i++)
             if (was[i] && was[i] != now[0] && was[i] != now[1])
                 pubsub_node_unsubscribe(was[i], channel, clen);
-        if (was[1] != now[1]) {
+        /* A channel that moved is read again once its new owner confirms
+         * (on_node_subscribed), in case something went to a dead owner. */
+        if (was[1] != now[1])
             moved++;
-            catch_up_add(gw, ch->user);
-        } else {
+        else
             kept++;
-        }
     }
     /* Clients of nodes that left the ring go; their subscriptions with them. */
     for (size_t i = 0; i < gw->node_count;) {
@@ -517,23 +392,15 @@ static void on_ring_event(enum ring_watch_event event, const char *detail, void 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct gateway *gw = arg;
-    uint64_t now = gateway_now_ms(), ttl_ms = (uint64_t)gw->cfg.location_ttl_s * 1000u;
+    uint64_t now = gateway_now_ms();
     struct history_stats hs;
-    struct channel *ch;
-    size_t cursor = 0;
 
     /* Session starts leave holes in the heap (the nearby reply, the friend
      * rows, the cached positions: tens of KB each, freed at once); hand the
      * free pages back to the system now and then, or RSS keeps the peak. */
     if (++gw->ticks % GATEWAY_TRIM_EVERY_S == 0)
         malloc_trim(0);
-    /* A position the cache would have let expire is gone for the phones too. */
-    while ((ch = channels_next(gw->channels, &cursor)) != NULL) {
-        if (ch->ts != 0 && now > ch->seen_ms + ttl_ms) {
-            ch->ts = 0;
-            notify_watchers(gw, ch);
-        }
-    }
+    fanout_expire(gw, now);
     history_get_stats(gw->history, &hs);
     metrics_gauge_set(gw->m.sessions, (double)gw->phone_count);
     metrics_gauge_set(gw->m.channels, (double)channels_count(gw->channels));
@@ -605,7 +472,6 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap)
 
 static int metrics_setup(struct gateway_metrics *m)
 {
-    static const double bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
     int rc = 0;
 
     m->registry = metrics_new();
@@ -613,7 +479,8 @@ static int metrics_setup(struct gateway_metrics *m)
         return -1;
     rc |= metrics_gauge_new(m->registry, "nearby_sessions", "Open phone sessions.", &m->sessions);
     rc |= metrics_gauge_new(m->registry, "nearby_channels", "Channels subscribed (one per watched user).", &m->channels);
-    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch", "Epoch of the ring applied.", &m->ring_epoch);
+    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch", "Newest ring epoch read from ZooKeeper and applied.", &m->ring_epoch);
+    rc |= metrics_gauge_new(m->registry, "nearby_ring_epoch_confirmed", "Ring epoch whose subscriptions Redis has confirmed (reported in ZooKeeper); below nearby_ring_epoch while channels move.", &m->ring_epoch_confirmed);
     rc |= metrics_gauge_new(m->registry, "nearby_history_queued", "History rows waiting for PostgreSQL.", &m->history_queued);
     rc |= metrics_counter_new(m->registry, "nearby_updates_in_total", "Payloads received from pub/sub.", &m->updates_in);
     rc |= metrics_counter_new(m->registry, "nearby_pushes_out_total", "Frames pushed to phones.", &m->pushes_out);
@@ -624,13 +491,18 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_counter_new(m->registry, "nearby_history_dropped_total", "History rows dropped (queue full).", &m->history_dropped);
     rc |= metrics_counter_new(m->registry, "nearby_slow_phones_closed_total", "Phones cut off for not reading their pushes.", &m->slow_closed);
     rc |= metrics_counter_new(m->registry, "nearby_pushes_coalesced_total", "Friend changes held back for a phone not reading; it gets each friend's latest once it reads.", &m->coalesced);
+    rc |= metrics_counter_new(m->registry, "nearby_payloads_misrouted_total", "Pub/sub payloads dropped for naming another user than their channel's.", &m->misrouted);
+    rc |= metrics_counter_new(m->registry, "nearby_positions_stale_total", "Positions dropped as sent before a sharing change already applied.", &m->stale);
+    rc |= metrics_counter_new(m->registry, "nearby_consent_read_errors_total", "Consent reads from PostgreSQL that failed; the users stay hidden until one succeeds.", &m->consent_errors);
+    rc |= metrics_counter_new(m->registry, "nearby_sessions_expired_total", "Sessions closed with 4001 when their token expired.", &m->tokens_expired);
     rc |= metrics_gauge_family_new(m->registry, "nearby_node_alive", "1 when the pub/sub node answers its heartbeats.", "node", METRICS_SERIES_MAX, &m->node_alive);
     rc |= metrics_gauge_family_new(m->registry, "nearby_node_channels", "Channels subscribed on the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_channels);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_publish_errors_total", "Publishes to the pub/sub node that failed.", "node", METRICS_SERIES_MAX, &m->node_publish_errors);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_messages_total", "Messages received from the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_messages);
-    rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_ms",
-                                "From the phone's ts to the push, in ms.", bounds,
-                                sizeof(bounds) / sizeof(bounds[0]), &m->latency_ms);
+    rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_seconds",
+                                "From the phone's ts to the push, in seconds.",
+                                metrics_latency_seconds_bounds, METRICS_LATENCY_BOUNDS_N,
+                                &m->latency);
     return rc ? -1 : 0;
 }
 
@@ -639,7 +511,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
 {
     struct gateway *gw = calloc(1, sizeof(*gw));
     struct ring_watch_callbacks watch_cb = {on_ring, on_ring_event, NULL};
-    struct location_cache_config cache_cfg = {.addr = cfg->cache};
+    struct location_cache_config cache_cfg = {
+        .addr = cfg->cache, .user = cfg->redis_user[0] ? cfg->redis_user : NULL,
+        .password = cfg->redis_password};
     struct pg_conn_options pg_opt = {.conninfo = cfg->pg};
     struct timeval second = {1, 0};
 
@@ -649,15 +523,32 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     }
     gw->base = base;
     gw->cfg = *cfg;
+    if (gw->cfg.jwt_audience[0] != '\0') {
+        gw->token_policy.audience = gw->cfg.jwt_audience;
+        gw->token_policy.audience_len = strlen(gw->cfg.jwt_audience);
+    }
+    if (gw->cfg.jwt_issuer[0] != '\0') {
+        gw->token_policy.issuer = gw->cfg.jwt_issuer;
+        gw->token_policy.issuer_len = strlen(gw->cfg.jwt_issuer);
+    }
+    phone_sink_init(gw);
     watch_cb.arg = gw;
     gw->channels = channels_new();
-    if (gw->channels == NULL || metrics_setup(&gw->m) < 0) {
+    gw->sync = channel_sync_new(gw);
+    gw->control = control_new(gw);
+    gw->rest = rest_new(gw);
+    if (gw->channels == NULL || gw->sync == NULL || gw->control == NULL || gw->rest == NULL ||
+        metrics_setup(&gw->m) < 0) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
     gw->http = http_server_new(base, cfg->listen, &phone_http_callbacks, gw, PROTO_FRAME_MAX,
                                errbuf, errlen);
     if (gw->http == NULL)
+        goto fail;
+    gw->admin_http = http_server_new(base, cfg->admin_listen, &admin_http_callbacks, gw,
+                                     PROTO_FRAME_MAX, errbuf, errlen);
+    if (gw->admin_http == NULL)
         goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     gw->pg = pg_conn_new(base, &pg_opt);
@@ -695,10 +586,8 @@ static void on_drain_step(evutil_socket_t fd, short what, void *arg)
 {
     struct gateway *gw = arg;
     struct timeval step = {0, 100000};
-    size_t open = 0, batch;
+    size_t open = phones_close_some(gw, 0), batch;
 
-    for (struct phone *p = gw->phones; p != NULL; p = p->next)
-        open += p->conn != NULL && !p->closing;
     if (gw->phone_count == 0) {
         event_base_loopexit(gw->base, NULL);
         return;
@@ -706,12 +595,7 @@ static void on_drain_step(evutil_socket_t fd, short what, void *arg)
     batch = gw->drain_steps_left > 1 ? (open + gw->drain_steps_left - 1) / gw->drain_steps_left : open;
     if (gw->drain_steps_left > 1)
         gw->drain_steps_left--;
-    for (struct phone *p = gw->phones; p != NULL && batch > 0; p = p->next) {
-        if (p->conn == NULL || p->closing)
-            continue;
-        phone_close(p, 1001, "gateway going away");
-        batch--;
-    }
+    phones_close_some(gw, batch);
     evtimer_add(gw->drain_timer, &step);
 }
 
@@ -746,13 +630,14 @@ void gateway_free(struct gateway *gw)
      * then count as closed, so the completions that the back ends deliver as
      * they shut down only drop their references. */
     http_server_free(gw->http);
-    for (struct phone *p = gw->phones; p != NULL; p = p->next) {
-        p->conn = NULL;
-        p->state = PHONE_CLOSED;
-    }
+    http_server_free(gw->admin_http);
+    phones_detach_all(gw);
     gateway_registry_free(gw->registry);
     gw->registry = NULL;
     ring_watch_free(gw->watch);
+    channel_sync_free(gw->sync);
+    control_free(gw->control);
+    rest_free(gw->rest);
     history_free(gw->history);
     pg_conn_free(gw->pg);
     location_cache_free(gw->cache);
@@ -760,10 +645,7 @@ void gateway_free(struct gateway *gw)
         pubsub_node_free(gw->nodes[i].node);
     gw->node_count = 0;
     free(gw->nodes);
-    while (gw->phones != NULL) {
-        gw->phones->refs = 1;
-        phone_release(gw->phones);
-    }
+    phones_free_all(gw);
     if (gw->tick)
         event_free(gw->tick);
     if (gw->confirm_timer)
@@ -771,7 +653,6 @@ void gateway_free(struct gateway *gw)
     if (gw->drain_timer)
         event_free(gw->drain_timer);
     channels_free(gw->channels);
-    free(gw->catch_up);
     metrics_free(gw->m.registry);
     ring_free(gw->ring);
     free(gw);

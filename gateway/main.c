@@ -51,8 +51,8 @@ int main(int argc, char **argv)
         LOG_ERROR("cannot install signal handlers");
         goto out;
     }
-    LOG_INFO("gateway %s listening on %s; ring %s%s/rings/%s", cfg.id, cfg.listen, cfg.zk,
-             cfg.root, cfg.ring);
+    LOG_INFO("gateway %s listening on %s (phones), %s (internal); ring %s%s/rings/%s", cfg.id,
+             cfg.listen, cfg.admin_listen, cfg.zk, cfg.root, cfg.ring);
     event_base_dispatch(base);
     if (gateway_flush_history(gw, HISTORY_FLUSH_MS) < 0)
         LOG_WARN("history rows still queued after %d ms were not written", HISTORY_FLUSH_MS);

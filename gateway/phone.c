@@ -1,4 +1,18 @@
-/* phone.c: one phone's WebSocket session: init with a token, friends and positions loaded, loc and radius handled. */
+/* phone.c: one phone's WebSocket session: init with a token, its channels subscribed and read before anything is shown, loc, radius, refresh, expiry.
+ *
+ * A session starts in this order, so that no change made meanwhile can be
+ * missed (gateway-internal.h, channel_sync.c):
+ *   1. init: the token is checked; the user's own channel is referenced and
+ *      subscribed (control messages for the user arrive there);
+ *   2. once that channel is synced (subscription confirmed, consent read),
+ *      the friend list is read from PostgreSQL (which makes the user's row on
+ *      first sight);
+ *   3. every friend's channel is referenced and subscribed; once all are
+ *      synced, `nearby` goes out and the session is live.
+ * A friendship change heard on the user's channel at any time re-reads the
+ * friend list (a generation counter drops answers older than the change).
+ */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -6,12 +20,18 @@
 #include "friends_db.h"
 #include "gateway-internal.h"
 #include "log.h"
+#include "ordering.h"
 #include "proto_msg.h"
+#include "ratelimit.h"
 #include "token.h"
 
 #define PHONE_INIT_TIMEOUT_S 10
+#define PHONE_START_TIMEOUT_S 10 /* from init to nearby */
 #define PHONE_BAD_FRAMES_MAX 5
-#define PHONE_NEARBY_BYTES_PER_FRIEND 64
+/* A phone's ts may run this far ahead of the gateway's clock (and is then
+ * taken as now); further is refused, so nobody can stamp positions that
+ * would hide their later ones or show a false time. */
+#define PHONE_TS_AHEAD_MAX_MS 30000
 /* Past this much unsent output (the kernel's socket buffer is full by then)
  * a phone's friends' changes are held back and coalesced. */
 #define PHONE_OUTPUT_SOFT (64u << 10)
@@ -19,7 +39,45 @@
  * rather than let its buffer grow (it reconnects and gets a fresh nearby). */
 #define PHONE_OUTPUT_MAX (1u << 20)
 
-void phone_send(struct phone *p, const uint8_t *frame, size_t len)
+enum phone_state {
+    PHONE_AWAIT_INIT,  /* connected, no valid init yet */
+    PHONE_WAIT_SELF,   /* token good; the user's own channel being synced */
+    PHONE_LOADING,     /* the friend list being read */
+    PHONE_WAIT_FRIENDS, /* the friends' channels being synced */
+    PHONE_LIVE,
+    PHONE_CLOSED,      /* the WebSocket is gone; freed when the last reference goes */
+};
+
+/* One connected phone. Reference counted: the connection holds one, a
+ * friend-list read in flight holds one. */
+struct phone {
+    struct session session;   /* session.transport is this phone */
+    struct gateway *gw;       /* ref: owned by main */
+    struct http_conn *conn;   /* ref: owned by the HTTP server; NULL once closed */
+    struct channel *self;     /* ref: the user's own channel entry, owned by the table;
+                               * this session is among its owners; NULL before init */
+    enum phone_state state;
+    unsigned refs;
+    unsigned bad_frames;
+    int closing;              /* phone_close was called */
+    uint64_t seq;             /* last sequence published */
+    uint64_t friends_gen;     /* bumped by every friendship change heard */
+    uint64_t loading_gen;     /* the generation of the friend read in flight; 0: none */
+    uint32_t wait_cursor;     /* WAIT_FRIENDS: friends before this one are synced */
+    int64_t token_exp;        /* seconds since the epoch */
+    struct ratelimit rate;
+    struct event *timer;      /* init, then start, deadline; then the token's exp */
+    struct phone *prev, *next;   /* the gateway's list of phones */
+    struct phone *wprev, *wnext; /* the gateway's list of phones waiting for syncs */
+    int in_waiting;
+};
+
+static void phone_close(struct phone *p, unsigned code, const char *reason);
+static void load_friends(struct phone *p);
+
+/* -- sending ---------------------------------------------------------------- */
+
+static void phone_send(struct phone *p, const uint8_t *frame, size_t len)
 {
     if (p->conn == NULL || p->closing)
         return;
@@ -32,7 +90,10 @@ void phone_send(struct phone *p, const uint8_t *frame, size_t len)
         metrics_counter_inc(p->gw->m.pushes_out);
 }
 
-int phone_busy(struct phone *p)
+/* Returns 1 while the phone has more than PHONE_OUTPUT_SOFT unsent: its
+ * friends' changes are then held back and flushed, latest only, once it has
+ * read everything (counted in nearby_pushes_coalesced_total). */
+static int phone_busy(struct phone *p)
 {
     if (p->conn == NULL || p->closing || http_ws_pending(p->conn) <= PHONE_OUTPUT_SOFT)
         return 0;
@@ -42,18 +103,7 @@ int phone_busy(struct phone *p)
     return 1;
 }
 
-/* The slow phone has read everything: send each held friend's latest. */
-static void on_ws_drained(void *arg, struct http_conn *c)
-{
-    struct phone *p = http_conn_data(c);
-    struct session_sink sink = gateway_session_sink;
-
-    sink.arg = p;
-    if (p->state == PHONE_LIVE)
-        session_flush_held(&p->session, &sink);
-}
-
-void phone_close(struct phone *p, unsigned code, const char *reason)
+static void phone_close(struct phone *p, unsigned code, const char *reason)
 {
     if (p->conn == NULL || p->closing)
         return;
@@ -80,34 +130,87 @@ static void bad_frame(struct phone *p, enum proto_code code, const char *msg)
         phone_close(p, 1008, "too many bad frames");
 }
 
-static struct session_sink phone_sink(struct phone *p)
-{
-    struct session_sink sink = gateway_session_sink;
+/* -- the sink sessions write through --------------------------------------- */
 
-    sink.arg = p;
-    return sink;
+static void sink_send(void *arg, struct session *s, const uint8_t *frame, size_t len)
+{
+    struct phone *p = s->transport;
+
+    /* Until its nearby goes out a phone hears nothing: nearby replaces
+     * whatever the session decided while it was loading. */
+    if (p->state == PHONE_LIVE)
+        phone_send(p, frame, len);
 }
 
-/* Lets go of the session's friends and its own channel reference. */
+static void sink_created(void *arg, struct channel *ch)
+{
+    gateway_channel_created(arg, ch);
+}
+
+static void sink_released(void *arg, uint64_t user)
+{
+    gateway_unsubscribe(arg, user);
+}
+
+static int sink_busy(void *arg, struct session *s)
+{
+    return phone_busy(s->transport);
+}
+
+void phone_sink_init(struct gateway *gw)
+{
+    gw->sink = (struct session_sink){sink_send, sink_created, sink_released, gw, sink_busy};
+}
+
+/* -- the lists ---------------------------------------------------------------- */
+
+static void waiting_add(struct phone *p)
+{
+    struct gateway *gw = p->gw;
+
+    if (p->in_waiting)
+        return;
+    p->in_waiting = 1;
+    p->wprev = NULL;
+    p->wnext = gw->waiting;
+    if (gw->waiting)
+        gw->waiting->wprev = p;
+    gw->waiting = p;
+}
+
+static void waiting_remove(struct phone *p)
+{
+    struct gateway *gw = p->gw;
+
+    if (!p->in_waiting)
+        return;
+    p->in_waiting = 0;
+    if (p->wprev)
+        p->wprev->wnext = p->wnext;
+    else
+        gw->waiting = p->wnext;
+    if (p->wnext)
+        p->wnext->wprev = p->wprev;
+}
+
+/* Lets go of the session's friends and its own channel. */
 static void phone_end_session(struct phone *p)
 {
     struct gateway *gw = p->gw;
-    struct session_sink sink = phone_sink(p);
 
-    session_clear_friends(&p->session, gw->channels, &sink);
-    if (p->self_ref) {
-        struct channel *ch = channels_get(gw->channels, p->session.user);
+    waiting_remove(p);
+    session_clear_friends(&p->session, gw->channels, &gw->sink);
+    if (p->self != NULL) {
+        struct channel *ch = p->self;
 
-        p->self_ref = 0;
-        if (ch != NULL) {
-            ch->self_refs--;
-            if (channels_release(gw->channels, ch))
-                gateway_unsubscribe(gw, p->session.user);
-        }
+        p->self = NULL;
+        channel_remove_owner(ch, &p->session);
+        if (channels_release(gw->channels, ch))
+            gateway_unsubscribe(gw, p->session.user);
     }
 }
 
-void phone_release(struct phone *p)
+static void phone_release(struct phone *p)
 {
     struct gateway *gw = p->gw;
 
@@ -121,177 +224,324 @@ void phone_release(struct phone *p)
     if (p->next)
         p->next->prev = p->prev;
     gw->phone_count--;
-    if (p->init_timer)
-        event_free(p->init_timer);
+    if (p->timer)
+        event_free(p->timer);
     free(p);
 }
 
-static void on_init_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct phone *p = arg;
+/* -- timers --------------------------------------------------------------------- */
 
-    if (p->state == PHONE_AWAIT_INIT)
-        phone_close(p, 1008, "no init within 10 s");
+static void arm_timer(struct phone *p, time_t seconds)
+{
+    struct timeval tv = {seconds > 0 ? seconds : 0, 0};
+
+    evtimer_add(p->timer, &tv);
 }
 
-static void on_positions(void *arg, int status, const struct location_cache_entry *entries,
-                         size_t n)
+/* Arms the timer for the token's expiry, to the millisecond. */
+static void arm_expiry(struct phone *p)
+{
+    int64_t left_ms = p->token_exp * 1000 - (int64_t)gateway_now_ms();
+    struct timeval tv = {0, 0};
+
+    if (left_ms > 0) {
+        tv.tv_sec = (time_t)(left_ms / 1000);
+        tv.tv_usec = (suseconds_t)(left_ms % 1000) * 1000;
+    }
+    evtimer_add(p->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct phone *p = arg;
-    struct gateway *gw = p->gw;
+
+    switch (p->state) {
+    case PHONE_AWAIT_INIT:
+        phone_close(p, 1008, "no init within 10 s");
+        break;
+    case PHONE_WAIT_SELF:
+    case PHONE_LOADING:
+    case PHONE_WAIT_FRIENDS:
+        LOG_WARN("user %" PRIu64 ": session not ready after %d s; closing",
+                 p->session.user, PHONE_START_TIMEOUT_S);
+        send_err(p, PROTO_CODE_INTERNAL, "your session could not start; try again");
+        phone_close(p, 1011, "session start timed out");
+        break;
+    case PHONE_LIVE:
+        if ((int64_t)gateway_now_ms() < p->token_exp * 1000) {
+            arm_expiry(p); /* refreshed meanwhile */
+            break;
+        }
+        metrics_counter_inc(p->gw->m.tokens_expired);
+        send_err(p, PROTO_CODE_TOKEN_EXPIRED, "your token expired; connect with a new one");
+        phone_close(p, 4001, "token_expired");
+        break;
+    case PHONE_CLOSED:
+        break;
+    }
+}
+
+/* -- session start ----------------------------------------------------------- */
+
+/* Sends nearby once every friend's channel is synced. */
+static void try_go_live(struct phone *p)
+{
+    struct session *s = &p->session;
     uint8_t *nearby;
     size_t cap;
     int len;
 
-    if (p->state == PHONE_CLOSED) {
-        phone_release(p);
+    while (p->wait_cursor < s->friend_count && s->friends[p->wait_cursor].channel->synced)
+        p->wait_cursor++;
+    if (p->wait_cursor < s->friend_count)
         return;
-    }
-    if (status < 0)
-        LOG_WARN("user %llu: no cached positions (%s); starting with none",
-                 (unsigned long long)p->session.user, location_cache_strerror(status));
-    for (size_t i = 0; status >= 0 && i < n; i++) {
-        if (entries[i].user == p->session.user && entries[i].present && !p->session.has_position) {
-            session_set_position(&p->session, entries[i].lat, entries[i].lng, entries[i].ts);
-        }
-    }
-    if (status >= 0)
-        gateway_apply_cached(gw, entries, n);
-    cap = 64 + (size_t)p->session.friend_count * PHONE_NEARBY_BYTES_PER_FRIEND;
+    waiting_remove(p);
+    /* The user's own last position, if this gateway knows one (the own
+     * channel's cached position, read as any other). */
+    if (!s->has_position && channel_visible(p->self))
+        session_set_position(s, p->self->lat, p->self->lng, p->self->ts);
+    cap = PROTO_NEARBY_SIZE_MAX(s->friend_count);
     nearby = malloc(cap);
-    len = nearby ? session_encode_nearby(&p->session, nearby, cap) : -1;
+    len = nearby ? session_encode_nearby(s, nearby, cap) : -1;
     if (len < 0) {
         send_err(p, PROTO_CODE_INTERNAL, "cannot build the nearby list");
         phone_close(p, 1011, "internal error");
     } else {
         p->state = PHONE_LIVE;
         phone_send(p, nearby, (size_t)len);
+        arm_expiry(p);
     }
     free(nearby);
-    phone_release(p);
+}
+
+void phones_synced(struct gateway *gw)
+{
+    struct phone *p = gw->waiting, *next;
+
+    for (; p != NULL; p = next) {
+        next = p->wnext;
+        if (p->state == PHONE_WAIT_SELF && p->self->synced) {
+            waiting_remove(p);
+            p->state = PHONE_LOADING;
+            load_friends(p);
+        } else if (p->state == PHONE_WAIT_FRIENDS) {
+            try_go_live(p);
+        }
+    }
+}
+
+/* Adds and removes friends so that the session's list is ids (ascending):
+ * the answer of a re-read after a friendship change. */
+static void sync_friends(struct phone *p, const uint64_t *ids, size_t n)
+{
+    struct gateway *gw = p->gw;
+    struct session *s = &p->session;
+    uint64_t *gone = malloc((s->friend_count + 1) * sizeof(*gone));
+    size_t ngone = 0, j = 0;
+
+    if (gone == NULL) {
+        phone_close(p, 1011, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < s->friend_count; i++) {
+        uint64_t id = s->friends[i].channel->user;
+
+        while (j < n && ids[j] < id)
+            j++;
+        if (j == n || ids[j] != id)
+            gone[ngone++] = id;
+    }
+    for (size_t k = 0; k < ngone; k++)
+        session_remove_friend(s, gw->channels, gone[k], &gw->sink);
+    free(gone);
+    for (size_t k = 0; k < n; k++)
+        if (session_add_friend(s, gw->channels, ids[k], &gw->sink) < 0)
+            LOG_WARN("user %" PRIu64 ": cannot add friend %" PRIu64, s->user, ids[k]);
 }
 
 static void on_friends(int err, const uint64_t *ids, size_t n, void *arg)
 {
     struct phone *p = arg;
     struct gateway *gw = p->gw;
-    struct session_sink sink = phone_sink(p);
-    struct channel *self;
-    uint64_t *users = NULL;
-    int created = 0, rc;
+    uint64_t gen = p->loading_gen;
 
+    p->loading_gen = 0;
     if (p->state == PHONE_CLOSED)
         goto release;
     if (err < 0) {
-        LOG_WARN("user %llu: cannot load friends: %s", (unsigned long long)p->session.user,
+        LOG_WARN("user %" PRIu64 ": cannot load friends: %s", p->session.user,
                  friends_db_strerror(err));
+        if (p->state == PHONE_LIVE) {
+            /* Keep what it has: what is shown stays consented (removals were
+             * applied on receipt); the next change reads again. */
+            goto release;
+        }
         send_err(p, PROTO_CODE_INTERNAL, "cannot load your friends; try again");
         phone_close(p, 1011, "friends unavailable");
         goto release;
     }
-    /* Control messages for this user (a friendship added elsewhere) come on
-     * its own channel. The reference is taken at once so that the session's
-     * end releases it whatever fails next. */
-    self = channels_ref(gw->channels, p->session.user, &created);
-    if (self != NULL) {
-        self->self_refs++;
-        p->self_ref = 1;
-        if (created)
-            gateway_subscribe(gw, p->session.user);
-    }
-    if (self == NULL || session_set_friends(&p->session, gw->channels, ids, n, &sink) < 0) {
-        send_err(p, PROTO_CODE_INTERNAL, "out of memory");
-        phone_close(p, 1011, "internal error");
+    if (gen != p->friends_gen) {
+        load_friends(p); /* a change came while this was read: read again */
         goto release;
     }
-    users = malloc((p->session.friend_count + 1) * sizeof(*users));
-    if (users == NULL) {
-        on_positions(p, LOCATION_CACHE_ERR_NOMEM, NULL, 0);
-        return;
+    if (p->state == PHONE_LOADING) {
+        if (session_set_friends(&p->session, gw->channels, ids, n, &gw->sink) < 0) {
+            send_err(p, PROTO_CODE_INTERNAL, "out of memory");
+            phone_close(p, 1011, "internal error");
+            goto release;
+        }
+        p->state = PHONE_WAIT_FRIENDS;
+        waiting_add(p);
+    } else {
+        sync_friends(p, ids, n);
     }
-    users[0] = p->session.user;
-    for (uint32_t i = 0; i < p->session.friend_count; i++)
-        users[i + 1] = p->session.friends[i].channel->user;
-    rc = location_cache_mget(gw->cache, users, p->session.friend_count + 1, on_positions, p);
-    free(users);
-    if (rc < 0)
-        on_positions(p, rc, NULL, 0);
-    return; /* the reference goes on to on_positions */
+    if (p->state == PHONE_WAIT_FRIENDS) {
+        p->wait_cursor = 0;
+        try_go_live(p);
+    }
 release:
     phone_release(p);
 }
 
-static void on_sharing(int err, bool sharing, void *arg)
+/* Reads the friend list (again) unless a read is in flight; the answer
+ * applies only if no change was heard meanwhile. */
+static void load_friends(struct phone *p)
 {
-    struct phone *p = arg;
+    int rc;
 
-    /* A user with no row yet shares, as the column's default says. */
-    if (p->state != PHONE_CLOSED)
-        p->sharing = err == 0 ? sharing : 1;
-    phone_release(p);
+    if (p->loading_gen != 0 || p->state == PHONE_CLOSED)
+        return;
+    p->loading_gen = p->friends_gen;
+    p->refs++;
+    rc = friends_db_load(p->gw->pg, p->session.user, on_friends, p);
+    if (rc < 0) {
+        p->loading_gen = 0;
+        p->refs--;
+        LOG_WARN("user %" PRIu64 ": cannot load friends: %s", p->session.user,
+                 friends_db_strerror(rc));
+        if (p->state != PHONE_LIVE) {
+            send_err(p, PROTO_CODE_INTERNAL, "friends unavailable; try again");
+            phone_close(p, 1011, "friends unavailable");
+        }
+    }
+}
+
+/* Checks a token for this gateway. Returns 0 and fills *claims, or replies
+ * bad_token and closes. */
+static int check_token(struct phone *p, const char *token, size_t len, struct token_claims *claims)
+{
+    struct gateway *gw = p->gw;
+    int rc = token_check(gw->cfg.jwt_key, gw->cfg.jwt_key_len, token, len, (int64_t)time(NULL),
+                         &gw->token_policy, claims);
+
+    if (rc < 0) {
+        send_err(p, PROTO_CODE_BAD_TOKEN, token_strerror(rc));
+        phone_close(p, 1008, "bad token");
+    }
+    return rc;
 }
 
 static void handle_init(struct phone *p, const struct proto_msg *m)
 {
     struct gateway *gw = p->gw;
-    uint64_t user;
-    int rc = token_verify(gw->cfg.jwt_key, gw->cfg.jwt_key_len, m->init.token, m->init.token_len,
-                          (int64_t)time(NULL), &user);
+    struct token_claims claims;
+    int created = 0;
 
-    if (rc < 0) {
-        send_err(p, PROTO_CODE_BAD_TOKEN, token_strerror(rc));
+    if (check_token(p, m->init.token, m->init.token_len, &claims) < 0)
+        return;
+    p->session.user = claims.user;
+    p->token_exp = claims.exp;
+    p->friends_gen = 1;
+    /* The user's own channel first: every change to the user's friends or
+     * sharing made from now on arrives there. */
+    p->self = channels_ref(gw->channels, claims.user, &created);
+    if (p->self == NULL || channel_add_owner(p->self, &p->session) < 0) {
+        if (p->self != NULL)
+            channels_release(gw->channels, p->self); /* not subscribed yet */
+        p->self = NULL;
+        send_err(p, PROTO_CODE_INTERNAL, "out of memory");
+        phone_close(p, 1011, "internal error");
+        return;
+    }
+    p->state = PHONE_WAIT_SELF;
+    arm_timer(p, PHONE_START_TIMEOUT_S);
+    waiting_add(p);
+    if (created)
+        gateway_channel_created(gw, p->self);
+    if (p->self->synced)
+        phones_synced(gw); /* another session of the user has it already */
+}
+
+static void handle_refresh(struct phone *p, const struct proto_msg *m)
+{
+    struct token_claims claims;
+
+    if (check_token(p, m->init.token, m->init.token_len, &claims) < 0)
+        return;
+    if (claims.user != p->session.user) {
+        send_err(p, PROTO_CODE_BAD_TOKEN, "refresh token is for another user");
         phone_close(p, 1008, "bad token");
         return;
     }
-    p->session.user = user;
-    p->state = PHONE_LOADING;
-    evtimer_del(p->init_timer);
-    /* Requests on one connection complete in order: sharing is known before
-     * the friends arrive and the phone goes live. */
-    p->refs++;
-    if (friends_db_get_sharing(gw->pg, user, on_sharing, p) < 0)
-        p->refs--;
-    p->refs++;
-    rc = friends_db_load(gw->pg, user, on_friends, p);
-    if (rc < 0) {
-        p->refs--;
-        send_err(p, PROTO_CODE_INTERNAL, "friends unavailable; try again");
-        phone_close(p, 1011, "friends unavailable");
-    }
+    p->token_exp = claims.exp;
+    if (p->state == PHONE_LIVE)
+        arm_expiry(p);
+}
+
+/* Publishes the session's position if the user shares: cache, history,
+ * channel, stamped with the consent version the gateway knows. */
+static void publish_position(struct phone *p)
+{
+    struct gateway *gw = p->gw;
+    struct channel *self = p->self;
+    struct session *s = &p->session;
+    uint64_t now = gateway_now_ms();
+    struct proto_payload payload = {.kind = PROTO_PAYLOAD_LOC, .user = s->user};
+
+    /* Not synced: whether the user shares is not known yet. Fail closed. */
+    if (self == NULL || !self->synced || !self->sharing || !s->has_position)
+        return;
+    location_cache_set(gw->cache, s->user, s->lat, s->lng, s->ts, self->consent,
+                       gw->cfg.location_ttl_s);
+    history_push(gw->history, s->user, s->lat, s->lng, (int64_t)s->ts);
+    /* Microseconds keep seq increasing across reconnects to other gateways. */
+    p->seq = now * 1000u > p->seq ? now * 1000u : p->seq + 1;
+    payload.seq = p->seq;
+    payload.loc.lat = s->lat;
+    payload.loc.lng = s->lng;
+    payload.loc.ts = s->ts;
+    payload.loc.consent = self->consent;
+    gateway_publish(gw, s->user, &payload);
 }
 
 static void handle_loc(struct phone *p, const struct proto_msg *m)
 {
     struct gateway *gw = p->gw;
-    struct session_sink sink = phone_sink(p);
-    uint64_t now = gateway_now_ms();
-    struct proto_payload payload = {.kind = PROTO_PAYLOAD_LOC, .user = p->session.user};
+    uint64_t now = gateway_now_ms(), ts = m->loc.ts;
 
     if (!ratelimit_allow(&p->rate, now)) {
         metrics_counter_inc(gw->m.rate_limited);
         send_err(p, PROTO_CODE_RATE_LIMITED, "too many loc messages; slow down");
         return;
     }
-    session_moved(&p->session, m->loc.lat, m->loc.lng, m->loc.ts, &sink);
-    if (!p->sharing)
+    if (ts > now + PHONE_TS_AHEAD_MAX_MS) {
+        bad_frame(p, PROTO_CODE_BAD_VALUE, "ts is more than 30 s ahead of the server's clock");
         return;
-    location_cache_set(gw->cache, p->session.user, m->loc.lat, m->loc.lng, m->loc.ts,
-                       gw->cfg.location_ttl_s);
-    history_push(gw->history, p->session.user, m->loc.lat, m->loc.lng, (int64_t)m->loc.ts);
-    /* Microseconds keep seq increasing across reconnects to other gateways. */
-    p->seq = now * 1000u > p->seq ? now * 1000u : p->seq + 1;
-    payload.seq = p->seq;
-    payload.loc.lat = m->loc.lat;
-    payload.loc.lng = m->loc.lng;
-    payload.loc.ts = m->loc.ts;
-    gateway_publish(gw, p->session.user, &payload);
+    }
+    if (ts + (uint64_t)gw->cfg.location_ttl_s * 1000u < now) {
+        bad_frame(p, PROTO_CODE_BAD_VALUE, "ts is older than the location TTL");
+        return;
+    }
+    if (ts > now)
+        ts = now;
+    session_moved(&p->session, m->loc.lat, m->loc.lng, ts, &gw->sink);
+    publish_position(p);
 }
 
 static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, size_t len,
                           int binary)
 {
     struct phone *p = http_conn_data(c);
-    struct session_sink sink = phone_sink(p);
     struct proto_msg m;
     const char *reason = "";
     int rc;
@@ -321,11 +571,49 @@ static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, si
             bad_frame(p, PROTO_CODE_BAD_VALUE, "radius above the server's maximum");
             break;
         }
-        session_set_radius(&p->session, m.radius.km, &sink);
+        session_set_radius(&p->session, m.radius.km, &p->gw->sink);
+        break;
+    case PROTO_MSG_REFRESH:
+        handle_refresh(p, &m);
         break;
     default:
         bad_frame(p, PROTO_CODE_BAD_TYPE, "init was sent already");
     }
+}
+
+/* -- what the user's own channel says -------------------------------------- */
+
+void phones_friends_changed(struct gateway *gw, struct channel *self, uint64_t other, int removed)
+{
+    /* The owners may change as sessions close (not here: nothing below closes). */
+    for (uint32_t i = 0; i < self->owner_count; i++) {
+        struct phone *p = self->owners[i]->transport;
+
+        /* Removal is safe to act on at once (it only ever hides); whatever
+         * the change, PostgreSQL has the last word. */
+        if (removed && other != 0 && p->state >= PHONE_WAIT_FRIENDS)
+            session_remove_friend(&p->session, gw->channels, other, &gw->sink);
+        p->friends_gen++;
+        if (p->state >= PHONE_LOADING && p->state != PHONE_CLOSED)
+            load_friends(p);
+    }
+}
+
+void phones_close_user(struct gateway *gw, struct channel *self, unsigned code, const char *reason)
+{
+    for (uint32_t i = 0; i < self->owner_count; i++)
+        phone_close(self->owners[i]->transport, code, reason);
+}
+
+/* -- connection life cycle ------------------------------------------------- */
+
+/* The slow phone has read everything: send each held friend's latest. */
+static void on_ws_drained(void *arg, struct http_conn *c)
+{
+    struct phone *p = http_conn_data(c);
+
+    if (p->state == PHONE_LIVE)
+        session_flush_held(&p->session, &p->gw->sink);
 }
 
 /* Returns 1 when origin (not NUL-terminated) may connect. */
@@ -342,7 +630,6 @@ static int origin_allowed(const struct gateway_config *cfg, const char *origin, 
 static int on_ws_open(void *arg, struct http_conn *c, const struct http_request *req)
 {
     struct gateway *gw = arg;
-    struct timeval init_timeout = {PHONE_INIT_TIMEOUT_S, 0};
     struct phone *p;
 
     if (gw->draining)
@@ -354,17 +641,15 @@ static int on_ws_open(void *arg, struct http_conn *c, const struct http_request 
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return 503;
-    p->init_timer = evtimer_new(gw->base, on_init_timeout, p);
-    if (p->init_timer == NULL || evtimer_add(p->init_timer, &init_timeout) < 0) {
-        if (p->init_timer)
-            event_free(p->init_timer);
+    p->timer = evtimer_new(gw->base, on_timer, p);
+    if (p->timer == NULL) {
         free(p);
         return 503;
     }
     p->gw = gw;
     p->conn = c;
     p->refs = 1;
-    p->sharing = 1;
+    arm_timer(p, PHONE_INIT_TIMEOUT_S);
     session_init(&p->session, 0, gw->cfg.radius_km);
     p->session.transport = p;
     ratelimit_init(&p->rate, gw->cfg.loc_rate, gw->cfg.loc_burst);
@@ -383,7 +668,7 @@ static void on_ws_close(void *arg, struct http_conn *c, unsigned code)
 
     p->conn = NULL;
     p->state = PHONE_CLOSED;
-    evtimer_del(p->init_timer);
+    evtimer_del(p->timer);
     phone_end_session(p);
     phone_release(p);
 }
@@ -400,3 +685,36 @@ const struct http_callbacks phone_http_callbacks = {
     .on_ws_close = on_ws_close,
     .on_ws_drained = on_ws_drained,
 };
+
+size_t phones_close_some(struct gateway *gw, size_t n)
+{
+    size_t open = 0;
+
+    for (struct phone *p = gw->phones; p != NULL; p = p->next) {
+        if (p->conn == NULL || p->closing)
+            continue;
+        if (n > 0) {
+            phone_close(p, 1001, "gateway going away");
+            n--;
+        } else {
+            open++;
+        }
+    }
+    return open;
+}
+
+void phones_detach_all(struct gateway *gw)
+{
+    for (struct phone *p = gw->phones; p != NULL; p = p->next) {
+        p->conn = NULL;
+        p->state = PHONE_CLOSED;
+    }
+}
+
+void phones_free_all(struct gateway *gw)
+{
+    while (gw->phones != NULL) {
+        gw->phones->refs = 1;
+        phone_release(gw->phones);
+    }
+}

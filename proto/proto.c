@@ -12,6 +12,8 @@ static const char *const code_names[] = {
     [PROTO_CODE_RATE_LIMITED] = "rate_limited",
     [PROTO_CODE_TOO_LARGE] = "too_large",
     [PROTO_CODE_INTERNAL] = "internal",
+    [PROTO_CODE_TOKEN_EXPIRED] = "token_expired",
+    [PROTO_CODE_BUSY] = "busy",
 };
 
 const char *proto_strerror(int err)

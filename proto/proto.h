@@ -50,6 +50,8 @@ enum proto_code {
     PROTO_CODE_RATE_LIMITED,    /* "rate_limited" */
     PROTO_CODE_TOO_LARGE,       /* "too_large": frame above PROTO_FRAME_MAX */
     PROTO_CODE_INTERNAL,        /* "internal": the gateway failed, not the phone */
+    PROTO_CODE_TOKEN_EXPIRED,   /* "token_expired": the session's token ran out (close 4001) */
+    PROTO_CODE_BUSY,            /* "busy": the gateway sheds load; try again later */
     PROTO_CODE_UNKNOWN,         /* decoder only: a code this build does not know */
 };
 

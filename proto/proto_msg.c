@@ -76,6 +76,10 @@ static const struct field init_fields[] = {
     FIELD("init", "t", F_TYPE),
     FIELD("init", "token", F_TOKEN),
 };
+static const struct field refresh_fields[] = {
+    FIELD("refresh", "t", F_TYPE),
+    FIELD("refresh", "token", F_TOKEN),
+};
 static const struct field loc_fields[] = {
     FIELD("loc", "t", F_TYPE),
     FIELD("loc", "lat", F_LAT),
@@ -123,6 +127,7 @@ static const struct msg_schema from_phone[] = {
     SCHEMA("init", PROTO_MSG_INIT, init_fields),
     SCHEMA("loc", PROTO_MSG_LOC, loc_fields),
     SCHEMA("radius", PROTO_MSG_RADIUS, radius_fields),
+    SCHEMA("refresh", PROTO_MSG_REFRESH, refresh_fields),
 };
 static const struct msg_schema from_gateway[] = {
     SCHEMA("nearby", PROTO_MSG_NEARBY, nearby_fields),
@@ -141,6 +146,7 @@ const char *proto_msg_type_name(enum proto_msg_type type)
     case PROTO_MSG_FRIEND: return "friend";
     case PROTO_MSG_GONE: return "gone";
     case PROTO_MSG_ERR: return "err";
+    case PROTO_MSG_REFRESH: return "refresh";
     }
     return NULL;
 }
@@ -412,6 +418,7 @@ static int decode_msg(const uint8_t *buf, size_t len, const struct msg_schema *s
     m.type = schema->type;
     switch (schema->type) {
     case PROTO_MSG_INIT:
+    case PROTO_MSG_REFRESH:
         m.init.token = v.str;
         m.init.token_len = v.str_len;
         break;
@@ -562,16 +569,28 @@ static void put_friend_fields(struct mp_writer *w, const struct proto_friend *f)
     mp_put_double(w, f->dist_km);
 }
 
-int proto_msg_encode_init(uint8_t *buf, size_t cap, const char *token, size_t token_len)
+/* init and refresh: {t, token}. */
+static int encode_token_msg(uint8_t *buf, size_t cap, const char *type, const char *token,
+                            size_t token_len)
 {
     struct mp_writer w;
     if (token_len < 1 || token_len > PROTO_TOKEN_MAX)
         return PROTO_ERR_INVALID;
     mp_writer_init(&w, buf, cap);
-    put_type(&w, 2, "init");
+    put_type(&w, 2, type);
     put_key(&w, "token");
     mp_put_str(&w, token, token_len);
     return finish(&w);
+}
+
+int proto_msg_encode_init(uint8_t *buf, size_t cap, const char *token, size_t token_len)
+{
+    return encode_token_msg(buf, cap, "init", token, token_len);
+}
+
+int proto_msg_encode_refresh(uint8_t *buf, size_t cap, const char *token, size_t token_len)
+{
+    return encode_token_msg(buf, cap, "refresh", token, token_len);
 }
 
 int proto_msg_encode_loc(uint8_t *buf, size_t cap, double lat, double lng, uint64_t ts)

@@ -6,6 +6,8 @@
  *     {t:"init", token}                    token: str, 1..PROTO_TOKEN_MAX bytes
  *     {t:"loc", lat, lng, ts}
  *     {t:"radius", km}
+ *     {t:"refresh", token}                 a new token for the same user, before
+ *                                          the session's one expires
  *   gateway -> phone
  *     {t:"nearby", radius_km, friends:[{id, lat, lng, ts, dist_km}, ...]}
  *     {t:"friend", id, lat, lng, ts, dist_km}
@@ -54,6 +56,14 @@
 #define PROTO_TOKEN_MAX 2048
 #define PROTO_CODE_MAX 32      /* bytes in err.code */
 #define PROTO_ERR_MSG_MAX 256  /* bytes in err.msg */
+/* The most a `nearby` can take: its head ({t, radius_km, friends} with an
+ * array32 header: 1 + 2+7 + 10+9 + 8+5 bytes) and, per friend, a map of five
+ * (1 + "id" 3+9 + "lat" 4+9 + "lng" 4+9 + "ts" 3+9 + "dist_km" 8+9 bytes,
+ * with id and ts as full uint64). */
+#define PROTO_NEARBY_HEAD_MAX 42
+#define PROTO_NEARBY_ENTRY_MAX 68
+#define PROTO_NEARBY_SIZE_MAX(friends) \
+    (PROTO_NEARBY_HEAD_MAX + (size_t)(friends) * PROTO_NEARBY_ENTRY_MAX)
 
 enum proto_msg_type {
     PROTO_MSG_INIT = 1,
@@ -63,6 +73,7 @@ enum proto_msg_type {
     PROTO_MSG_FRIEND,
     PROTO_MSG_GONE,
     PROTO_MSG_ERR,
+    PROTO_MSG_REFRESH,
 };
 
 /* One friend as shown to a phone: in `friend` and in `nearby.friends`. */
@@ -89,7 +100,7 @@ struct proto_msg {
         struct {
             const char *token; /* ref: owned by the decoded buffer */
             size_t token_len;
-        } init;
+        } init; /* init and refresh */
         struct {
             double lat;
             double lng;
@@ -154,6 +165,7 @@ int proto_nearby_iter_next(struct proto_nearby_iter *it, struct proto_friend *ou
 /* Phone -> gateway encoders. Each returns the bytes written or
  * PROTO_ERR_INVALID / PROTO_ERR_NOSPACE. */
 int proto_msg_encode_init(uint8_t *buf, size_t cap, const char *token, size_t token_len);
+int proto_msg_encode_refresh(uint8_t *buf, size_t cap, const char *token, size_t token_len);
 int proto_msg_encode_loc(uint8_t *buf, size_t cap, double lat, double lng, uint64_t ts);
 int proto_msg_encode_radius(uint8_t *buf, size_t cap, double km);
 

@@ -7,11 +7,15 @@
 
 /* Elements after [version, kind], per kind. */
 static const uint32_t kind_elements[] = {
-    [PROTO_PAYLOAD_LOC] = 5,
-    [PROTO_PAYLOAD_OFF] = 2,
+    [PROTO_PAYLOAD_LOC] = 6,
+    [PROTO_PAYLOAD_OFF] = 3,
     [PROTO_PAYLOAD_FRIEND_ADD] = 3,
     [PROTO_PAYLOAD_FRIEND_DEL] = 3,
     [PROTO_PAYLOAD_HB] = 3,
+    [PROTO_PAYLOAD_ON] = 3,
+    [PROTO_PAYLOAD_BLOCK] = 3,
+    [PROTO_PAYLOAD_GONE] = 2,
+    [PROTO_PAYLOAD_ERASED] = 2,
 };
 
 static const char *const kind_names[] = {
@@ -20,6 +24,10 @@ static const char *const kind_names[] = {
     [PROTO_PAYLOAD_FRIEND_ADD] = "friend_add",
     [PROTO_PAYLOAD_FRIEND_DEL] = "friend_del",
     [PROTO_PAYLOAD_HB] = "hb",
+    [PROTO_PAYLOAD_ON] = "on",
+    [PROTO_PAYLOAD_BLOCK] = "block",
+    [PROTO_PAYLOAD_GONE] = "gone",
+    [PROTO_PAYLOAD_ERASED] = "erased",
 };
 
 #define KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -62,12 +70,24 @@ int proto_payload_encode(uint8_t *buf, size_t cap, const struct proto_payload *p
         mp_put_uint(&w, p->user);
         mp_put_uint(&w, p->seq);
     }
-    if (p->kind == PROTO_PAYLOAD_LOC) {
+    switch (p->kind) {
+    case PROTO_PAYLOAD_LOC:
         mp_put_double(&w, p->loc.lat);
         mp_put_double(&w, p->loc.lng);
         mp_put_uint(&w, p->loc.ts);
-    } else if (p->kind == PROTO_PAYLOAD_FRIEND_ADD || p->kind == PROTO_PAYLOAD_FRIEND_DEL) {
+        mp_put_uint(&w, p->loc.consent);
+        break;
+    case PROTO_PAYLOAD_OFF:
+    case PROTO_PAYLOAD_ON:
+        mp_put_uint(&w, p->sharing.consent);
+        break;
+    case PROTO_PAYLOAD_FRIEND_ADD:
+    case PROTO_PAYLOAD_FRIEND_DEL:
+    case PROTO_PAYLOAD_BLOCK:
         mp_put_uint(&w, p->friend.other);
+        break;
+    default:
+        break;
     }
     int n = mp_writer_finish(&w);
     return n < 0 ? PROTO_ERR_NOSPACE : n;
@@ -137,9 +157,18 @@ static int decode_kind(struct mp_reader *r, struct proto_payload *p, const char 
                              "payload loc: lng out of range or not finite", why);
         if (err == PROTO_OK)
             err = take_uint(r, &p->loc.ts, "payload loc: ts is not an unsigned integer", why);
+        if (err == PROTO_OK)
+            err = take_uint(r, &p->loc.consent, "payload loc: consent is not an unsigned integer",
+                            why);
+        break;
+    case PROTO_PAYLOAD_OFF:
+    case PROTO_PAYLOAD_ON:
+        err = take_uint(r, &p->sharing.consent, "payload: consent is not an unsigned integer",
+                        why);
         break;
     case PROTO_PAYLOAD_FRIEND_ADD:
     case PROTO_PAYLOAD_FRIEND_DEL:
+    case PROTO_PAYLOAD_BLOCK:
         err = take_uint(r, &p->friend.other, "payload: other is not an unsigned integer", why);
         break;
     default:

@@ -3,17 +3,31 @@
  * One payload is one msgpack array whose first element is the format
  * version and whose second is the kind, both unsigned integers:
  *
- *   [1, 0, user, seq, lat, lng, ts]   loc         user moved
- *   [1, 1, user, seq]                 off         user stopped sharing:
- *                                                 receivers send `gone`
- *   [1, 2, user, seq, other]          friend_add  user and other became friends
- *   [1, 3, user, seq, other]          friend_del  user and other are no longer friends
- *   [1, 4, gateway, counter, ts]      hb          heartbeat through the pub/sub path
+ *   [1, 0, user, seq, lat, lng, ts, consent]  loc      user moved
+ *   [1, 1, user, seq, consent]       off         user stopped sharing:
+ *                                                receivers send `gone`
+ *   [1, 5, user, seq, consent]       on          user started sharing again
+ *   [1, 2, user, seq, other]         friend_add  user and other became friends
+ *   [1, 3, user, seq, other]         friend_del  user and other are no longer friends
+ *   [1, 6, user, seq, other]         block       user blocked other or was blocked
+ *                                                by other: no longer friends
+ *   [1, 7, user, seq]                gone        user's account was deleted
+ *   [1, 8, user, seq]                erased      user erased their history: drop
+ *                                                the rows of user still queued
+ *   [1, 4, gateway, counter, ts]     hb          heartbeat through the pub/sub path
  *
- * user, seq, other, counter and ts are unsigned integers (any msgpack int
- * width, never negative); ts is milliseconds since the epoch. seq increases
- * per user across all the user's kinds, so receivers can drop duplicates by
- * (user, seq) while a ring change publishes to two owners. lat and lng are
+ * Every kind but hb is published on user's own channel u:<user>, and a
+ * receiver believes it only there (the caller checks the channel).
+ *
+ * user, seq, other, consent, counter and ts are unsigned integers (any
+ * msgpack int width, never negative); ts is milliseconds since the epoch.
+ * seq increases per user for loc, so receivers drop duplicate positions by
+ * (user, seq) while a ring change publishes to two owners; control kinds
+ * carry one too (for logs) but are never dropped by it. consent is the
+ * user's consent version from PostgreSQL (schema/004_consent.sql): off and on
+ * carry the version they made, loc the version under which its publisher
+ * had sharing on, so positions and sharing changes are ordered by one
+ * counter (channels.h, channel_apply), never by gateways' clocks. lat and lng are
  * numbers (encoded as float64, any int or float accepted), finite, lat in
  * [-90, 90], lng in [-180, 180]. gateway is a str of
  * 1..PROTO_GATEWAY_ID_MAX bytes naming the publishing gateway; counter is its
@@ -50,6 +64,10 @@ enum proto_payload_kind {
     PROTO_PAYLOAD_FRIEND_ADD = 2,
     PROTO_PAYLOAD_FRIEND_DEL = 3,
     PROTO_PAYLOAD_HB = 4,
+    PROTO_PAYLOAD_ON = 5,
+    PROTO_PAYLOAD_BLOCK = 6,
+    PROTO_PAYLOAD_GONE = 7,
+    PROTO_PAYLOAD_ERASED = 8,
 };
 
 struct proto_payload {
@@ -61,10 +79,14 @@ struct proto_payload {
             double lat;
             double lng;
             uint64_t ts;
+            uint64_t consent;
         } loc;
         struct {
+            uint64_t consent;
+        } sharing; /* off, on */
+        struct {
             uint64_t other;
-        } friend; /* friend_add, friend_del */
+        } friend; /* friend_add, friend_del, block */
         struct {
             const char *gateway; /* ref: owned by the caller / the decoded buffer */
             size_t gateway_len;
@@ -74,7 +96,8 @@ struct proto_payload {
     };
 };
 
-/* Returns "loc", "off", "friend_add", "friend_del", "hb", or NULL. */
+/* Returns "loc", "off", "friend_add", "friend_del", "hb", "on", "block", "gone",
+ * "erased", or NULL. */
 const char *proto_payload_kind_name(enum proto_payload_kind kind);
 
 /* Encodes p into buf. Returns the bytes written, PROTO_ERR_INVALID (unknown

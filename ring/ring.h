@@ -164,6 +164,10 @@ uint64_t ring_user_hash(uint64_t user_id);
  * returns its length. */
 size_t ring_user_channel(uint64_t user_id, char *buf);
 
+/* The user id of a channel name exactly as ring_user_channel writes it
+ * ("u:" and the decimal id, no leading zero); 0 for any other name. */
+uint64_t ring_channel_user(const char *channel, size_t len);
+
 /* Returns the node that owns hash in view, or NULL when the ring is not built
  * or no node owns space in that view. O(1) expected; allocates nothing. */
 const struct ring_node *ring_owner(const struct ring *ring, enum ring_view view,

@@ -413,6 +413,22 @@ uint64_t ring_hash(const void *key, size_t len)
     return XXH3_64bits(key, len);
 }
 
+uint64_t ring_channel_user(const char *channel, size_t len)
+{
+    uint64_t id = 0;
+
+    if (len < 3 || len > 22 || channel[0] != 'u' || channel[1] != ':' || channel[2] == '0')
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        unsigned d = (unsigned char)channel[i] - '0';
+
+        if (d > 9 || id > (UINT64_MAX - d) / 10)
+            return 0;
+        id = id * 10 + d;
+    }
+    return id;
+}
+
 size_t ring_user_channel(uint64_t user_id, char *buf)
 {
     static const char pairs[] = "00010203040506070809101112131415161718192021222324"

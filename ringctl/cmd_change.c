@@ -511,7 +511,7 @@ static int check_unused(struct ringctl *ctl, const struct ringctl_change *change
     if (!ring)
         return RINGCTL_EXIT_FAILED;
     if (node && node->state == RING_STATE_STANDBY) {
-        if (ringctl_pubsub_count(node->addr, 2000, &count, err, sizeof(err)) < 0)
+        if (ringctl_pubsub_count(ctl, node->addr, 2000, &count, err, sizeof(err)) < 0)
             rc = ringctl_fail(ctl, "cannot check that node %s at %s carries no subscriptions: "
                               "%s; if that server is gone for good, pass --force", node->id,
                               node->addr, err);
@@ -589,7 +589,7 @@ const struct ringctl_command ringctl_cmd_init = {
     .name = "init",
     .summary = "create the ring over the given nodes (refuses if it exists)",
     .usage = "init [--vnodes V] [--weight W] ID=HOST:PORT...\n"
-             "  --vnodes V   virtual nodes per unit of weight (default 4096)\n"
+             "  --vnodes V   virtual nodes per unit of weight (default " RINGCTL_STR(RING_VNODES_DEFAULT) ")\n"
              "  --weight W   weight of every node, 1..100 (default 1)\n",
     .options = init_options,
     .on_option = ringctl_on_change_option,

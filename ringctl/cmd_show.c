@@ -136,7 +136,10 @@ static int run_status(struct ringctl *ctl, int argc, char **argv, void *state)
             ringctl_json_string(stdout, gw->addr);
             printf(",\"epoch\":%lld,\"lag\":%lld,\"dead\":", gw->epoch, lag);
             ringctl_json_string(stdout, gw->dead);
-            printf("}");
+            /* Which registration this is: a gateway that registers again (a new
+             * session) shows a new session and czxid. */
+            printf(",\"session\":\"0x%llx\",\"czxid\":\"0x%llx\"}",
+                   (unsigned long long)gw->session, (unsigned long long)gw->czxid);
         } else {
             printf("%-24s %-24s %8lld %6lld %s\n", gw->id, gw->addr[0] ? gw->addr : "-",
                    gw->epoch, lag, gw->dead[0] ? gw->dead : "-");

@@ -96,7 +96,7 @@ const struct ringctl_command ringctl_cmd_simulate = {
     .summary = "offline: balance and movement of a ring of N nodes (no ZooKeeper)",
     .usage = "simulate --nodes N [--vnodes V] [--keys M] [--add K | --remove K] [--seed S]\n"
              "  --nodes N    nodes in the ring (required)\n"
-             "  --vnodes V   virtual nodes per node (default 4096)\n"
+             "  --vnodes V   virtual nodes per node (default " RINGCTL_STR(RING_VNODES_DEFAULT) ")\n"
              "  --keys M     reported as keys=M (shares are exact arc lengths, not samples;\n"
              "               default 1000000)\n"
              "  --add K      add K nodes and report the share of the hash space that moves\n"

@@ -9,7 +9,7 @@
 
 zhandle_t *ringctl_connect(const struct ringctl *ctl)
 {
-    char err[256];
+    char err[1024]; /* a failure names every server and its state */
     zhandle_t *zh;
 
     if (ring_store_connect(ctl->zk, ctl->connect_ms, &zh, err, sizeof(err)) < 0) {

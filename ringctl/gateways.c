@@ -87,9 +87,10 @@ int ringctl_gateways_read(zhandle_t *zh, const char *root, struct ringctl_gatewa
     for (int i = 0; i < children.count; i++) {
         char data[GATEWAY_REGISTRY_LINE_MAX];
         int len = sizeof(data) - 1;
+        struct Stat stat;
 
         snprintf(child, sizeof(child), "%s/%s", path, children.data[i]);
-        zrc = zoo_get(zh, child, 0, data, &len, NULL);
+        zrc = zoo_get(zh, child, 0, data, &len, &stat);
         if (zrc == ZNONODE)
             continue; /* went away while we listed */
         if (zrc != ZOK) {
@@ -99,6 +100,8 @@ int ringctl_gateways_read(zhandle_t *zh, const char *root, struct ringctl_gatewa
         }
         data[len < 0 ? 0 : len] = '\0';
         ringctl_gateway_parse(data, &list[n]);
+        list[n].session = (long long)stat.ephemeralOwner;
+        list[n].czxid = (long long)stat.czxid;
         snprintf(list[n].id, sizeof(list[n].id), "%s", children.data[i]);
         n++;
     }

@@ -21,6 +21,8 @@ struct ringctl_gateway {
     char dead[GATEWAY_REGISTRY_LINE_MAX]; /* comma-separated node ids, "" when none */
     long long epoch;                      /* -1: no ring applied yet */
     long long pending;                    /* channels still waiting for Redis to confirm them */
+    long long session;                    /* the ZooKeeper session holding the znode */
+    long long czxid;                      /* the zxid that created it: a new one per registration */
 };
 
 /* Parses one znode's content into gw (id is left as it is). */
@@ -30,7 +32,7 @@ void ringctl_gateway_parse(const char *data, struct ringctl_gateway *gw);
 int ringctl_gateway_reports_dead(const struct ringctl_gateway *gw, const char *node_id);
 
 /* Reads every registered gateway under root into a malloc'ed array (*out,
- * *count; free() it). A gateway that goes away while listed is skipped; no
+ * *count; free() it), with the session and czxid of each znode. A gateway that goes away while listed is skipped; no
  * gateways directory means none. Returns ZOK or the ZooKeeper error. */
 int ringctl_gateways_read(zhandle_t *zh, const char *root, struct ringctl_gateway **out,
                           size_t *count);

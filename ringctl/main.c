@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nearby-version.h"
 #include "ring_store.h"
 #include "ringctl.h"
 
-#define GLOBAL_OPTIONS 6
+#define GLOBAL_OPTIONS 9
 #define OPTIONS_MAX 32
 
 enum global_opt {
@@ -18,7 +19,10 @@ enum global_opt {
     OPT_RING,
     OPT_JSON,
     OPT_CONNECT_MS,
+    OPT_REDIS_USER,
+    OPT_REDIS_PASSWORD_FILE,
     OPT_HELP,
+    OPT_VERSION,
 };
 
 static const struct option global_options[GLOBAL_OPTIONS] = {
@@ -27,7 +31,10 @@ static const struct option global_options[GLOBAL_OPTIONS] = {
     {"ring", required_argument, NULL, OPT_RING},
     {"json", no_argument, NULL, OPT_JSON},
     {"connect-timeout-ms", required_argument, NULL, OPT_CONNECT_MS},
+    {"redis-user", required_argument, NULL, OPT_REDIS_USER},
+    {"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
 };
 
 static const struct ringctl_command *const commands[] = {
@@ -44,8 +51,13 @@ static const char global_usage[] =
     "  --root PATH               znode under which nearby lives (default " RING_STORE_ROOT_DEFAULT ")\n"
     "  --ring NAME               ring name (default " RINGCTL_RING_DEFAULT ")\n"
     "  --connect-timeout-ms MS   give up connecting to ZooKeeper after MS (default 5000)\n"
+    "  --redis-user USER         Redis ACL user for asking pub/sub nodes who subscribes\n"
+    "                            (remove, autopilot; default $NEARBY_REDIS_USER, else none)\n"
+    "  --redis-password-file F   that user's password, a file only its owner may read\n"
+    "                            (default $NEARBY_REDIS_PASSWORD_FILE)\n"
     "  --json                    print JSON instead of text\n"
-    "  --help                    show help (for a command: ringctl CMD --help)\n";
+    "  --help                    show help (for a command: ringctl CMD --help)\n"
+    "  --version                 print the version and exit\n";
 
 static void print_overview(FILE *out)
 {
@@ -116,6 +128,12 @@ static int set_global(struct ringctl *ctl, int opt, const char *arg)
             return ringctl_usage_error(ctl, "--connect-timeout-ms wants 100..600000, not '%s'", arg);
         ctl->connect_ms = (int)ms;
         break;
+    case OPT_REDIS_USER:
+        ctl->redis_user = arg;
+        break;
+    case OPT_REDIS_PASSWORD_FILE:
+        ctl->redis_password_file = arg;
+        break;
     }
     return 0;
 }
@@ -148,9 +166,13 @@ static int run_command(struct ringctl *ctl, const struct ringctl_command *cmd, i
             print_command_help(cmd);
             free(state);
             return RINGCTL_EXIT_OK;
+        } else if (opt == OPT_VERSION) {
+            printf("ringctl %s\n", NEARBY_VERSION);
+            free(state);
+            return RINGCTL_EXIT_OK;
         } else if (opt == '?' || opt == ':') {
             rc = ringctl_usage_error(ctl, "unknown flag or missing value: '%s'", argv[optind - 1]);
-        } else if (opt >= OPT_ZK && opt <= OPT_CONNECT_MS) {
+        } else if (opt >= OPT_ZK && opt <= OPT_REDIS_PASSWORD_FILE) {
             rc = set_global(ctl, opt, optarg);
         } else {
             if (cmd->on_option(opt, optarg, state) < 0)
@@ -182,6 +204,8 @@ int main(int argc, char **argv)
         .root = RING_STORE_ROOT_DEFAULT,
         .ring = RINGCTL_RING_DEFAULT,
         .connect_ms = RINGCTL_CONNECT_MS_DEFAULT,
+        .redis_user = getenv("NEARBY_REDIS_USER"),
+        .redis_password_file = getenv("NEARBY_REDIS_PASSWORD_FILE"),
     };
     struct option options[GLOBAL_OPTIONS + 1];
     int opt, rc;
@@ -194,6 +218,10 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
         if (opt == OPT_HELP || opt == 'h') {
             print_overview(stdout);
+            return RINGCTL_EXIT_OK;
+        }
+        if (opt == OPT_VERSION) {
+            printf("ringctl %s\n", NEARBY_VERSION);
             return RINGCTL_EXIT_OK;
         }
         if (opt == '?' || opt == ':')

@@ -21,6 +21,10 @@ enum ringctl_exit {
 #define RINGCTL_RING_DEFAULT "main"
 #define RINGCTL_CONNECT_MS_DEFAULT 5000
 
+/* A number macro as a string literal, for --help texts that show a default. */
+#define RINGCTL_STR_(x) #x
+#define RINGCTL_STR(x) RINGCTL_STR_(x)
+
 /* Global flags; every command accepts them, before or after its name. */
 struct ringctl {
     const char *zk;        /* --zk, else $NEARBY_ZK, else RINGCTL_ZK_DEFAULT */
@@ -29,6 +33,8 @@ struct ringctl {
     int connect_ms;        /* --connect-timeout-ms */
     int json;              /* --json */
     const char *command;   /* name of the command being run */
+    const char *redis_user; /* --redis-user, else $NEARBY_REDIS_USER; NULL: no AUTH */
+    const char *redis_password_file; /* --redis-password-file, else $NEARBY_REDIS_PASSWORD_FILE */
 };
 
 /* One command: its name, a one-line summary for the overview, its usage text

@@ -26,6 +26,7 @@ expect() {
 printf '%s\n' 'nearby-test-key-0123456789abcdef' >"$dir/secret"
 printf '%s\n' 'nearby-test-key-0123456789abcdeX' >"$dir/other"
 printf '%s\n' 'too-short-0123456789abcdef01234' >"$dir/short" # 31 bytes
+chmod 600 "$dir/secret" "$dir/short" "$dir/other"
 
 expect 0 'usage: nearby-token' --help
 expect 2 'secret-file' 42
@@ -46,6 +47,9 @@ expect 0 '^eyJ' --secret-file "$dir/secret" --now 1999996400 --ttl 3600 42
 expect 0 '^42 ' --secret-file "$dir/secret" --now 1999999999 --verify "$pinned"
 expect 1 'expired' --secret-file "$dir/secret" --now 2000000000 --verify "$pinned"
 expect 1 'signature' --secret-file "$dir/other" --now 1999999999 --verify "$pinned"
+# A key the group or others may read is refused, with the fix in the message.
+cp "$dir/secret" "$dir/open" && chmod 644 "$dir/open"
+expect 1 'chmod 600' --secret-file "$dir/open" 42
 expect 1 'base64url' --secret-file "$dir/secret" --verify "${pinned}="
 expect 2 'takes no USER_ID' --secret-file "$dir/secret" --verify "$pinned" 42
 

@@ -8,7 +8,7 @@
 /* What the table should hold, per user id 0..USERS-1. */
 struct expect {
     int present;
-    uint32_t self_refs;
+    int owned[SESSIONS];
     int watched[SESSIONS];
 };
 
@@ -18,22 +18,26 @@ static struct session *sessions[SESSIONS]; /* fake, never dereferenced */
 static void check_entry(struct channels *table, uint64_t user)
 {
     struct channel *ch = channels_get(table, user);
-    uint32_t want = 0;
+    uint32_t want = 0, want_owners = 0;
 
     CHECK((ch != NULL) == expect[user].present);
     if (ch == NULL)
         return;
     CHECK(ch->user == user);
-    CHECK(ch->self_refs == expect[user].self_refs);
     for (int s = 0; s < SESSIONS; s++) {
-        int seen = 0;
+        int seen = 0, owns = 0;
 
         for (uint32_t i = 0; i < ch->watcher_count; i++)
             seen += ch->watchers[i] == sessions[s];
+        for (uint32_t i = 0; i < ch->owner_count; i++)
+            owns += ch->owners[i] == sessions[s];
         CHECK(seen == expect[user].watched[s]);
+        CHECK(owns == expect[user].owned[s]);
         want += (uint32_t)expect[user].watched[s];
+        want_owners += (uint32_t)expect[user].owned[s];
     }
     CHECK(ch->watcher_count == want);
+    CHECK(ch->owner_count == want_owners);
 }
 
 static void test_random_ops(void)
@@ -62,13 +66,15 @@ static void test_random_ops(void)
             expect[user].present = 1;
             expect[user].watched[s] = 1;
             break;
-        case 1: /* user's own session comes */
+        case 1: /* one of user's own sessions comes */
+            if (expect[user].owned[s])
+                break;
             ch = channels_ref(table, user, &created);
             CHECK(created == !expect[user].present);
-            ch->self_refs++;
+            CHECK(channel_add_owner(ch, sessions[s]) == 0);
             present += !expect[user].present;
             expect[user].present = 1;
-            expect[user].self_refs++;
+            expect[user].owned[s] = 1;
             break;
         case 2: /* a watcher leaves */
             ch = channels_get(table, user);
@@ -77,17 +83,17 @@ static void test_random_ops(void)
             channel_remove_watcher(ch, sessions[s]);
             expect[user].watched[s] = 0;
             goto release;
-        case 3: /* the user's own session leaves */
+        case 3: /* one of the user's own sessions leaves */
             ch = channels_get(table, user);
-            if (ch == NULL || expect[user].self_refs == 0)
+            if (ch == NULL || !expect[user].owned[s])
                 break;
-            ch->self_refs--;
-            expect[user].self_refs--;
+            channel_remove_owner(ch, sessions[s]);
+            expect[user].owned[s] = 0;
         release: {
-            int in_use = expect[user].self_refs > 0;
+            int in_use = 0;
 
             for (int k = 0; k < SESSIONS; k++)
-                in_use |= expect[user].watched[k];
+                in_use |= expect[user].watched[k] | expect[user].owned[k];
             CHECK(channels_release(table, ch) == !in_use);
             if (!in_use) {
                 expect[user].present = 0;

@@ -1,4 +1,4 @@
-/* test-geo.c: unit tests for gateway/geo: pinned distances, symmetry, triangle inequality, unit-vector distance, pre-filter soundness. */
+/* test-geo.c: unit tests for geo/geo: pinned distances, symmetry, triangle inequality, unit-vector distance, pre-filter soundness. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -66,10 +66,10 @@ static void test_golden(void)
                                      "node", 2, &pub) == 0);
     CHECK(metrics_counter_family_new(m, "nearby_idle_total", "Nothing yet.", "node", 2,
                                      &idle) == 0);
-    CHECK(metrics_histogram_new(m, "nearby_push_latency_ms", "Publish to push, ms.",
-                                metrics_latency_ms_bounds, METRICS_LATENCY_MS_BOUNDS_N,
+    CHECK(metrics_histogram_new(m, "nearby_push_latency_seconds", "Publish to push, seconds.",
+                                metrics_latency_seconds_bounds, METRICS_LATENCY_BOUNDS_N,
                                 &latency) == 0);
-    CHECK(metrics_histogram_family_new(m, "nearby_rtt_ms", "Redis round trip.", "node", 1,
+    CHECK(metrics_histogram_family_new(m, "nearby_rtt_seconds", "Redis round trip.", "node", 1,
                                        small_bounds, 2, &lat_by_node) == 0);
 
     metrics_counter_inc(updates);
@@ -85,12 +85,12 @@ static void test_golden(void)
     CHECK(metrics_counter_with(pub, "r3", &pub_r3_again) == 0 && pub_r3_again == pub_r3);
     metrics_counter_add(pub_r3, 18446744073709551615u);
     /* Edges land in their own bucket (le is "<="), past the last in +Inf. */
-    metrics_histogram_observe(latency, 0.5);
-    metrics_histogram_observe(latency, 1);
-    metrics_histogram_observe(latency, 3);
-    metrics_histogram_observe(latency, 7.25);
-    metrics_histogram_observe(latency, 5000);
-    metrics_histogram_observe(latency, 6000);
+    metrics_histogram_observe(latency, 0.0005);
+    metrics_histogram_observe(latency, 0.001);
+    metrics_histogram_observe(latency, 0.003);
+    metrics_histogram_observe(latency, 0.00725);
+    metrics_histogram_observe(latency, 5);
+    metrics_histogram_observe(latency, 6);
     metrics_histogram_observe(latency, NAN);
     CHECK(metrics_histogram_with(lat_by_node, "r3", &lat_r3) == 0);
     metrics_histogram_observe(lat_r3, 0.125);
@@ -116,30 +116,30 @@ static void test_golden(void)
         "nearby_publishes_total{node=\"r3\"} 18446744073709551615\n"
         "# HELP nearby_idle_total Nothing yet.\n"
         "# TYPE nearby_idle_total counter\n"
-        "# HELP nearby_push_latency_ms Publish to push, ms.\n"
-        "# TYPE nearby_push_latency_ms histogram\n"
-        "nearby_push_latency_ms_bucket{le=\"1\"} 2\n"
-        "nearby_push_latency_ms_bucket{le=\"2\"} 2\n"
-        "nearby_push_latency_ms_bucket{le=\"5\"} 3\n"
-        "nearby_push_latency_ms_bucket{le=\"10\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"25\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"50\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"100\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"250\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"500\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"1000\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"2500\"} 4\n"
-        "nearby_push_latency_ms_bucket{le=\"5000\"} 5\n"
-        "nearby_push_latency_ms_bucket{le=\"+Inf\"} 6\n"
-        "nearby_push_latency_ms_sum 11011.75\n"
-        "nearby_push_latency_ms_count 6\n"
-        "# HELP nearby_rtt_ms Redis round trip.\n"
-        "# TYPE nearby_rtt_ms histogram\n"
-        "nearby_rtt_ms_bucket{node=\"r3\",le=\"0.25\"} 1\n"
-        "nearby_rtt_ms_bucket{node=\"r3\",le=\"1.5\"} 1\n"
-        "nearby_rtt_ms_bucket{node=\"r3\",le=\"+Inf\"} 2\n"
-        "nearby_rtt_ms_sum{node=\"r3\"} 2.125\n"
-        "nearby_rtt_ms_count{node=\"r3\"} 2\n");
+        "# HELP nearby_push_latency_seconds Publish to push, seconds.\n"
+        "# TYPE nearby_push_latency_seconds histogram\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.001\"} 2\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.002\"} 2\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.005\"} 3\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.01\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.025\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.05\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.1\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.25\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"0.5\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"1\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"2.5\"} 4\n"
+        "nearby_push_latency_seconds_bucket{le=\"5\"} 5\n"
+        "nearby_push_latency_seconds_bucket{le=\"+Inf\"} 6\n"
+        "nearby_push_latency_seconds_sum 11.01175\n"
+        "nearby_push_latency_seconds_count 6\n"
+        "# HELP nearby_rtt_seconds Redis round trip.\n"
+        "# TYPE nearby_rtt_seconds histogram\n"
+        "nearby_rtt_seconds_bucket{node=\"r3\",le=\"0.25\"} 1\n"
+        "nearby_rtt_seconds_bucket{node=\"r3\",le=\"1.5\"} 1\n"
+        "nearby_rtt_seconds_bucket{node=\"r3\",le=\"+Inf\"} 2\n"
+        "nearby_rtt_seconds_sum{node=\"r3\"} 2.125\n"
+        "nearby_rtt_seconds_count{node=\"r3\"} 2\n");
     metrics_free(m);
 }
 
@@ -148,26 +148,26 @@ static void test_cumulative(void)
 {
     struct metrics *m = metrics_new();
     struct metrics_histogram *h;
-    uint64_t below[METRICS_LATENCY_MS_BOUNDS_N + 1] = { 0 };
+    uint64_t below[METRICS_LATENCY_BOUNDS_N + 1] = { 0 };
     uint64_t rng = 0x2545f4914f6cdd1dULL;
     char *text, *line;
 
-    CHECK(metrics_histogram_new(m, "nearby_h", "h", metrics_latency_ms_bounds,
-                                METRICS_LATENCY_MS_BOUNDS_N, &h) == 0);
+    CHECK(metrics_histogram_new(m, "nearby_h", "h", metrics_latency_seconds_bounds,
+                                METRICS_LATENCY_BOUNDS_N, &h) == 0);
     for (int i = 0; i < 100000; i++) {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        double v = (double)(rng % 8000000) / 1000.0; /* 0 .. 8000 ms */
+        double v = (double)(rng % 8000000) / 1e6; /* 0 .. 8 s */
         metrics_histogram_observe(h, v);
-        for (size_t b = 0; b < METRICS_LATENCY_MS_BOUNDS_N; b++)
-            below[b] += v <= metrics_latency_ms_bounds[b];
-        below[METRICS_LATENCY_MS_BOUNDS_N]++;
+        for (size_t b = 0; b < METRICS_LATENCY_BOUNDS_N; b++)
+            below[b] += v <= metrics_latency_seconds_bounds[b];
+        below[METRICS_LATENCY_BOUNDS_N]++;
     }
     text = render(m);
     CHECK(text != NULL);
     line = text ? strstr(text, "nearby_h_bucket") : NULL;
-    for (size_t b = 0; b <= METRICS_LATENCY_MS_BOUNDS_N && line != NULL; b++) {
+    for (size_t b = 0; b <= METRICS_LATENCY_BOUNDS_N && line != NULL; b++) {
         unsigned long long got;
         CHECK(sscanf(strchr(line, '}') + 1, " %llu", &got) == 1);
         CHECK(got == below[b]);

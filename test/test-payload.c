@@ -38,12 +38,18 @@ static int same_payload(const struct proto_payload *a, const struct proto_payloa
     switch (a->kind) {
     case PROTO_PAYLOAD_LOC:
         return a->user == b->user && a->seq == b->seq && a->loc.lat == b->loc.lat &&
-               a->loc.lng == b->loc.lng && a->loc.ts == b->loc.ts;
+               a->loc.lng == b->loc.lng && a->loc.ts == b->loc.ts &&
+               a->loc.consent == b->loc.consent;
     case PROTO_PAYLOAD_OFF:
-        return a->user == b->user && a->seq == b->seq;
+    case PROTO_PAYLOAD_ON:
+        return a->user == b->user && a->seq == b->seq && a->sharing.consent == b->sharing.consent;
     case PROTO_PAYLOAD_FRIEND_ADD:
     case PROTO_PAYLOAD_FRIEND_DEL:
+    case PROTO_PAYLOAD_BLOCK:
         return a->user == b->user && a->seq == b->seq && a->friend.other == b->friend.other;
+    case PROTO_PAYLOAD_GONE:
+    case PROTO_PAYLOAD_ERASED:
+        return a->user == b->user && a->seq == b->seq;
     case PROTO_PAYLOAD_HB:
         return a->hb.gateway_len == b->hb.gateway_len &&
                memcmp(a->hb.gateway, b->hb.gateway, a->hb.gateway_len) == 0 &&
@@ -68,6 +74,7 @@ static struct proto_payload sample(int which)
         p.loc.lat = 52.5;
         p.loc.lng = -13.25;
         p.loc.ts = 1700000000000ull;
+        p.loc.consent = 3;
         break;
     case 1:
         p.kind = PROTO_PAYLOAD_LOC;
@@ -76,11 +83,13 @@ static struct proto_payload sample(int which)
         p.loc.lat = -90;
         p.loc.lng = 180;
         p.loc.ts = UINT64_MAX;
+        p.loc.consent = UINT64_MAX;
         break;
     case 2:
         p.kind = PROTO_PAYLOAD_OFF;
         p.user = 0;
         p.seq = 128;
+        p.sharing.consent = 2;
         break;
     case 3:
         p.kind = PROTO_PAYLOAD_FRIEND_ADD;
@@ -101,6 +110,28 @@ static struct proto_payload sample(int which)
         p.hb.counter = 300;
         p.hb.ts = 1700000000000ull;
         break;
+    case 6:
+        p.kind = PROTO_PAYLOAD_ON;
+        p.user = 12;
+        p.seq = 13;
+        p.sharing.consent = 65536;
+        break;
+    case 7:
+        p.kind = PROTO_PAYLOAD_BLOCK;
+        p.user = 14;
+        p.seq = 15;
+        p.friend.other = 16;
+        break;
+    case 8:
+        p.kind = PROTO_PAYLOAD_GONE;
+        p.user = 17;
+        p.seq = 18;
+        break;
+    case 9:
+        p.kind = PROTO_PAYLOAD_ERASED;
+        p.user = (uint64_t)INT64_MAX;
+        p.seq = 19;
+        break;
     default:
         p.kind = PROTO_PAYLOAD_HB;
         p.hb.gateway = gw_max;
@@ -112,7 +143,7 @@ static struct proto_payload sample(int which)
     return p;
 }
 
-#define SAMPLES 7
+#define SAMPLES 11
 
 static void test_names(void)
 {
@@ -121,7 +152,11 @@ static void test_names(void)
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_FRIEND_ADD), "friend_add") == 0);
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_FRIEND_DEL), "friend_del") == 0);
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_HB), "hb") == 0);
-    CHECK(proto_payload_kind_name((enum proto_payload_kind)5) == NULL);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_ON), "on") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_BLOCK), "block") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_GONE), "gone") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_ERASED), "erased") == 0);
+    CHECK(proto_payload_kind_name((enum proto_payload_kind)9) == NULL);
 }
 
 /* The format other gateways (maybe of another version) parse must not drift. */
@@ -129,17 +164,20 @@ static void test_pinned(void)
 {
     struct proto_payload p = sample(0);
     int n = proto_payload_encode(out, sizeof(out), &p);
-    CHECK(n == 32);
+    CHECK(n == 33);
     CHECK(hex_equal(out, (size_t)n,
-                    "97 01 00 2a 07 cb 40 4a 40 00 00 00 00 00 cb c0 2a 80 00 00 00 00 00"
-                    " cf 00 00 01 8b cf e5 68 00"));
+                    "98 01 00 2a 07 cb 40 4a 40 00 00 00 00 00 cb c0 2a 80 00 00 00 00 00"
+                    " cf 00 00 01 8b cf e5 68 00 03"));
     p = sample(5);
     n = proto_payload_encode(out, sizeof(out), &p);
     CHECK(n == 20);
     CHECK(hex_equal(out, (size_t)n, "95 01 04 a4 67 77 2d 31 cd 01 2c cf 00 00 01 8b cf e5 68 00"));
     p = sample(2);
     n = proto_payload_encode(out, sizeof(out), &p);
-    CHECK(n == 6 && hex_equal(out, (size_t)n, "94 01 01 00 cc 80"));
+    CHECK(n == 7 && hex_equal(out, (size_t)n, "95 01 01 00 cc 80 02"));
+    p = sample(6);
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 10 && hex_equal(out, (size_t)n, "95 01 05 0c 0d ce 00 01 00 00"));
     p = sample(3);
     n = proto_payload_encode(out, sizeof(out), &p);
     CHECK(n == 18);
@@ -164,17 +202,18 @@ static void test_alternative_encodings(void)
 {
     struct proto_payload p;
     const char *why = NULL;
-    CHECK(decode_spec("[7 u8:1 u64:0 i32:42 u16:7 f:52.5 i:-13 i64:5", &p, &why) == 0);
+    CHECK(decode_spec("[8 u8:1 u64:0 i32:42 u16:7 f:52.5 i:-13 i64:5 u8:4", &p, &why) == 0);
     CHECK(p.kind == PROTO_PAYLOAD_LOC && p.user == 42 && p.seq == 7 && p.loc.lat == 52.5 &&
-          p.loc.lng == -13.0 && p.loc.ts == 5);
-    CHECK(decode_spec("a32:4 i8:1 i16:1 u32:9 u64:10", &p, &why) == 0);
-    CHECK(p.kind == PROTO_PAYLOAD_OFF && p.user == 9 && p.seq == 10);
+          p.loc.lng == -13.0 && p.loc.ts == 5 && p.loc.consent == 4);
+    CHECK(decode_spec("a32:5 i8:1 i16:1 u32:9 u64:10 i16:3", &p, &why) == 0);
+    CHECK(p.kind == PROTO_PAYLOAD_OFF && p.user == 9 && p.seq == 10 && p.sharing.consent == 3);
     CHECK(decode_spec("a16:5 u:1 u:4 S16:gw u:1 u:2", &p, &why) == 0);
     CHECK(p.kind == PROTO_PAYLOAD_HB && p.hb.gateway_len == 2 && p.hb.counter == 1);
     /* A later minor addition to a kind: ignored by this decoder. */
     CHECK(decode_spec("[8 u:1 u:2 u:1 u:2 u:3 nil s:later d:1.5", &p, &why) == 0);
     CHECK(p.kind == PROTO_PAYLOAD_FRIEND_ADD && p.friend.other == 3);
-    CHECK(decode_spec("[5 u:1 u:1 u:1 u:2 bin:xyz", &p, &why) == 0);
+    CHECK(decode_spec("[6 u:1 u:1 u:1 u:2 u:3 bin:xyz", &p, &why) == 0);
+    CHECK(decode_spec("[4 u:1 u:7 u:1 u:2", &p, &why) == 0 && p.kind == PROTO_PAYLOAD_GONE);
 }
 
 struct bad_case {
@@ -183,7 +222,7 @@ struct bad_case {
     const char *reason; /* NULL: any */
 };
 
-#define LOC_WITH(user, seq, lat, lng, ts) "[7 u:1 u:0 " user " " seq " " lat " " lng " " ts
+#define LOC_WITH(user, seq, lat, lng, ts) "[8 u:1 u:0 " user " " seq " " lat " " lng " " ts " u:1"
 
 static void test_reject(void)
 {
@@ -205,10 +244,10 @@ static void test_reject(void)
         {"[3 u:2 u:1 {1 s:new [0", PROTO_ERR_VERSION, "payload: unknown version"},
         {"[4 s:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
         {"[4 d:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
-        {"[4 u:1 u:5 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[4 u:1 u:9 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 u64:18446744073709551615 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 i:-1 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
-        {"[3 u:1 u:9 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[3 u:1 u:10 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 s:loc u:1 u:1", PROTO_ERR_SCHEMA, "payload: kind is not an unsigned integer"},
         {"[4 u:1 nil u:1 u:1", PROTO_ERR_SCHEMA, "payload: kind is not an unsigned integer"},
         /* Structure. */
@@ -227,6 +266,12 @@ static void test_reject(void)
         /* Too few elements for the kind. */
         {"[3 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
         {"[6 u:1 u:0 u:1 u:1 d:1 d:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[7 u:1 u:0 u:1 u:1 d:1 d:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[4 u:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[4 u:1 u:5 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[4 u:1 u:6 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[3 u:1 u:7 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[3 u:1 u:8 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
         {"[4 u:1 u:2 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
         {"[4 u:1 u:3 u:1 u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
         {"[4 u:1 u:4 s:gw u:1", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
@@ -253,6 +298,11 @@ static void test_reject(void)
          "payload loc: ts is not an unsigned integer"},
         {"[5 u:1 u:2 u:1 u:1 s:9", PROTO_ERR_SCHEMA, "payload: other is not an unsigned integer"},
         {"[5 u:1 u:3 u:1 u:1 f:9", PROTO_ERR_SCHEMA, "payload: other is not an unsigned integer"},
+        {"[5 u:1 u:6 u:1 u:1 i:-1", PROTO_ERR_RANGE, "payload: other is not an unsigned integer"},
+        {"[5 u:1 u:1 u:1 u:1 s:1", PROTO_ERR_SCHEMA, "payload: consent is not an unsigned integer"},
+        {"[5 u:1 u:5 u:1 u:1 i:-1", PROTO_ERR_RANGE, "payload: consent is not an unsigned integer"},
+        {"[8 u:1 u:0 u:1 u:1 d:1 d:1 u:1 d:1", PROTO_ERR_SCHEMA,
+         "payload loc: consent is not an unsigned integer"},
         {"[5 u:1 u:4 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload hb: gateway is not a string"},
         {"[5 u:1 u:4 bin:gw u:1 u:1", PROTO_ERR_SCHEMA, "payload hb: gateway is not a string"},
         {"[5 u:1 u:4 s:gw s:1 u:1", PROTO_ERR_SCHEMA,
@@ -300,10 +350,10 @@ static void test_reject(void)
     CHECK(decode_spec("[0", &p, NULL) == PROTO_ERR_SCHEMA);
 
     /* Size limit, checked before anything is read. */
-    size_t n = build(in, sizeof(in), "[5 u:1 u:1 u:1 u:1 rep:504:z");
+    size_t n = build(in, sizeof(in), "[5 u:1 u:7 u:1 u:1 rep:504:z");
     CHECK(n == PROTO_PAYLOAD_MAX);
     CHECK(decode(in, n, &p, NULL) == 0);
-    n = build(in, sizeof(in), "[5 u:1 u:1 u:1 u:1 rep:505:z");
+    n = build(in, sizeof(in), "[5 u:1 u:7 u:1 u:1 rep:505:z");
     const char *why = NULL;
     CHECK(decode(in, n, &p, &why) == PROTO_ERR_TOO_LARGE && why != NULL);
     CHECK(proto_payload_decode(in, SIZE_MAX, &p, NULL) == PROTO_ERR_TOO_LARGE);
@@ -322,7 +372,7 @@ static void test_encoder_errors(void)
         CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
     }
     p = sample(0);
-    p.kind = (enum proto_payload_kind)5;
+    p.kind = (enum proto_payload_kind)9;
     CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
     p = sample(5);
     p.hb.gateway_len = 0;
@@ -391,7 +441,7 @@ static void test_mutations(void)
         CHECK(rc == 0 || (rc < 0 && rc >= PROTO_ERR_VERSION && why != NULL));
         if (rc == 0) {
             accepted++;
-            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_HB);
+            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_ERASED);
             if (q.kind == PROTO_PAYLOAD_LOC)
                 CHECK(fabs(q.loc.lat) <= 90 && fabs(q.loc.lng) <= 180);
             if (q.kind == PROTO_PAYLOAD_HB)

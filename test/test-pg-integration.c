@@ -123,6 +123,9 @@ struct done_result {
     bool done;
     int err;
     bool changed;
+    bool were_friends;
+    uint64_t version;
+    enum friends_db_status status;
 };
 
 static void on_done(int err, bool changed, void *arg)
@@ -131,6 +134,32 @@ static void on_done(int err, bool changed, void *arg)
     r->done = true;
     r->err = err;
     r->changed = changed;
+}
+
+static void on_status(int err, enum friends_db_status status, void *arg)
+{
+    struct done_result *r = arg;
+    r->done = true;
+    r->err = err;
+    r->status = status;
+}
+
+static void on_sharing(int err, bool changed, uint64_t version, void *arg)
+{
+    struct done_result *r = arg;
+    r->done = true;
+    r->err = err;
+    r->changed = changed;
+    r->version = version;
+}
+
+static void on_block(int err, bool changed, bool were_friends, void *arg)
+{
+    struct done_result *r = arg;
+    r->done = true;
+    r->err = err;
+    r->changed = changed;
+    r->were_friends = were_friends;
 }
 
 /* Loads user's friends through friends_db, waiting for the answer. */
@@ -147,26 +176,33 @@ static struct load_result *load_sync(struct pg_conn *pc, uint64_t user)
     return r;
 }
 
-enum change_op { OP_ADD, OP_REMOVE, OP_SHARING_ON, OP_SHARING_OFF };
+enum change_op { OP_REQUEST, OP_ACCEPT, OP_REQUEST_DEL, OP_UNFRIEND, OP_BLOCK, OP_UNBLOCK,
+                 OP_SHARING_ON, OP_SHARING_OFF };
 
-/* Runs one change, waiting for it; returns its error, *changed its flag. */
+/* Runs one change, waiting for it; returns its error and fills *r. */
 static int change_sync(struct pg_conn *pc, enum change_op op, uint64_t a, uint64_t b,
-                       bool *changed)
+                       struct done_result *r)
 {
-    struct done_result r = { 0 };
+    struct done_result local;
     int rc;
+
+    if (r == NULL)
+        r = &local;
+    memset(r, 0, sizeof *r);
     switch (op) {
-    case OP_ADD: rc = friends_db_add(pc, a, b, on_done, &r); break;
-    case OP_REMOVE: rc = friends_db_remove(pc, a, b, on_done, &r); break;
-    case OP_SHARING_ON: rc = friends_db_set_sharing(pc, a, true, on_done, &r); break;
-    default: rc = friends_db_set_sharing(pc, a, false, on_done, &r); break;
+    case OP_REQUEST: rc = friends_db_request(pc, a, b, on_status, r); break;
+    case OP_ACCEPT: rc = friends_db_accept(pc, a, b, on_status, r); break;
+    case OP_REQUEST_DEL: rc = friends_db_request_delete(pc, a, b, on_done, r); break;
+    case OP_UNFRIEND: rc = friends_db_unfriend(pc, a, b, on_done, r); break;
+    case OP_BLOCK: rc = friends_db_block(pc, a, b, on_block, r); break;
+    case OP_UNBLOCK: rc = friends_db_unblock(pc, a, b, on_done, r); break;
+    case OP_SHARING_ON: rc = friends_db_set_sharing(pc, a, true, on_sharing, r); break;
+    default: rc = friends_db_set_sharing(pc, a, false, on_sharing, r); break;
     }
     if (rc != 0)
         return rc;
-    CHECK(run_until(flag_set, &r.done, 10000));
-    if (changed)
-        *changed = r.changed;
-    return r.err;
+    CHECK(run_until(flag_set, &r->done, 10000));
+    return r->err;
 }
 
 /* The friend ids of user according to the database itself. */
@@ -198,6 +234,40 @@ static long long pair_rows(uint64_t a, uint64_t b)
     return sql_int(sql);
 }
 
+struct consent_result {
+    bool done;
+    int err;
+    size_t n;
+    struct friends_db_consent rows[FRIENDS_DB_CONSENT_MAX];
+};
+
+static void on_consent(int err, const struct friends_db_consent *rows, size_t n, void *arg)
+{
+    struct consent_result *r = arg;
+    r->done = true;
+    r->err = err;
+    r->n = n;
+    if (n)
+        memcpy(r->rows, rows, n * sizeof *rows);
+}
+
+struct requests_result {
+    bool done;
+    int err;
+    size_t n;
+    struct friends_db_request rows[128];
+};
+
+static void on_requests(int err, const struct friends_db_request *rows, size_t n, void *arg)
+{
+    struct requests_result *r = arg;
+    r->done = true;
+    r->err = err;
+    r->n = n < 128 ? n : 128;
+    if (n)
+        memcpy(r->rows, rows, r->n * sizeof *rows);
+}
+
 static void test_friends(struct pg_conn *pc)
 {
     int64_t t0 = now_ms();
@@ -227,9 +297,17 @@ static void test_friends(struct pg_conn *pc)
     CHECK_EQ(friends_db_load(pc, 0, on_load, &loads[0]), FRIENDS_DB_ERR_INVALID);
     CHECK_EQ(friends_db_load(pc, (uint64_t)INT64_MAX + 1, on_load, &loads[0]),
              FRIENDS_DB_ERR_INVALID);
-    CHECK_EQ(change_sync(pc, OP_ADD, 5, 5, NULL), FRIENDS_DB_ERR_INVALID);
+    CHECK_EQ(change_sync(pc, OP_UNFRIEND, 5, 5, NULL), FRIENDS_DB_ERR_INVALID);
+    CHECK_EQ(change_sync(pc, OP_BLOCK, 5, 0, NULL), FRIENDS_DB_ERR_INVALID);
 
-    /* Add and remove a pair that are not friends. */
+    /* A user exists from first sight: loading a new id makes its row. */
+    struct load_result *fresh = load_sync(pc, 7000000000000ULL);
+    CHECK(fresh->err == 0 && fresh->n == 0);
+    free(fresh);
+    CHECK_EQ(sql_int("SELECT count(*) FROM users WHERE id = 7000000000000 AND NOT sharing"), 1);
+
+    /* A pair that are not friends: a request alone changes nothing; the
+     * other's acceptance makes the friendship, both rows. */
     PGresult *res = PQexec(db, "SELECT a.id, b.id FROM users a, users b WHERE a.id < b.id"
                                " AND a.id <= 200 AND b.id <= 200 AND NOT EXISTS (SELECT 1"
                                " FROM friendships f WHERE f.user_id = a.id AND f.friend_id = b.id)"
@@ -238,9 +316,20 @@ static void test_friends(struct pg_conn *pc)
     uint64_t a = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     uint64_t b = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
-    bool changed = false;
-    CHECK_EQ(change_sync(pc, OP_ADD, a, b, &changed), 0);
-    CHECK(changed);
+    struct done_result r;
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, b, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_NO_REQUEST);
+    CHECK_EQ(change_sync(pc, OP_REQUEST, a, b, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_REQUESTED);
+    CHECK_EQ(pair_rows(a, b), 0);
+    struct requests_result *rq = calloc(1, sizeof *rq);
+    CHECK_EQ(friends_db_requests(pc, b, on_requests, rq), 0);
+    CHECK(run_until(flag_set, &rq->done, 10000));
+    CHECK(rq->err == 0 && rq->n == 1 && rq->rows[0].incoming && rq->rows[0].other == a &&
+          rq->rows[0].at_ms > 1700000000000LL);
+    free(rq);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, b, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_FRIENDS);
     CHECK_EQ(pair_rows(a, b), 2);
     struct load_result *la = load_sync(pc, a), *lb = load_sync(pc, b);
     bool a_has_b = false, b_has_a = false;
@@ -251,51 +340,87 @@ static void test_friends(struct pg_conn *pc)
     CHECK(a_has_b && b_has_a);
     free(la);
     free(lb);
-    CHECK_EQ(change_sync(pc, OP_ADD, b, a, &changed), 0);
-    CHECK(!changed);
-    CHECK_EQ(change_sync(pc, OP_REMOVE, b, a, &changed), 0);
-    CHECK(changed);
+    CHECK_EQ(change_sync(pc, OP_UNFRIEND, b, a, &r), 0);
+    CHECK(r.changed);
     CHECK_EQ(pair_rows(a, b), 0);
-    CHECK_EQ(change_sync(pc, OP_REMOVE, a, b, &changed), 0);
-    CHECK(!changed);
-    CHECK_EQ(change_sync(pc, OP_ADD, a, 9000000000000ULL, NULL), FRIENDS_DB_ERR_NO_USER);
+    CHECK_EQ(change_sync(pc, OP_UNFRIEND, a, b, &r), 0);
+    CHECK(!r.changed);
+    /* Decline. */
+    CHECK_EQ(change_sync(pc, OP_REQUEST, a, b, &r), 0);
+    CHECK_EQ(change_sync(pc, OP_REQUEST_DEL, b, a, &r), 0);
+    CHECK(r.changed);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, b, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_NO_REQUEST);
+    /* A request to an id that is no user answers like any other. */
+    CHECK_EQ(change_sync(pc, OP_REQUEST, a, 9000000000000ULL, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_REQUESTED);
+    /* Blocks: the friendship ends, requests are swallowed. */
+    CHECK_EQ(change_sync(pc, OP_REQUEST, a, b, &r), 0);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, b, a, &r), 0);
+    CHECK_EQ(change_sync(pc, OP_BLOCK, b, a, &r), 0);
+    CHECK(r.changed && r.were_friends);
+    CHECK_EQ(pair_rows(a, b), 0);
+    CHECK_EQ(change_sync(pc, OP_REQUEST, a, b, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_REQUESTED);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, b, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_NO_REQUEST);
+    CHECK_EQ(change_sync(pc, OP_REQUEST, b, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_BLOCKED);
+    CHECK_EQ(change_sync(pc, OP_UNBLOCK, b, a, &r), 0);
+    CHECK(r.changed);
 
     /* The cap: user 1000000 gets exactly 5000 friends. */
     sql_int("INSERT INTO users (id) SELECT g FROM generate_series(1000000, 1005000) g");
     sql_int("INSERT INTO friendships (user_id, friend_id)"
             " SELECT 1000000, g FROM generate_series(1000001, 1005000) g"
             " UNION ALL SELECT g, 1000000 FROM generate_series(1000001, 1005000) g");
-    CHECK_EQ(change_sync(pc, OP_ADD, 1000000, a, NULL), FRIENDS_DB_ERR_LIMIT);
-    CHECK_EQ(change_sync(pc, OP_ADD, a, 1000000, NULL), FRIENDS_DB_ERR_LIMIT);
+    CHECK_EQ(change_sync(pc, OP_REQUEST, a, 1000000, &r), 0);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, 1000000, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_FRIEND_LIMIT);
     CHECK_EQ(pair_rows(a, 1000000), 0);
     struct load_result *big = load_sync(pc, 1000000);
     CHECK_EQ(big->err, 0);
     CHECK_EQ(big->n, FRIENDS_DB_MAX_FRIENDS);
     CHECK(big->ids[0] == 1000001 && big->ids[big->n - 1] == 1005000);
     free(big);
-    /* One below the cap, one add fits, the next is refused again. */
-    CHECK_EQ(change_sync(pc, OP_REMOVE, 1000000, 1005000, &changed), 0);
-    CHECK(changed);
-    CHECK_EQ(change_sync(pc, OP_ADD, a, 1000000, &changed), 0);
-    CHECK(changed);
+    /* One below the cap, the pending request fits, the next is refused again. */
+    CHECK_EQ(change_sync(pc, OP_UNFRIEND, 1000000, 1005000, &r), 0);
+    CHECK(r.changed);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, 1000000, a, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_FRIENDS);
     CHECK_EQ(sql_int("SELECT count(*) FROM friendships WHERE user_id = 1000000"), 5000);
-    CHECK_EQ(change_sync(pc, OP_ADD, 1000000, b, NULL), FRIENDS_DB_ERR_LIMIT);
+    CHECK_EQ(change_sync(pc, OP_REQUEST, b, 1000000, &r), 0);
+    CHECK_EQ(change_sync(pc, OP_ACCEPT, 1000000, b, &r), 0);
+    CHECK_EQ(r.status, FRIENDS_DB_FRIEND_LIMIT);
     CHECK_EQ(pair_rows(b, 1000000), 0);
-    printf("# friends: cap of %d refused with FRIENDS_DB_ERR_LIMIT (%s)\n",
-           FRIENDS_DB_MAX_FRIENDS, friends_db_strerror(FRIENDS_DB_ERR_LIMIT));
 
-    /* Sharing. */
+    /* Sharing, and the consent version each change makes. */
     char sql[120];
     snprintf(sql, sizeof sql, "SELECT sharing::int FROM users WHERE id = %" PRIu64, a);
-    CHECK_EQ(change_sync(pc, OP_SHARING_OFF, a, 0, &changed), 0);
-    CHECK(changed);
+    CHECK_EQ(change_sync(pc, OP_SHARING_OFF, a, 0, &r), 0);
+    CHECK(r.changed);
+    uint64_t v_off = r.version;
     CHECK_EQ(sql_int(sql), 0);
-    CHECK_EQ(change_sync(pc, OP_SHARING_OFF, a, 0, &changed), 0);
-    CHECK(!changed);
-    CHECK_EQ(change_sync(pc, OP_SHARING_ON, a, 0, &changed), 0);
-    CHECK(changed);
+    CHECK_EQ(change_sync(pc, OP_SHARING_OFF, a, 0, &r), 0);
+    CHECK(!r.changed && r.version == v_off);
+    CHECK_EQ(change_sync(pc, OP_SHARING_ON, a, 0, &r), 0);
+    CHECK(r.changed && r.version == v_off + 1);
     CHECK_EQ(sql_int(sql), 1);
-    CHECK_EQ(change_sync(pc, OP_SHARING_ON, 9000000000000ULL, 0, NULL), FRIENDS_DB_ERR_NO_USER);
+    struct consent_result *cr = calloc(1, sizeof *cr);
+    uint64_t ask[] = {b, a, 8999999999999ULL};
+    CHECK_EQ(friends_db_consent(pc, ask, 3, on_consent, cr), 0);
+    CHECK(run_until(flag_set, &cr->done, 10000));
+    CHECK(cr->err == 0 && cr->n == 3);
+    for (size_t i = 0; i < cr->n; i++) {
+        if (cr->rows[i].user == a)
+            CHECK(cr->rows[i].sharing && cr->rows[i].version == v_off + 1);
+        else if (cr->rows[i].user == 8999999999999ULL)
+            CHECK(!cr->rows[i].sharing && cr->rows[i].version == 0);
+        else
+            CHECK(cr->rows[i].user == b && cr->rows[i].version >= 1);
+    }
+    CHECK_EQ(friends_db_consent(pc, ask, 0, on_consent, cr), FRIENDS_DB_ERR_INVALID);
+    free(cr);
     printf("# friends: done in %lld ms\n", (long long)(now_ms() - t0));
 }
 

@@ -123,6 +123,36 @@ static void test_round_trip_phone(void)
     CHECK(n > 0 && from_phone(out, (size_t)n, &m, &why) == 0);
     CHECK(m.init.token_len == PROTO_TOKEN_MAX);
 
+    n = proto_msg_encode_refresh(out, sizeof(out), token, strlen(token));
+    CHECK(n > 0 && from_phone(out, (size_t)n, &m, &why) == 0);
+    CHECK(m.type == PROTO_MSG_REFRESH && m.init.token_len == strlen(token) &&
+          memcmp(m.init.token, token, strlen(token)) == 0);
+    CHECK(proto_msg_encode_refresh(out, sizeof(out), token, 0) == PROTO_ERR_INVALID);
+    CHECK(phone_spec("{1 s:t s:refresh", &m, &why) == PROTO_ERR_SCHEMA);
+    CHECK(strcmp(proto_msg_type_name(PROTO_MSG_REFRESH), "refresh") == 0);
+
+    /* PROTO_NEARBY_SIZE_MAX is exact for the widest entries, so a buffer of
+     * that size never fails (64-bit ids take 68 bytes, not 64). */
+    {
+        static uint8_t big[PROTO_NEARBY_SIZE_MAX(70000)];
+        struct proto_nearby_writer w;
+        struct proto_friend wide = {UINT64_MAX, -89.5, -179.5, UINT64_MAX, 12345.678};
+
+        CHECK(proto_nearby_begin(&w, big, PROTO_NEARBY_SIZE_MAX(70000), 8.047) == 0);
+        for (int i = 0; i < 70000; i++)
+            CHECK(proto_nearby_add(&w, &wide) == 0);
+        CHECK(proto_nearby_finish(&w) == (int)PROTO_NEARBY_SIZE_MAX(70000));
+        /* One friend: a fixarray header, 4 bytes under the bound, and exact. */
+        CHECK(proto_nearby_begin(&w, big, PROTO_NEARBY_SIZE_MAX(1) - 4, 8.047) == 0);
+        proto_nearby_add(&w, &wide);
+        CHECK(proto_nearby_finish(&w) == (int)PROTO_NEARBY_SIZE_MAX(1) - 4);
+        CHECK(proto_nearby_begin(&w, big, PROTO_NEARBY_SIZE_MAX(1) - 5, 8.047) == 0);
+        proto_nearby_add(&w, &wide);
+        CHECK(proto_nearby_finish(&w) == PROTO_ERR_NOSPACE);
+    }
+    CHECK(strcmp(proto_code_name(PROTO_CODE_TOKEN_EXPIRED), "token_expired") == 0);
+    CHECK(proto_code_parse("busy", 4) == PROTO_CODE_BUSY);
+
     const double coords[][2] = {{0, 0},          {90, 180},   {-90, -180}, {52.520008, 13.404954},
                                 {-33.8688, 151.2093}, {1e-300, -1e-300}, {-0.0, 0.0}};
     const uint64_t stamps[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ull,

@@ -591,22 +591,29 @@ static void test_cache(const char *addr)
     uint64_t users[1200];
     struct mget_result *m;
     double lat, lng;
-    uint64_t ts;
+    uint64_t ts, consent;
     char buf[LOCATION_CACHE_VALUE_MAX];
 
     /* the value codec is strict */
-    int n = location_cache_encode(buf, sizeof buf, -90.0, 180.0, 18446744073709551615u);
-    CHECK(n > 0 && strcmp(buf, "-90.0000000,180.0000000,18446744073709551615") == 0, "%s", buf);
-    CHECK(location_cache_decode(buf, (size_t)n, &lat, &lng, &ts) == 0 && lat == -90.0 &&
-              lng == 180.0 && ts == UINT64_MAX, "decode extremes");
-    const char *bad[] = { "", "1.0,2.0,3", "01.0000000,2.0000000,3", "1.0000000,2.0000000,",
-                          "1.0000000,2.0000000,03", "1.0000000,2.0000000,18446744073709551616",
-                          "90.0000001,0.0000000,1", "1.0000000,2.0000000,3 ", "+1.0000000,2.0000000,3",
-                          "1e1.0000000,2.0000000,3", "1.0000000;2.0000000,3", "nan" };
+    int n = location_cache_encode(buf, sizeof buf, -90.0, -180.0, 18446744073709551615u,
+                                  18446744073709551615u);
+    CHECK(n > 0 && strcmp(buf, "-90.0000000,-180.0000000,18446744073709551615,"
+                               "18446744073709551615") == 0, "%s", buf);
+    CHECK(location_cache_decode(buf, (size_t)n, &lat, &lng, &ts, &consent) == 0 && lat == -90.0 &&
+              lng == -180.0 && ts == UINT64_MAX && consent == UINT64_MAX, "decode extremes");
+    CHECK(location_cache_decode("0.0000000,0.0000000,0,0", 23, &lat, &lng, &ts, &consent) == 0 &&
+              ts == 0 && consent == 0, "decode zeros");
+    const char *bad[] = { "", "1.0,2.0,3,1", "01.0000000,2.0000000,3,1", "1.0000000,2.0000000,",
+                          "1.0000000,2.0000000,03,1", "1.0000000,2.0000000,18446744073709551616,1",
+                          "90.0000001,0.0000000,1,1", "1.0000000,2.0000000,3,1 ", "+1.0000000,2.0000000,3,1",
+                          "1e1.0000000,2.0000000,3,1", "1.0000000;2.0000000,3,1", "nan",
+                          "1.0000000,2.0000000,3", "1.0000000,2.0000000,3,", "1.0000000,2.0000000,3,01",
+                          "1.0000000,2.0000000,3,1,1", "1.0000000,2.0000000,3,-1",
+                          "1.0000000,2.0000000,3,18446744073709551616" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(location_cache_decode(bad[i], strlen(bad[i]), &lat, &lng, &ts) != 0, "accepted '%s'",
-              bad[i]);
-    CHECK(location_cache_encode(buf, sizeof buf, NAN, 0, 0) < 0, "encode nan");
+        CHECK(location_cache_decode(bad[i], strlen(bad[i]), &lat, &lng, &ts, &consent) != 0,
+              "accepted '%s'", bad[i]);
+    CHECK(location_cache_encode(buf, sizeof buf, NAN, 0, 0, 1) < 0, "encode nan");
 
     CHECK(cache != NULL, "location_cache_new");
     CHECK(run_until(cache_up, cache, 5000) >= 0, "cache up: %s", location_cache_last_error(cache));
@@ -616,7 +623,8 @@ static void test_cache(const char *addr)
         users[i] = 9000000000000000000u + i;
         if (i % 3 != 2)
             CHECK(location_cache_set(cache, users[i], -45.0 + (double)i * 0.0123456789,
-                                     100.0 - (double)i * 0.0987654321, 1700000000000u + i, 600) == 0,
+                                     100.0 - (double)i * 0.0987654321, 1700000000000u + i, i + 1,
+                                     600) == 0,
                   "set %zu", i);
     }
     uint64_t t0 = now_ms();
@@ -630,7 +638,8 @@ static void test_cache(const char *addr)
             continue;
         }
         CHECK(e->present && e->lat == seven(-45.0 + (double)i * 0.0123456789) &&
-                  e->lng == seven(100.0 - (double)i * 0.0987654321) && e->ts == 1700000000000u + i,
+                  e->lng == seven(100.0 - (double)i * 0.0987654321) && e->ts == 1700000000000u + i &&
+                  e->consent == i + 1,
               "entry %zu: present %d %.9f %.9f %" PRIu64, i, e->present, e->lat, e->lng, e->ts);
     }
     note("cache: 800 SET + MGET of 1200 (3 chunks) in %" PRIu64 " ms", now_ms() - t0);
@@ -646,7 +655,7 @@ static void test_cache(const char *addr)
     CHECK(st.bad_values == 1, "bad_values %" PRIu64, st.bad_values);
 
     /* TTL expiry */
-    CHECK(location_cache_set(cache, 42, 1.5, 2.5, 3, 1) == 0, "set ttl 1");
+    CHECK(location_cache_set(cache, 42, 1.5, 2.5, 3, 1, 1) == 0, "set ttl 1");
     m = mget(cache, (const uint64_t[]){ 42 }, 1);
     CHECK(m->entries[0].present && m->entries[0].lat == 1.5 && m->entries[0].lng == 2.5 &&
               m->entries[0].ts == 3, "ttl entry before expiry");

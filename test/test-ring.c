@@ -34,7 +34,17 @@ static void test_pinned_hashes(void)
         snprintf(expect, sizeof(expect), "u:%" PRIu64, id);
         CHECK(strcmp(channel, expect) == 0 && len == strlen(expect));
         CHECK(ring_user_hash(id) == ring_hash(expect, len));
+        CHECK(ring_channel_user(channel, len) == id);
     }
+    /* The parser takes exactly what the writer writes; 0 means "not one". */
+    CHECK(ring_channel_user("u:18446744073709551615", 22) == UINT64_MAX);
+    CHECK(ring_channel_user("u:18446744073709551616", 22) == 0);
+    CHECK(ring_channel_user("u:042", 5) == 0);
+    CHECK(ring_channel_user("u:", 2) == 0);
+    CHECK(ring_channel_user("u:4x", 4) == 0);
+    CHECK(ring_channel_user("g:42", 4) == 0);
+    CHECK(ring_channel_user("hb:gw1", 6) == 0);
+    CHECK(ring_channel_user("u:42", 3) == 4);
 }
 
 static void test_validation(void)

@@ -76,6 +76,8 @@ static void place(struct channels *table, uint64_t user, double lat, double lng,
 
     channels_set_position(ch, lat, lng, ts);
     ch->ts = ts; /* 0: no position */
+    ch->synced = 1;
+    ch->sharing = 1;
     CHECK(proto_friend_frame_init(&frame, user, lat, lng, ts) == 0);
     for (uint32_t i = 0; i < ch->watcher_count; i++) {
         struct session *s = ch->watchers[i];
@@ -105,6 +107,11 @@ static void test_one_session(void)
     session_set_position(a, 48.8566, 2.3522, 1);
     channels_set_position(channels_get(table, 2), 48.8656, 2.3522, 1000);
     channels_set_position(channels_get(table, 3), 49.75, 2.3522, 1000);
+    channels_set_position(channels_get(table, 4), 48.8566, 2.3522, 1000);
+    channels_get(table, 2)->synced = channels_get(table, 2)->sharing = 1;
+    channels_get(table, 3)->synced = channels_get(table, 3)->sharing = 1;
+    /* 4 is right here, but its consent is not read yet: never shown. */
+    channels_get(table, 4)->sharing = 1;
     len = session_encode_nearby(a, buf, sizeof(buf));
     CHECK(len > 0);
     CHECK(proto_msg_decode_from_gateway(buf, (size_t)len, &msg, &reason) == 0);
@@ -157,6 +164,40 @@ static void test_one_session(void)
     session_clear_friends(a, table, &sink);
     CHECK(channels_count(table) == 0);
     CHECK(released[2] == 1 && released[3] == 1 && released[4] == 1);
+    channels_free(table);
+}
+
+/* A position is shown only while its channel is synced and says the friend
+ * shares: the session asks channel_visible, whatever the position says. */
+static void test_consent_gates(void)
+{
+    struct channels *table = channels_new();
+    struct session *a = &sessions[2];
+    uint64_t friend_id = 7;
+    struct channel *ch;
+
+    memset(&phones[2], 0, sizeof(phones[2]));
+    session_init(a, 6, 8.047);
+    CHECK(session_set_friends(a, table, &friend_id, 1, &sink) == 0);
+    session_moved(a, 48.8566, 2.3522, 1, &sink);
+    ch = channels_get(table, 7);
+    channels_set_position(ch, 48.8567, 2.3522, 1000);
+    ch->sharing = 1;
+    session_friend_changed(a, session_find_friend(a, 7), NULL, &sink);
+    CHECK(phones[2].frames == 0); /* not synced */
+    ch->synced = 1;
+    ch->sharing = 0;
+    session_friend_changed(a, session_find_friend(a, 7), NULL, &sink);
+    session_moved(a, 48.8566, 2.3523, 2, &sink);
+    CHECK(phones[2].frames == 0); /* not sharing */
+    ch->sharing = 1;
+    session_friend_changed(a, session_find_friend(a, 7), NULL, &sink);
+    CHECK(phones[2].frames == 1 && phones[2].shown[7] == 1);
+    ch->sharing = 0; /* sharing off, the position still held: gone */
+    session_friend_changed(a, session_find_friend(a, 7), NULL, &sink);
+    CHECK(phones[2].frames == 2 && phones[2].shown[7] == 0);
+    CHECK(phones[2].foreign == 0);
+    session_clear_friends(a, table, &sink);
     channels_free(table);
 }
 
@@ -260,6 +301,7 @@ int main(void)
 {
     test_large_values();
     test_one_session();
+    test_consent_gates();
     test_property();
     return failures ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -43,7 +44,7 @@ static int verify_n(const uint8_t *k, size_t klen, const char *tok, size_t len, 
         fprintf(stderr, "token_verify wrote *user_id on failure %d\n", r);
         failures++;
     }
-    if (r > 0 || r < TOKEN_ERR_CRYPTO) {
+    if (r > 0 || r < TOKEN_ERR_KEY_MODE) {
         fprintf(stderr, "token_verify returned %d, outside the enum\n", r);
         failures++;
     }
@@ -115,7 +116,14 @@ static void test_pinned_vectors(void)
     static const char pinned42[] =
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsImV4cCI6MjAwMDAwMDAwMH0."
         "KXWajbMVLtpt9lDw_aG32i-3p-sgnozHCHmBS2Dsr34";
+    /* sub 2^63-1 (the largest user id) and exp 2^63-1, signed with Python's
+     * hmac over the same key. */
     static const char pinned_max[] =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+        "eyJzdWIiOiI5MjIzMzcyMDM2ODU0Nzc1ODA3IiwiZXhwIjo5MjIzMzcyMDM2ODU0Nzc1ODA3fQ."
+        "jR4AO4mAdZH9YECubv1_YFKT9UVHDBQyEkTKyE-rKMI";
+    /* sub 2^64-1: validly signed, but no user id. */
+    static const char pinned_u64max[] =
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
         "eyJzdWIiOiIxODQ0Njc0NDA3MzcwOTU1MTYxNSIsImV4cCI6OTIyMzM3MjAzNjg1NDc3NTgwN30."
         "rXoy4jh2vGPAxBOSXWnHP99-NAuIAuRYWZPHIsTde4s";
@@ -126,10 +134,15 @@ static void test_pinned_vectors(void)
     CHECK(strcmp(out, pinned42) == 0);
     CHECK(verify(pinned42, NOW, &id) == 0 && id == 42);
 
-    CHECK(token_sign(key, KEYLEN, UINT64_MAX, INT64_MAX, out, sizeof out) ==
+    CHECK(token_sign(key, KEYLEN, (uint64_t)INT64_MAX, INT64_MAX, out, sizeof out) ==
           (int)strlen(pinned_max));
     CHECK(strcmp(out, pinned_max) == 0);
-    CHECK(verify(pinned_max, INT64_MAX - 1, &id) == 0 && id == UINT64_MAX);
+    CHECK(verify(pinned_max, INT64_MAX - 1, &id) == 0 && id == (uint64_t)INT64_MAX);
+    id = 7;
+    CHECK(verify(pinned_u64max, INT64_MAX - 1, &id) == TOKEN_ERR_NO_SUB && id == 7);
+    CHECK(token_sign(key, KEYLEN, UINT64_MAX, EXP, out, sizeof out) == TOKEN_ERR_NO_SUB);
+    CHECK(token_sign(key, KEYLEN, (uint64_t)INT64_MAX + 1, EXP, out, sizeof out) == TOKEN_ERR_NO_SUB);
+    CHECK(token_sign(key, KEYLEN, 0, EXP, out, sizeof out) == TOKEN_ERR_NO_SUB);
 
     /* RFC 7515 appendix A.1: an external HS256 example (with CRLF inside its
      * JSON). Its signature must check out; it then fails only for lack of sub. */
@@ -154,7 +167,7 @@ static void test_pinned_vectors(void)
 
 static void test_round_trip(void)
 {
-    static const uint64_t ids[] = { 0, 1, 42, 1000000007, (uint64_t)INT64_MAX, UINT64_MAX };
+    static const uint64_t ids[] = { 1, 42, 1000000007, (uint64_t)INT64_MAX };
     char out[TOKEN_LEN_MAX + 1];
 
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
@@ -233,10 +246,9 @@ static void test_sub_claim(void)
     } good[] = {
         { "{\"sub\":\"42\",\"exp\":2000000000}", 42 },
         { "{\"sub\":42,\"exp\":2000000000}", 42 },
-        { "{\"sub\":0,\"exp\":2000000000}", 0 },
-        { "{\"sub\":\"0\",\"exp\":2000000000}", 0 },
-        { "{\"sub\":\"18446744073709551615\",\"exp\":2000000000}", UINT64_MAX },
-        { "{\"sub\":18446744073709551615,\"exp\":2000000000}", UINT64_MAX },
+        { "{\"sub\":1,\"exp\":2000000000}", 1 },
+        { "{\"sub\":\"9223372036854775807\",\"exp\":2000000000}", (uint64_t)INT64_MAX },
+        { "{\"sub\":9223372036854775807,\"exp\":2000000000}", (uint64_t)INT64_MAX },
         { "{\"exp\":2000000000,\"sub\":\"7\"}", 7 },
         { " {\r\n\t\"sub\" : \"7\" ,\n \"exp\" : 2000000000 } \n", 7 },
         { "{\"s\\u0075b\":\"\\u0038\",\"exp\":2000000000}", 8 }, /* escapes decoded */
@@ -247,6 +259,11 @@ static void test_sub_claim(void)
     static const char *bad[] = {
         "{\"exp\":2000000000}",
         "{\"sub\":\"\",\"exp\":2000000000}",
+        "{\"sub\":0,\"exp\":2000000000}",
+        "{\"sub\":\"0\",\"exp\":2000000000}",
+        "{\"sub\":\"9223372036854775808\",\"exp\":2000000000}",
+        "{\"sub\":9223372036854775808,\"exp\":2000000000}",
+        "{\"sub\":\"18446744073709551615\",\"exp\":2000000000}",
         "{\"sub\":\"18446744073709551616\",\"exp\":2000000000}",
         "{\"sub\":18446744073709551616,\"exp\":2000000000}",
         "{\"sub\":\"99999999999999999999999999999999999999999999\",\"exp\":2000000000}",
@@ -578,20 +595,76 @@ static void test_sign_errors(void)
     CHECK(token_sign(key, KEYLEN, 42, -1, out, sizeof out) == TOKEN_ERR_NO_EXP);
     CHECK(token_sign(key, KEYLEN, 42, INT64_MIN, out, sizeof out) == TOKEN_ERR_NO_EXP);
 
-    for (int e = TOKEN_ERR_IO; e <= 0; e++) {
+    for (int e = TOKEN_ERR_KEY_MODE; e <= 0; e++) {
         const char *s = token_strerror(e);
         CHECK(s && strcmp(s, "unknown token error") != 0);
-        for (int f = TOKEN_ERR_IO; f < e; f++)
+        for (int f = TOKEN_ERR_KEY_MODE; f < e; f++)
             CHECK(strcmp(s, token_strerror(f)) != 0);
     }
     CHECK(strcmp(token_strerror(-100), "unknown token error") == 0);
     CHECK(strcmp(token_strerror(5), "unknown token error") == 0);
 }
 
+/* check: token_check of TOK with POLICY; the claims are written only on success. */
+static int check(const char *tok, const struct token_policy *policy, struct token_claims *out)
+{
+    size_t len = strlen(tok);
+    const char *copy = guard_put(&guard, tok, len);
+    struct token_claims before = *out;
+    int r = token_check(key, KEYLEN, copy, len, NOW, policy, out);
+
+    if (r != 0 && (out->user != before.user || out->exp != before.exp)) {
+        fprintf(stderr, "token_check wrote the claims on failure %d\n", r);
+        failures++;
+    }
+    return r;
+}
+
+static void test_policy(void)
+{
+    static const char aud[] = "nearby", iss[] = "https://auth.example.com/very/long/issuer/name/"
+                                                 "that/needs/more/than/thirty/two/bytes";
+    struct token_policy none = {0}, with_aud = {aud, sizeof aud - 1, NULL, 0},
+                        both = {aud, sizeof aud - 1, iss, sizeof iss - 1};
+    struct token_claims c = {0, 0};
+    char payload[512];
+
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000}"), NULL, &c) == 0);
+    CHECK(c.user == 42 && c.exp == 2000000000);
+    c = (struct token_claims){7, 7};
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000}"), &none, &c) == 0 && c.user == 42);
+    /* A required aud must be there and equal; without a policy any aud is fine. */
+    c = (struct token_claims){7, 7};
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000}"), &with_aud, &c) ==
+          TOKEN_ERR_BAD_AUDIENCE && c.user == 7);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearbyx\"}"), &with_aud, &c) ==
+          TOKEN_ERR_BAD_AUDIENCE);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearb\"}"), &with_aud, &c) ==
+          TOKEN_ERR_BAD_AUDIENCE);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\"}"), &with_aud, &c) == 0);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"other\"}"), NULL, &c) == 0);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":7}"), NULL, &c) ==
+          TOKEN_ERR_MALFORMED);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":[\"nearby\"]}"), &with_aud, &c) ==
+          TOKEN_ERR_MALFORMED);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"a\",\"aud\":\"nearby\"}"),
+                &with_aud, &c) == TOKEN_ERR_MALFORMED);
+    snprintf(payload, sizeof payload, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\",\"iss\":\"%s\"}", iss);
+    CHECK(check(make(HS256, payload), &both, &c) == 0);
+    snprintf(payload, sizeof payload, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\",\"iss\":\"%.*s\"}",
+             (int)sizeof iss - 2, iss);
+    CHECK(check(make(HS256, payload), &both, &c) == TOKEN_ERR_BAD_ISSUER);
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\"}"), &both, &c) ==
+          TOKEN_ERR_BAD_ISSUER);
+    /* Expiry is reported before the policy. */
+    CHECK(check(make(HS256, "{\"sub\":\"42\",\"exp\":1000}"), &both, &c) == TOKEN_ERR_EXPIRED);
+}
+
+/* Writes a key file as it should be: the owner's alone. */
 static void write_file(const char *path, const void *bytes, size_t n)
 {
     FILE *f = fopen(path, "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) {
+    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0 || chmod(path, 0600) != 0) {
         perror(path);
         exit(1);
     }
@@ -618,6 +691,16 @@ static void test_key_load(void)
     CHECK(token_key_load(path, k, sizeof k, &klen) == 0 && klen == 33 && k[32] == '\n');
     write_file(path, "\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7", 32);
     CHECK(token_key_load(path, k, sizeof k, &klen) == 0 && klen == 32 && k[8] == 0);
+    /* A key the group or others may read or write mints tokens for anyone. */
+    static const mode_t refused[] = {0640, 0604, 0620, 0602, 0660, 0644, 0666};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        klen = 12345;
+        CHECK(chmod(path, refused[i]) == 0);
+        CHECK(token_key_load(path, k, sizeof k, &klen) == TOKEN_ERR_KEY_MODE && klen == 12345);
+    }
+    CHECK(chmod(path, 0400) == 0);
+    CHECK(token_key_load(path, k, sizeof k, &klen) == 0 && klen == 32);
+    CHECK(chmod(path, 0600) == 0);
 
     klen = 12345;
     write_file(path, "0123456789abcdef0123456789abcde\n", 32); /* 31 bytes of key */
@@ -755,6 +838,7 @@ int main(int argc, char **argv)
     test_structure();
     test_json_strictness();
     test_sign_errors();
+    test_policy();
     test_key_load();
     test_mutations(rounds);
 

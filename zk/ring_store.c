@@ -10,10 +10,17 @@
 #include <unistd.h>
 
 #include "zk_glue.h"
+#include "zk_probe.h"
 
-#define STORE_SESSION_TIMEOUT_MS 10000
+/* What tools ask for. The client waits 2/3 of it for a server's handshake
+ * before it tries the next one, so with 10 s a hung server of an ensemble
+ * (SIGSTOP, cut off) made a third of all ringctl calls fail their 5 s connect
+ * timeout; at 3 s the next server is tried after 2 s. The server raises it to
+ * its minSessionTimeout (2 ticks). */
+#define STORE_SESSION_TIMEOUT_MS 3000
 #define STORE_UPDATE_TRIES 64
 #define STORE_READ_TRIES 8
+#define STORE_PROBE_MS 1000 /* per server, to explain a failed connect */
 
 /* Every handle made by ring_store_connect shares this watcher: it only wakes
  * whoever waits for a session state. It uses no context pointer, so nothing
@@ -48,15 +55,25 @@ int ring_store_path(const char *root, const char *name, char *path)
     return zk_glue_ring_path(root, name, path, NULL, 0);
 }
 
+static int store_connect(const char *hosts, int timeout_ms, int session_timeout_ms, int probe,
+                         zhandle_t **out, char *errbuf, size_t errlen);
+
 int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out, char *errbuf,
                        size_t errlen)
 {
-    return ring_store_connect_session(hosts, timeout_ms, STORE_SESSION_TIMEOUT_MS, out, errbuf,
-                                      errlen);
+    return store_connect(hosts, timeout_ms, STORE_SESSION_TIMEOUT_MS, 1, out, errbuf, errlen);
 }
 
 int ring_store_connect_session(const char *hosts, int timeout_ms, int session_timeout_ms,
                                zhandle_t **out, char *errbuf, size_t errlen)
+{
+    return store_connect(hosts, timeout_ms, session_timeout_ms, 0, out, errbuf, errlen);
+}
+
+/* Connects as the header says; with probe set, a failure asks every server
+ * what it does (zk_probe.h) to say why. */
+static int store_connect(const char *hosts, int timeout_ms, int session_timeout_ms, int probe,
+                         zhandle_t **out, char *errbuf, size_t errlen)
 {
     zhandle_t *zh;
     struct timespec deadline;
@@ -110,6 +127,8 @@ int ring_store_connect_session(const char *hosts, int timeout_ms, int session_ti
         zookeeper_close(zh);
         if (state == ZOO_AUTH_FAILED_STATE)
             zk_glue_err(errbuf, errlen, "ZooKeeper at %s refused to authenticate us", hosts);
+        else if (probe)
+            zk_probe_explain(hosts, timeout_ms, STORE_PROBE_MS, errbuf, errlen);
         else
             zk_glue_err(errbuf, errlen,
                         "cannot reach ZooKeeper at %s within %d ms: is it running? "

@@ -35,13 +35,18 @@ enum ring_store_err {
 
 /* Connects to hosts ("h1:p1,h2:p2") and waits up to timeout_ms for the
  * session. Returns 0 and the handle in *out (close with zookeeper_close), or
- * RING_STORE_ERR_ZK. */
+ * RING_STORE_ERR_ZK. When no session came up, it then asks each server what
+ * it does (up to 1 s each, zk_probe.h) and says in errbuf whether ZooKeeper
+ * has no quorum or is unreachable, and each server's state: give errbuf
+ * 1 KiB. */
 int ring_store_connect(const char *hosts, int timeout_ms, zhandle_t **out,
                        char *errbuf, size_t errlen);
 
 /* The same with the session timeout to ask for (the server bounds it to
- * 2..20 ticks); ring_store_connect asks for 10 s. A daemon that holds
- * ephemeral znodes picks a short one so that they go soon after it dies. */
+ * 2..20 ticks); ring_store_connect asks for 3 s, so that a hung server
+ * of an ensemble delays its connect by 2 s only. A daemon that holds
+ * ephemeral znodes picks a short one so that they go soon after it dies.
+ * It probes no server on failure, so a daemon's retries keep their pace. */
 int ring_store_connect_session(const char *hosts, int timeout_ms, int session_timeout_ms,
                                zhandle_t **out, char *errbuf, size_t errlen);
 

@@ -267,6 +267,23 @@ spawn() {
     SPAWNED_PID=$!
 }
 
+# ---------------------------------------------------------------------------- Redis
+
+# redis_cli PORT ARGS...: redis-cli on 127.0.0.1:PORT (or $REDIS_CLI_HOST:PORT), bounded to
+# $REDIS_CLI_TIMEOUT seconds (default 10), authenticated as the ACL user admin when
+# NEARBY_REDIS_ADMIN_PASSWORD_FILE names that user's password file (as a cluster's
+# cluster.env does); the password goes through the environment, never argv.
+redis_cli() {
+    local port=$1
+    shift
+    if [[ -n ${NEARBY_REDIS_ADMIN_PASSWORD_FILE:-} ]]; then
+        REDISCLI_AUTH=$(<"$NEARBY_REDIS_ADMIN_PASSWORD_FILE") timeout "${REDIS_CLI_TIMEOUT:-10}" \
+            redis-cli --no-auth-warning --user admin -h "${REDIS_CLI_HOST:-127.0.0.1}" -p "$port" "$@"
+    else
+        timeout "${REDIS_CLI_TIMEOUT:-10}" redis-cli -h "${REDIS_CLI_HOST:-127.0.0.1}" -p "$port" "$@"
+    fi
+}
+
 # ---------------------------------------------------------------------------- locking
 
 # lock_dir FILE [SECONDS]: takes an exclusive lock on FILE for the rest of this script

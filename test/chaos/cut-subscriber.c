@@ -23,6 +23,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "../redis-admin.h"
+
 #define CUT_WAIT_MS 10000 /* for the gateway's next connection */
 
 struct subscriber {
@@ -104,6 +106,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cut-subscriber: %s: %s\n", argv[1], c ? c->errstr : "out of memory");
         goto out;
     }
+    if (redis_admin_auth(c, "cut-subscriber") < 0)
+        goto out;
     n = list_subscribers(c, 0, &first, &found);
     if (n != 1 || !found) {
         fprintf(stderr, "cut-subscriber: %d pub/sub clients on %s, want exactly one\n", n,

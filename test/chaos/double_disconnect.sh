@@ -14,7 +14,9 @@ node_port=$((REDIS_BASE + 1))
 
 # numsub_missing FILE: how many channels listed in FILE have no subscriber on r1.
 numsub_missing() {
-    xargs -a "$1" redis-cli -p "$node_port" PUBSUB NUMSUB |
+    local channels
+    mapfile -t channels <"$1"
+    redis_cli "$node_port" PUBSUB NUMSUB "${channels[@]}" |
         awk 'NR % 2 == 0 && $1 == 0 {n++} END {print n + 0}'
 }
 
@@ -24,7 +26,7 @@ chaos_loadgen 30
 chaos_wait_online 60
 sleep 5
 
-redis-cli -p "$node_port" PUBSUB CHANNELS 'u:*' | sort >"$dir/channels-before"
+redis_cli "$node_port" PUBSUB CHANNELS 'u:*' | sort >"$dir/channels-before"
 held=$(wc -l <"$dir/channels-before")
 say "r1 holds $held channels of the gateway"
 ((held >= 5000)) || die "r1 holds only $held channels, want >= 5000 (seed more users)"
@@ -41,7 +43,7 @@ while ((SECONDS - t0 < 10)); do
     sleep 0.2
 done
 say "after the cuts: $missing of $held channels without a subscriber ($((SECONDS - t0)) s after)"
-redis-cli -p "$node_port" PUBSUB CHANNELS 'u:*' | sort >"$dir/channels-after"
+redis_cli "$node_port" PUBSUB CHANNELS 'u:*' | sort >"$dir/channels-after"
 extra=$(comm -13 "$dir/channels-before" "$dir/channels-after" | wc -l)
 # shellcheck disable=SC2034 # read by check
 resubscribed=$(grep -c 'channels subscribed again' "$dir/gateway-gw1.log" || true)

@@ -3,8 +3,9 @@
 # friend graph, nearby-loadgen under load through HAProxy, its figures, the one result line,
 # and a cleanup that stops by PID everything the test started. Sourced, never run.
 #
-# A test sets CHAOS_NAME and CHAOS_LIMIT (seconds), sources this file (which re-runs the test
-# under `timeout CHAOS_LIMIT`), then calls:
+# A test sets CHAOS_NAME and CHAOS_LIMIT (seconds), and CHAOS_ZK=3 for a ZooKeeper ensemble
+# (default 1: one standalone server), sources this file (which re-runs the test under
+# `timeout CHAOS_LIMIT`), then calls:
 #
 #   chaos_up NODES GATEWAYS [scripts/cluster up flags]   the cluster, in a temp directory
 #   chaos_seed USERS AVG_FRIENDS                         scripts/seed-graph
@@ -19,7 +20,9 @@
 #
 # Ports, fixed for the chaos suite (no other test uses them): ZooKeeper 22351, Redis
 # 27100-27199 (27100 the location cache, node rI on 27100+I), PostgreSQL 25530, gateways
-# 28601.., HAProxy 28660.
+# 28601.., HAProxy 28660. With CHAOS_ZK=3 a block of its own, so that an ensemble scenario
+# never meets a one-server one: ZooKeeper zkI on 22390+I (quorum 23390+I, election
+# 23490+I), Redis 27500-27599, PostgreSQL 25560, gateways 28901.., HAProxy 28960.
 #
 # Load: CHAOS_PHONES phones (default 2500), each sending loc every CHAOS_INTERVAL_MS
 # (default 1250, +-20 %: never faster than the gateways' 1/s rate limit), i.e. 2000 updates/s,
@@ -42,19 +45,28 @@ fi
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # redis_cli
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build # scripts/cluster takes ringctl and the gateway from here
 loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
 ringctl=$build/ringctl/ringctl
 
-ZK_PORT=22351 REDIS_BASE=27100 PG_PORT=25530 GW_BASE=28600 LB_PORT=28660
+CHAOS_ZK=${CHAOS_ZK:-1}
+if ((CHAOS_ZK > 1)); then
+    ZK_PORT=22391 ZK_QUORUM_PORT=23391 ZK_ELECTION_PORT=23491
+    REDIS_BASE=27500 PG_PORT=25560 GW_BASE=28900 LB_PORT=28960
+else
+    ZK_PORT=22351 REDIS_BASE=27100 PG_PORT=25530 GW_BASE=28600 LB_PORT=28660
+fi
 ZK=127.0.0.1:$ZK_PORT
-PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=nearby"
+for ((i = 1; i < CHAOS_ZK; i++)); do ZK+=",127.0.0.1:$((ZK_PORT + i))"; done
 CHAOS_PHONES=${CHAOS_PHONES:-2500}
 CHAOS_INTERVAL_MS=${CHAOS_INTERVAL_MS:-1250}
 CHAOS_FRIENDS=${CHAOS_FRIENDS:-10}
 
 dir=$(mktemp -d "/tmp/nearby-chaos-$CHAOS_NAME.XXXXXX")
+PG="host=127.0.0.1 port=$PG_PORT user=nearby_owner dbname=nearby passfile=$dir/pgpass"
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 lg_pid='' SUMMARY='' failed=() done_ok=0 t_start=$SECONDS
 extra_redis=() # ports of Redis servers started beside the cluster (standbys, new nodes)
@@ -127,18 +139,26 @@ for c in curl haproxy redis-cli; do
     command -v "$c" >/dev/null || die "'$c' is missing (scripts/deps installs it)"
 done
 
-# chaos_up NODES GATEWAYS [FLAGS...]: ZooKeeper, NODES pub/sub nodes r1..rNODES, the cache,
-# PostgreSQL, the ring, GATEWAYS gateways and HAProxy; sources DIR/cluster.env.
+# chaos_up NODES GATEWAYS [FLAGS...]: ZooKeeper (CHAOS_ZK servers), NODES pub/sub nodes
+# r1..rNODES, the cache, PostgreSQL, the ring, GATEWAYS gateways and HAProxy; sources
+# DIR/cluster.env.
 chaos_up() {
-    local nodes=$1 gateways=$2 t0=$SECONDS
+    local nodes=$1 gateways=$2 t0=$SECONDS zk_flags=(--zk-port "$ZK_PORT")
     shift 2
-    "$src/scripts/cluster" up --dir "$dir" --redis "$nodes" --gateways "$gateways" \
-        --zk-port "$ZK_PORT" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
+    if ((CHAOS_ZK > 1)); then
+        zk_flags+=(--zk "$CHAOS_ZK" --zk-quorum-port "$ZK_QUORUM_PORT"
+            --zk-election-port "$ZK_ELECTION_PORT")
+    fi
+    "$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis "$nodes" --gateways "$gateways" \
+        "${zk_flags[@]}" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
         --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" "$@" >"$dir/cluster.out" 2>&1 ||
         die "scripts/cluster up failed"
     # shellcheck source=/dev/null
     source "$dir/cluster.env"
-    say "cluster up: $nodes nodes, $gateways gateways in $((SECONDS - t0)) s"
+    [[ $NEARBY_ZK == "$ZK" ]] || die "the cluster's NEARBY_ZK is $NEARBY_ZK, not $ZK"
+    # ringctl (remove) and redis_cli use the cluster's credentials.
+    export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
+    say "cluster up: $nodes nodes, $gateways gateways, $CHAOS_ZK ZooKeeper in $((SECONDS - t0)) s"
 }
 
 # chaos_seed USERS AVG_FRIENDS
@@ -156,12 +176,12 @@ chaos_redis() {
 
 # channels_on PORT: the u:* channels some gateway subscribes on the Redis at PORT, sorted.
 channels_on() {
-    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS 'u:*' | sed '/^$/d' | sort
+    redis_cli "$1" PUBSUB CHANNELS 'u:*' | sed '/^$/d' | sort
 }
 
 # subscriptions_on PORT: how many channels (of any name) are subscribed on the Redis at PORT.
 subscriptions_on() {
-    timeout 10 redis-cli -p "$1" PUBSUB CHANNELS | grep -c . || true
+    redis_cli "$1" PUBSUB CHANNELS | grep -c . || true
 }
 
 # node_pid I: the PID of pub/sub node rI of the cluster.
@@ -172,6 +192,88 @@ node_pid() {
 # gateway_pid I: the PID of gateway gwI.
 gateway_pid() {
     head -n 1 "$dir/gateway-gw$1.pid"
+}
+
+# -- the ZooKeeper ensemble (CHAOS_ZK > 1); servers are numbered 1..CHAOS_ZK
+
+# zk_pid I: the PID of ZooKeeper server zkI.
+zk_pid() {
+    head -n 1 "$dir/zookeeper-$1.pid"
+}
+
+# zk_mode I: what zkI's srvr says it is: leader, follower, "none" while it runs without
+# serving (no quorum), "silent" when it does not answer (stopped, dead).
+zk_mode() {
+    local out
+    out=$(printf srvr | timeout 2 nc -w 1 -N 127.0.0.1 $((ZK_PORT + $1 - 1)) 2>/dev/null) || true
+    if [[ $out =~ Mode:\ ([a-z]+) ]]; then
+        echo "${BASH_REMATCH[1]}"
+    elif [[ $out == *"not currently serving"* ]]; then
+        echo none
+    else
+        echo silent
+    fi
+}
+
+# zk_leader: the I of the server that leads now; fails if none does.
+zk_leader() {
+    local i
+    for ((i = 1; i <= CHAOS_ZK; i++)); do
+        [[ $(zk_mode "$i") != leader ]] || {
+            echo "$i"
+            return 0
+        }
+    done
+    return 1
+}
+
+# zk_wait_leader SECONDS: until some server leads; sets LEADER. Fails after SECONDS.
+zk_wait_leader() {
+    local deadline=$((SECONDS + $1))
+    # shellcheck disable=SC2034 # read by the caller
+    until LEADER=$(zk_leader); do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+}
+
+# zk_server_start I: starts zkI of the cluster's ensemble again (data kept), waits until it serves.
+zk_server_start() {
+    "$src/scripts/zookeeper" start --dir "$dir" --servers "$CHAOS_ZK" --id "$1" \
+        --port "$ZK_PORT" --quorum-port "$ZK_QUORUM_PORT" --election-port "$ZK_ELECTION_PORT" \
+        --tick-ms "$ZK_TICK_MS" >>"$dir/cluster.out" 2>&1
+}
+
+# registrations: each gateway's registration as "ID=SESSION/CZXID", one a line, sorted:
+# a gateway that registered again (a new session) shows other figures.
+registrations() {
+    rctl status --json | python3 -c 'import json, sys
+for g in json.load(sys.stdin)["gateways"]:
+    print("%s=%s/%s" % (g["id"], g["session"], g["czxid"]))' | sort
+}
+
+# gateway_log_count TEXT: how many lines of all the gateways' logs contain TEXT.
+gateway_log_count() {
+    cat "$dir"/gateway-gw*.log | grep -cF -- "$1" || true
+}
+
+# min_pushes SECONDS: samples the loadgen's pushes_per_s once a second for SECONDS; sets
+# MIN_PUSH to the lowest.
+min_pushes() {
+    local end=$((SECONDS + $1)) p
+    MIN_PUSH=''
+    while ((SECONDS < end)); do
+        sleep 1
+        p=$(field pushes_per_s "$(last_status)") || continue
+        [[ -n $MIN_PUSH ]] && ((p >= MIN_PUSH)) || MIN_PUSH=$p
+    done
+}
+
+# gateways_registered N: N gateways listed by 'ringctl status', each with lag 0.
+gateways_registered() {
+    local out
+    out=$(rctl status 2>/dev/null) || return 1
+    [[ $(grep -cE '^gw[0-9]+ .* 0 ' <<<"$out") == "$1" ]]
 }
 
 # rctl ARGS...: ringctl on the cluster, bounded.

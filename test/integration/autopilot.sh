@@ -97,7 +97,7 @@ epoch() { timeout 10 "$ringctl" --zk "$zk" show --json | python3 -c 'import json
 addr() { timeout 10 "$ringctl" --zk "$zk" show --json | python3 -c 'import json,sys; print({x["id"]: x["addr"] for x in json.load(sys.stdin)["nodes"]}.get(sys.argv[1], "-"))' "$1"; }
 
 # -- a cluster with two standbys ------------------------------------------------------
-"$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 2 --zk-port "$zk_port" \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 3 --gateways 2 --zk-port "$zk_port" \
     --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
     --gateway-base-port "$gw_base" --lb-port "$lb_port" --drain-seconds 1 \
     >"$dir/cluster.out" 2>&1 || { cat "$dir/cluster.out"; exit 1; }

@@ -84,7 +84,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # -- up
-"$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 2 --zk-port "$zk_port" \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 3 --gateways 2 --zk-port "$zk_port" \
     --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
     --gateway-base-port "$gw_base" --lb-port "$lb_port" >"$dir/cluster.out" 2>&1 ||
     fail "scripts/cluster up failed"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gateway-redis.sh: the gateway's Redis modules (gateway/pubsub_node.c, gateway/location_cache.c)
+# gateway-redis.sh: the gateway's Redis modules (gateway/pubsub/pubsub_node.c, gateway/stores/location_cache.c)
 # against three real redis-servers: two pub/sub nodes and a location cache. Starts them with
 # scripts/redis in a temp dir and runs the C test, which SIGSTOPs, kills and restarts them.
 #

@@ -26,15 +26,18 @@ if [ ! -d "$src/test/js/node_modules/ws" ]; then
     (cd "$src/test/js" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
 fi
 
-"$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 0 --zk-port "$zk_port" --zk-tick-ms 500 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 3 --gateways 0 --zk-port "$zk_port" --zk-tick-ms 500 \
     --redis-base-port "$redis_base" --pg-port "$pg_port" >"$dir/cluster.out" 2>&1 ||
     { cat "$dir/cluster.out"; exit 1; }
+# Superuser (seeding, checks) and the gateways' own role, passwords in DIR/pgpass.
+export PGPASSFILE=$dir/pgpass
 pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
+pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 "$src/scripts/migrate" --pg "$pg" >/dev/null
 
 # 200 users; a fixed friendship pattern so that every user has some friends and some non-friends.
 psql -q -h 127.0.0.1 -p "$pg_port" -U postgres nearby <<'SQL'
-INSERT INTO users (id) SELECT g FROM generate_series(1, 200) g;
+INSERT INTO users (id, sharing) SELECT g, true FROM generate_series(1, 200) g;
 BEGIN;
 INSERT INTO friendships (user_id, friend_id)
   SELECT a, b FROM generate_series(1, 200) a, generate_series(1, 200) b
@@ -43,10 +46,12 @@ COMMIT;
 SQL
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
 for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
-        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
-        --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
+        --jwt-secret-file "$dir/secret" \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
         --location-ttl "$ttl" \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
@@ -64,7 +69,7 @@ timeout 150 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" --locatio
     --pg-start "$src/scripts/postgres start --dir $dir --port $pg_port" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
     --users 200 --ringctl "$build/ringctl/ringctl --zk 127.0.0.1:$zk_port" \
-    --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4))" \
+    --redis-server-cmd "$src/scripts/redis start --dir $dir --port $((redis_base + 4)) --aclfile $dir/secrets/redis-nodes.acl" \
     --new-node "r4=127.0.0.1:$((redis_base + 4))" \
     --new-node-pidfile "$dir/redis-$((redis_base + 4)).pid" || rc=$?
 

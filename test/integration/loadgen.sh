@@ -36,18 +36,23 @@ fail() {
 # The value of field $2 in summary line $1.
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 
-"$src/scripts/cluster" up --dir "$dir" --redis 3 --zk-port "$zk_port" --zk-tick-ms 500 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 3 --zk-port "$zk_port" --zk-tick-ms 500 \
     --redis-base-port "$redis_base" --pg-port "$pg_port" --gateways 0 >"$dir/cluster.out" 2>&1 ||
     { cat "$dir/cluster.out"; exit 1; }
+# Superuser (seeding, checks) and the gateways' own role, passwords in DIR/pgpass.
+export PGPASSFILE=$dir/pgpass
 pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
+pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 "$src/scripts/migrate" --pg "$pg" >/dev/null
 "$src/scripts/seed-graph" --users "$users" --avg-friends 20 --pg "$pg" >/dev/null
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
 for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
-        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg" \
-        --jwt-secret-file "$dir/secret" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
+        --jwt-secret-file "$dir/secret" \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
 done

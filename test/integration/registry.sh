@@ -58,13 +58,14 @@ start_gateway() { # INDEX [FLAGS...]
     shift
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "$zk" --cache "127.0.0.1:$redis_base" \
-        --pg "host=127.0.0.1 port=$pg_port user=postgres dbname=nearby" \
-        --jwt-secret-file "$dir/jwt-secret" --drain-seconds 1 "$@" \
+        --pg "host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass" \
+        --jwt-secret-file "$dir/jwt-secret" --drain-seconds 1 \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" "$@" \
         >>"$dir/gw$i.log" 2>&1 &
     gw_pids[i]=$!
 }
 
-"$src/scripts/cluster" up --dir "$dir" --redis 2 --gateways 0 --zk-port "$zk_port" \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 2 --gateways 0 --zk-port "$zk_port" \
     --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
     >"$dir/cluster.out" 2>&1 || { cat "$dir/cluster.out"; exit 1; }
 

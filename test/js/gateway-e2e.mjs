@@ -1,17 +1,13 @@
 // gateway-e2e.mjs: phones against real gateways: each phone must see exactly its friends
 // within its radius and nothing about anyone else, through moves, sharing off, live friendship
 // changes, bad input from other phones and a ring change. Exits 1 on any failed check.
-import { createHmac } from 'node:crypto';
 import { exec, execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { encode, decode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
+import { decode, encode, haversine, makeToken, parseArgs, readSecret, sleep } from './lib.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
-  return acc;
-}, []));
-const secret = readFileSync(args.secret, 'utf8').replace(/\r?\n$/, '');
+const args = parseArgs(process.argv);
+const secret = readSecret(args.secret);
 const gateways = args.gateways.split(',');
 const USERS = Number(args.users);
 const RADIUS_KM = 8.047;
@@ -25,13 +21,7 @@ function check(cond, what) {
   }
 }
 
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-function token(user, ttl = 3600) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const token = (user, ttl = 3600) => makeToken(secret, user, ttl);
 
 // The graph test/integration/gateway.sh loads.
 const isFriend = (a, b) => a !== b && (a + b) % 5 === 0;
@@ -39,13 +29,6 @@ const extraFriends = new Set(); // "a,b" pairs added over REST
 const friends = (a, b) => (isFriend(a, b) || extraFriends.has(`${a},${b}`)) && !removed.has(`${a},${b}`);
 const removed = new Set();
 
-function haversine(lat1, lng1, lat2, lng2) {
-  const r = Math.PI / 180, dlat = (lat2 - lat1) * r, dlng = (lng2 - lng1) * r;
-  const h = Math.sin(dlat / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(dlng / 2) ** 2;
-  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(cond, ms, what) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -193,9 +176,15 @@ outer: for (const p of phones) for (const q of phones)
 c.move(a.pos.lat + 0.001, a.pos.lng);
 await sleep(200);
 r = await rest('PUT', a.url, `/v1/friends/${c.user}`, a.user);
-check(r.status === 200, `PUT /v1/friends answers 200 (${r.status} ${r.body})`);
+check(r.status === 405, `PUT /v1/friends/{id} no longer befriends anyone: 405 (${r.status} ${r.body})`);
+r = await rest('POST', a.url, `/v1/friend-requests/${c.user}`, a.user);
+check(r.status === 202 && JSON.parse(r.body).status === 'requested', `a friend request answers 202 requested (${r.status} ${r.body})`);
+await sleep(500);
+check(!a.view.has(c.user) && !c.view.has(a.user), 'a pending request shows neither to the other');
+r = await rest('PUT', c.url, `/v1/friend-requests/${a.user}/accept`, c.user);
+check(r.status === 200 && JSON.parse(r.body).status === 'friends', `accepting answers 200 friends (${r.status} ${r.body})`);
 extraFriends.add(`${a.user},${c.user}`); extraFriends.add(`${c.user},${a.user}`);
-await waitFor(() => a.view.has(c.user) && c.view.has(a.user), 1000, 'a new friendship shows both ways within 1 s');
+await waitFor(() => a.view.has(c.user) && c.view.has(a.user), 1000, 'an accepted friendship shows both ways within 1 s');
 r = await rest('GET', a.url, '/v1/friends', a.user);
 check(r.status === 200 && JSON.parse(r.body).friends.includes(c.user), `GET /v1/friends lists the new friend (${r.body})`);
 r = await rest('DELETE', c.url, `/v1/friends/${a.user}`, c.user);

@@ -24,6 +24,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "../redis-admin.h"
 #include "ring.h"
 
 #define RING_TEXT_MAX (4u << 20)
@@ -148,6 +149,10 @@ static redisContext *connect_node(const struct ring_node *node)
         return NULL;
     }
     redisSetTimeout(c, reply_tv);
+    if (redis_admin_auth(c, "fresh-subscribe") < 0) {
+        redisFree(c);
+        return NULL;
+    }
     return c;
 }
 

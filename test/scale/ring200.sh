@@ -25,6 +25,8 @@ fi
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # redis_cli
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build # scripts/cluster takes ringctl and the gateway from here
 loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
@@ -35,7 +37,6 @@ PSQL=${PG_BIN:+$PG_BIN/}psql
 
 ZK_PORT=22371 REDIS_BASE=29000 PG_PORT=25540 GW_BASE=28700 LB_PORT=28720
 ZK=127.0.0.1:$ZK_PORT
-PG="host=127.0.0.1 port=$PG_PORT user=postgres dbname=nearby"
 NODES=${SCALE_NODES:-200}         # pub/sub nodes r1..rNODES
 CHANGES=${SCALE_CHANGES:-10}      # nodes added, then nodes drained and removed
 USERS=${SCALE_USERS:-20000}       # users in the friend graph
@@ -46,6 +47,7 @@ MIN_CHANNELS=${SCALE_MIN_CHANNELS:-20000} # the gateways' channels together, at 
 MAXMEMORY=16mb
 
 dir=$(mktemp -d /tmp/nearby-scale-ring200.XXXXXX)
+PG="host=127.0.0.1 port=$PG_PORT user=nearby_owner dbname=nearby passfile=$dir/pgpass"
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 lg_pid='' SUMMARY='' failed=() done_ok=0 t_start=$SECONDS
 added_ports=() # Redis servers started beside the cluster (the added nodes)
@@ -138,14 +140,14 @@ psql_q() { PGCONNECT_TIMEOUT=10 timeout 120 "$PSQL" -X -q -A -t -v ON_ERROR_STOP
 
 # metric GW NAME: the value of an unlabelled metric on gateway gwGW.
 metric() {
-    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1))/metrics" |
+    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1 + 1000))/metrics" |
         awk -v n="$2" '$1 == n {print $2; exit}'
 }
 
 # channels_on PORT: how many channels (of any name) the Redis at PORT has subscribers for.
 channels_on() {
     local out
-    out=$(timeout 10 redis-cli -p "$1" PUBSUB CHANNELS) || return 1
+    out=$(redis_cli "$1" PUBSUB CHANNELS) || return 1
     grep -c . <<<"$out" || true
 }
 
@@ -153,7 +155,7 @@ channels_on() {
 user_channels_total() {
     local p n total=0
     for p in "$@"; do
-        n=$(timeout 10 redis-cli -p "$p" PUBSUB CHANNELS 'u:*' | grep -c . || true)
+        n=$(redis_cli "$p" PUBSUB CHANNELS 'u:*' | grep -c . || true)
         total=$((total + n))
     done
     echo "$total"
@@ -168,13 +170,14 @@ stats() {
 # ---------------------------------------------------------------------------- cluster
 
 t0=$(now_ns)
-"$src/scripts/cluster" up --dir "$dir" --redis "$NODES" --redis-maxmemory "$MAXMEMORY" --gateways 2 \
+"$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis "$NODES" --redis-maxmemory "$MAXMEMORY" --gateways 2 \
     --zk-port "$ZK_PORT" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
     --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" >"$dir/cluster.out" 2>&1 ||
     die "scripts/cluster up failed"
 up_ms=$(ms_since "$t0")
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
+export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
 say "cluster up: $NODES nodes (maxmemory $MAXMEMORY), 2 gateways in $(secs "$up_ms") s"
 
 rss_kb=0

@@ -1,0 +1,62 @@
+# scripts/lib/secrets.sh: the credentials of a local cluster, made once into DIR/secrets (mode 700, files 600).
+# shellcheck shell=bash
+#
+# Sourced by scripts/cluster after common.sh. Nothing runs open: every Redis has its default
+# user off and one ACL user per role, with only the commands and keys or channels that role
+# needs (README, "Security"). Passwords are 32 random bytes as hex; programs read them from
+# these files, never from argv.
+#
+#   secrets_make DIR      makes whatever is missing in DIR/secrets, and the ACL files
+#   secret_file DIR NAME  the path of a password file (NAME: redis-admin, redis-gateway, ...)
+
+SECRET_NAMES=(redis-admin redis-gateway redis-ringctl redis-exporter pg-owner pg-gateway)
+
+secret_file() { echo "$1/secrets/$2.password"; }
+
+# new_password FILE: 32 random bytes as 64 hex digits into FILE (mode 600), unless it exists.
+new_password() {
+    local file=$1 hex
+    [[ -s $file ]] && return 0
+    hex=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+    [[ $hex =~ ^[0-9a-f]{64}$ ]] || die "could not read 32 random bytes from /dev/urandom"
+    (umask 077 && printf '%s\n' "$hex" >"$file.tmp") && mv -f -- "$file.tmp" "$file" ||
+        die "cannot write $file"
+}
+
+# acl_hash DIR NAME: the SHA-256 of a password, as Redis ACL files take it (#<hex>).
+acl_hash() {
+    local pw
+    pw=$(<"$(secret_file "$1" "$2")")
+    printf '#%s' "$(printf '%s' "$pw" | sha256sum | cut -d' ' -f1)"
+}
+
+# write_private FILE: stdin into FILE, mode 600, atomically.
+write_private() {
+    (umask 077 && cat >"$1.tmp") && mv -f -- "$1.tmp" "$1" || die "cannot write $1"
+}
+
+secrets_make() {
+    local dir=$1 s name
+    s=$dir/secrets
+    (umask 077 && mkdir -p "$s") || die "cannot make $s"
+    chmod 700 "$s"
+    for name in "${SECRET_NAMES[@]}"; do
+        new_password "$(secret_file "$dir" "$name")"
+    done
+    # The pub/sub nodes: gateways publish and subscribe on user, cell and heartbeat
+    # channels and touch no key; ringctl asks who subscribes where (remove, autopilot).
+    write_private "$s/redis-nodes.acl" <<EOF
+user default off
+user admin on $(acl_hash "$dir" redis-admin) ~* &* +@all
+user gateway on $(acl_hash "$dir" redis-gateway) resetchannels &u:* &g:* &hb:* -@all +publish +subscribe +unsubscribe +ping
+user ringctl on $(acl_hash "$dir" redis-ringctl) resetchannels -@all +pubsub +info +ping
+user exporter on $(acl_hash "$dir" redis-exporter) resetchannels -@all +info +ping +config|get +client|list +slowlog +latency +dbsize +select +memory|stats
+EOF
+    # The location cache: gateways read and write loc:<id> and nothing else.
+    write_private "$s/redis-cache.acl" <<EOF
+user default off
+user admin on $(acl_hash "$dir" redis-admin) ~* &* +@all
+user gateway on $(acl_hash "$dir" redis-gateway) resetchannels ~loc:* -@all +set +get +mget +del +ping
+user exporter on $(acl_hash "$dir" redis-exporter) resetchannels -@all +info +ping +config|get +client|list +slowlog +latency +dbsize +select +memory|stats
+EOF
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Consent end to end against real servers: ZooKeeper, 3 Redis pub/sub nodes, the cache,
+# PostgreSQL and two gateways, with no user seeded (users exist from their first token). The
+# phones are Node.js clients: test/js/consent-e2e.mjs goes through every way a user can stop
+# being entitled to another's position, and frames over seconds of movement say nobody saw
+# anything; test/js/churn.mjs then churns friendships, blocks, sharing and reconnects among
+# CHURN_USERS users (default 200) for CHURN_SECONDS (default 60) while everyone moves, and an
+# independent checker asserts that no frame showed a position without consent.
+set -euo pipefail
+
+src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # wait_until, http_ok
+build=${NEARBY_BUILD_ROOT:-$src/build}
+dir=$(mktemp -d /tmp/nearby-test-consent.XXXXXX)
+chmod 755 "$dir"
+zk_port=22381 redis_base=27300 pg_port=25550 gw_ports=(28801 28802)
+gw_pids=()
+
+cleanup() {
+    for pid in "${gw_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${gw_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+command -v node >/dev/null || { echo "consent test: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
+if [ ! -d "$src/test/js/node_modules/ws" ]; then
+    (cd "$src/test/js" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
+fi
+
+"$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 0 --zk-port "$zk_port" --zk-tick-ms 500 \
+    --redis-base-port "$redis_base" --pg-port "$pg_port" >"$dir/cluster.out" 2>&1 ||
+    { cat "$dir/cluster.out"; exit 1; }
+# Superuser (seeding, checks) and the gateways' own role, passwords in DIR/pgpass.
+export PGPASSFILE=$dir/pgpass
+pg="host=127.0.0.1 port=$pg_port user=postgres dbname=nearby"
+pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
+
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+chmod 600 "$dir/secret"
+for i in 0 1; do
+    "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
+        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
+        --jwt-secret-file "$dir/secret" \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        >"$dir/gw$i.log" 2>&1 &
+    gw_pids+=($!)
+done
+for port in "${gw_ports[@]}"; do
+    wait_until 10 "" http_ok "http://127.0.0.1:$port/healthz" || { echo "gateway on $port never became healthy:"; curl -s "http://127.0.0.1:$port/healthz"; cat "$dir"/gw*.log; exit 1; }
+done
+
+rc=0
+timeout 240 node "$src/test/js/consent-e2e.mjs" --secret "$dir/secret" \
+    --psql "psql -h 127.0.0.1 -p $pg_port -U postgres nearby" \
+    --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
+    --node-ports "$((redis_base + 1)),$((redis_base + 2)),$((redis_base + 3))" \
+    --cache-port "$redis_base" \
+    --redis-admin-password-file "$dir/secrets/redis-admin.password" || rc=$?
+timeout $((${CHURN_SECONDS:-60} + 90)) node "$src/test/js/churn.mjs" --secret "$dir/secret" \
+    --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" \
+    --users "${CHURN_USERS:-200}" --duration "${CHURN_SECONDS:-60}" || rc=$?
+
+# The forged payloads were counted where they arrived.
+misrouted=0
+for port in "${gw_ports[@]}"; do
+    n=$(curl -s "http://127.0.0.1:$((port + 1000))/metrics" | awk '$1 == "nearby_payloads_misrouted_total" {print $2}')
+    misrouted=$((misrouted + ${n:-0}))
+done
+if ((misrouted < 1)); then
+    echo "FAIL: no gateway counted the forged payload in nearby_payloads_misrouted_total"; rc=1
+fi
+if [ "$rc" -ne 0 ]; then
+    for i in 0 1; do echo "--- gw$i.log (last 40 lines)"; tail -n 40 "$dir/gw$i.log"; done
+fi
+exit "$rc"

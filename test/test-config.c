@@ -1,0 +1,338 @@
+/* test-config.c: unit tests for gateway/config: flags, the --config file, which wins, and errors that name the file and line. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Every case runs; main reports how many failed. */
+#define CHECK_STOP_AFTER 0
+
+#include "test-util.h"
+#include "config.h"
+#include "nearby-version.h"
+
+#define ARGS_MAX 32
+#define CONFIG_TEST_LINE 4096 /* the longest line config.c takes */
+
+static char dir[] = "/tmp/nearby-test-config.XXXXXX";
+static char key_path[256], conf_path[256];
+static char out[8192], err[8192]; /* what the last parse printed */
+
+/* Writes text to path (truncating), readable by its owner alone, as key files must be. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || chmod(path, 0600) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* Reads what fd (a temp file) got since it was made into buf, then closes it. */
+static void slurp(int fd, char *buf, size_t cap)
+{
+    ssize_t n;
+    size_t len = 0;
+
+    lseek(fd, 0, SEEK_SET);
+    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+}
+
+/* Runs gateway_config_parse on the NULL-terminated flags (argv[0] added),
+ * with stdout and stderr caught in out and err. Returns what it returned. */
+static int parse(struct gateway_config *cfg, ...)
+{
+    char *argv[ARGS_MAX + 1] = {"nearby-gateway"};
+    char out_path[300], err_path[300];
+    int argc = 1, rc, saved_out, saved_err, fd_out, fd_err;
+    va_list ap;
+
+    va_start(ap, cfg);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < ARGS_MAX;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+    snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+    fd_out = open(out_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    fd_err = open(err_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd_out < 0 || fd_err < 0) {
+        perror("open");
+        exit(1);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    saved_out = dup(1);
+    saved_err = dup(2);
+    dup2(fd_out, 1);
+    dup2(fd_err, 2);
+    rc = gateway_config_parse(cfg, argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    slurp(fd_out, out, sizeof(out));
+    slurp(fd_err, err, sizeof(err));
+    return rc;
+}
+
+#define CHECK_ERR(needle) CHECK_IN(strstr(err, needle) != NULL, err)
+
+static void test_flags_only(void)
+{
+    struct gateway_config cfg;
+
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK(strcmp(cfg.listen, "127.0.0.1:8080") == 0);
+    CHECK(strcmp(cfg.id, "127.0.0.1_8080") == 0);
+    CHECK_EQ(cfg.drain_seconds, 10);
+    CHECK_EQ(cfg.jwt_key_len, 32);
+    CHECK(memcmp(cfg.jwt_key, "0123456789abcdef0123456789abcdef", 32) == 0);
+    CHECK_EQ(cfg.origin_count, 0);
+    CHECK_IN(err[0] == '\0', err);
+}
+
+/* Every kind of value from the file, with comments, blanks, tabs and CRLF. */
+static void test_file(void)
+{
+    struct gateway_config cfg;
+    char text[2048];
+
+    snprintf(text, sizeof(text),
+             "# nearby-gateway test config\n"
+             "\n"
+             "listen = 127.0.0.1:9001\n"
+             "   id=gw-a\n"
+             "zk\t=\t127.0.0.1:2191,127.0.0.1:2192  \n"
+             "pg = host=db port=5433 user=nearby dbname=nearby\r\n"
+             "    # an indented comment: id = not-this\n"
+             "jwt-secret-file = %s\n"
+             "radius-km = 2.5\n"
+             "max-radius-km = 20\n"
+             "location-ttl = 120\n"
+             "drain-seconds = 25\n"
+             "loc-rate = 0.5\n"
+             "loc-burst = 3\n"
+             "zk-session-timeout-ms = 4000\n"
+             "root = /nearby-test\n"
+             "ring = blue\n"
+             "cache = 127.0.0.1:6380\n"
+             "allow-origin = https://a.example\n"
+             "allow-origin = https://b.example#x\n",
+             key_path);
+    write_file(conf_path, text);
+    CHECK_EQ(parse(&cfg, "--config", conf_path, NULL), 0);
+    CHECK_IN(err[0] == '\0', err);
+    CHECK(strcmp(cfg.listen, "127.0.0.1:9001") == 0);
+    CHECK(strcmp(cfg.id, "gw-a") == 0);
+    CHECK(strcmp(cfg.zk, "127.0.0.1:2191,127.0.0.1:2192") == 0);
+    CHECK(strcmp(cfg.pg, "host=db port=5433 user=nearby dbname=nearby") == 0);
+    CHECK(strcmp(cfg.root, "/nearby-test") == 0);
+    CHECK(strcmp(cfg.ring, "blue") == 0);
+    CHECK(strcmp(cfg.cache, "127.0.0.1:6380") == 0);
+    CHECK(cfg.radius_km == 2.5);
+    CHECK(cfg.max_radius_km == 20.0);
+    CHECK_EQ(cfg.location_ttl_s, 120);
+    CHECK_EQ(cfg.drain_seconds, 25);
+    CHECK(cfg.loc_rate == 0.5);
+    CHECK_EQ(cfg.loc_burst, 3);
+    CHECK_EQ(cfg.session_timeout_ms, 4000);
+    CHECK_EQ(cfg.jwt_key_len, 32);
+    CHECK_EQ(cfg.origin_count, 2);
+    CHECK(strcmp(cfg.origins[0], "https://a.example") == 0);
+    /* '#' inside a value is the value's, not a comment. */
+    CHECK(strcmp(cfg.origins[1], "https://b.example#x") == 0);
+    CHECK_EQ(cfg.check_only, 0);
+}
+
+/* Flags on the command line win over the file, before or after --config. */
+static void test_command_line_wins(void)
+{
+    struct gateway_config cfg;
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "listen = 127.0.0.1:9001\n"
+             "drain-seconds = 25\n"
+             "jwt-secret-file = /nonexistent/key\n"
+             "allow-origin = https://a.example\n"
+             "allow-origin = https://b.example\n"
+             "radius-km = 30\n");
+    write_file(conf_path, text);
+    CHECK_EQ(parse(&cfg, "--listen", "127.0.0.1:9002", "--config", conf_path,
+                   "--jwt-secret-file", key_path, "--allow-origin", "https://c.example",
+                   "--allow-origin", "https://d.example", "--check-config", NULL), 0);
+    CHECK_IN(err[0] == '\0', err);
+    CHECK(strcmp(cfg.listen, "127.0.0.1:9002") == 0);
+    CHECK_EQ(cfg.drain_seconds, 25); /* not on the command line: the file's */
+    CHECK(cfg.radius_km == 30.0);
+    CHECK_EQ(cfg.jwt_key_len, 32);   /* the command line's key file, not the file's */
+    CHECK_EQ(cfg.origin_count, 2);   /* the command line's list replaced the file's */
+    CHECK(strcmp(cfg.origins[0], "https://c.example") == 0);
+    CHECK(strcmp(cfg.origins[1], "https://d.example") == 0);
+    CHECK_EQ(cfg.check_only, 1);
+
+    /* A bad value on the command line is refused even when the file is fine. */
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--jwt-secret-file", key_path,
+                   "--drain-seconds", "soon", NULL), -1);
+    CHECK_ERR("bad value for --drain-seconds: 'soon'");
+
+    /* The checks across flags see both sources: the file's radius above the
+     * command line's maximum. */
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--jwt-secret-file", key_path,
+                   "--max-radius-km", "10", NULL), -1);
+    CHECK_ERR("--radius-km 30.000 is above --max-radius-km 10.000");
+}
+
+/* Each mistake in the file is refused with the file's name and the line. */
+static void test_file_errors(void)
+{
+    static const struct {
+        const char *text;
+        const char *message; /* after "PATH:" */
+    } cases[] = {
+        {"listen = 127.0.0.1:9001\n\n# ok so far\nlissten = 127.0.0.1:9002\n",
+         ":4: unknown key 'lissten'"},
+        {"drain-seconds = ten\n", ":1: bad value for drain-seconds: 'ten'"},
+        {"drain-seconds = 10 # seconds\n", ":1: bad value for drain-seconds: '10 # seconds'"},
+        {"\n--listen = 127.0.0.1:9001\n", ":2: unknown key '--listen': write it without the '--'"},
+        {"listen 127.0.0.1:9001\n", ":1: want 'key = value', not 'listen 127.0.0.1:9001'"},
+        {"listen =\n", ":1: bad value for listen: ''"},
+        {"listen = nowhere\n", ":1: bad value for listen: 'nowhere'"},
+        {"check-config = yes\n", ":1: unknown key 'check-config'"},
+        {"help = 1\n", ":1: unknown key 'help'"},
+        {"version = 1\n", ":1: unknown key 'version'"},
+        {"config = /etc/other.conf\n", ":1: unknown key 'config'"},
+        {"= 5\n", ":1: unknown key ''"},
+        {"radius-km = -1\n", ":1: bad value for radius-km: '-1'"},
+        {"loc-burst = 0\n", ":1: bad value for loc-burst: '0'"},
+        {"root = relative\n", ":1: bad value for root: 'relative'"},
+    };
+    struct gateway_config cfg;
+    char want[512];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_file(conf_path, cases[i].text);
+        CHECK_IN(parse(&cfg, "--config", conf_path, "--jwt-secret-file", key_path, NULL) == -1,
+                 cases[i].text);
+        snprintf(want, sizeof(want), "nearby-gateway: %s%s", conf_path, cases[i].message);
+        CHECK_IN(strstr(err, want) != NULL, err);
+    }
+}
+
+static void test_file_unreadable(void)
+{
+    struct gateway_config cfg;
+    char path[300], line[CONFIG_TEST_LINE + 64];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/missing.conf", dir);
+    CHECK_EQ(parse(&cfg, "--config", path, "--jwt-secret-file", key_path, NULL), -1);
+    CHECK_ERR("--config ");
+    CHECK_ERR("missing.conf: No such file or directory");
+
+    /* A line over 4096 bytes is refused, not cut into a shorter value. */
+    memset(line, 'a', sizeof(line));
+    memcpy(line, "pg = ", 5);
+    line[sizeof(line) - 2] = '\n';
+    line[sizeof(line) - 1] = '\0';
+    f = fopen(conf_path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("listen = 127.0.0.1:9001\n", f);
+        fputs(line, f);
+        fclose(f);
+    }
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--jwt-secret-file", key_path, NULL), -1);
+    CHECK_ERR(":2: line longer than 4096 bytes");
+
+    /* The key file named in the config file is read and its errors named. */
+    write_file(conf_path, "jwt-secret-file = /nonexistent/jwt-secret\n");
+    CHECK_EQ(parse(&cfg, "--config", conf_path, NULL), -1);
+    CHECK_ERR("--jwt-secret-file /nonexistent/jwt-secret:");
+}
+
+static void test_help_and_version(void)
+{
+    struct gateway_config cfg;
+    char want[64];
+
+    CHECK_EQ(parse(&cfg, "--version", NULL), 1);
+    snprintf(want, sizeof(want), "nearby-gateway %s\n", NEARBY_VERSION);
+    CHECK_IN(strcmp(out, want) == 0, out);
+    /* Help and version answer even with a broken config file or flags. */
+    write_file(conf_path, "nonsense\n");
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--help", NULL), 1);
+    CHECK(strstr(out, "--config FILE") != NULL);
+    CHECK(strstr(out, "--version") != NULL);
+    CHECK_EQ(parse(&cfg, "--drain-seconds", "x", "-h", NULL), 1);
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--version", NULL), 1);
+    CHECK_EQ(parse(&cfg, "--no-such-flag", "--jwt-secret-file", key_path, NULL), -1);
+    CHECK_ERR("unknown flag or missing value: '--no-such-flag'");
+    CHECK_EQ(parse(&cfg, "--config", NULL), -1);
+    CHECK_ERR("unknown flag or missing value: '--config'");
+}
+
+/* Nothing of one parse leaks into the next. */
+static void test_parse_again(void)
+{
+    struct gateway_config cfg;
+    char text[512];
+
+    snprintf(text, sizeof(text), "listen = 127.0.0.1:9001\nallow-origin = https://a.example\n"
+                                 "jwt-secret-file = %s\n", key_path);
+    write_file(conf_path, text);
+    CHECK_EQ(parse(&cfg, "--config", conf_path, NULL), 0);
+    CHECK_EQ(cfg.origin_count, 1);
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK(strcmp(cfg.listen, "127.0.0.1:8080") == 0);
+    CHECK_EQ(cfg.origin_count, 0);
+    /* Without any key file it is an error again, not the last parse's. */
+    CHECK_EQ(parse(&cfg, NULL), -1);
+    CHECK_ERR("--jwt-secret-file is required");
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(key_path, sizeof(key_path), "%s/jwt-secret", dir);
+    snprintf(conf_path, sizeof(conf_path), "%s/gateway.conf", dir);
+    write_file(key_path, "0123456789abcdef0123456789abcdef\n");
+    unsetenv("NEARBY_ZK");
+    unsetenv("NEARBY_PG");
+
+    test_flags_only();
+    test_file();
+    test_command_line_wins();
+    test_file_errors();
+    test_file_unreadable();
+    test_help_and_version();
+    test_parse_again();
+
+    unlink(key_path);
+    unlink(conf_path);
+    {
+        char p[300];
+        snprintf(p, sizeof(p), "%s/stdout", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/stderr", dir);
+        unlink(p);
+    }
+    rmdir(dir);
+    if (failures)
+        fprintf(stderr, "test-config: %d checks failed\n", failures);
+    return failures ? 1 : 0;
+}
