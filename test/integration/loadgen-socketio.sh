@@ -44,8 +44,11 @@ fail() {
 # The value of field $2 in summary line $1.
 field() { sed -n "s/.* $2=\([0-9.-]*\).*/\1/p" <<<"$1"; }
 
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/wrong-secret"
+(
+    umask 077 # nearby-loadgen refuses a key others may read
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/wrong-secret"
+)
 "$graph" --users "$users" --friends "$friends" >"$dir/graph.tsv"
 "$src/scripts/redis" start --dir "$dir" --port "$redis_port" >/dev/null
 node "$sio/server.mjs" --port "$sio_port" --redis "redis://127.0.0.1:$redis_port" \
@@ -55,10 +58,11 @@ sio_pid=$!
 wait_until 20 "$sio_pid" port_listening "$sio_port" || fail "the Socket.IO server did not start"
 
 # 1. A steady run: 12 heartbeats, 2000 locs/s of 10 friends each.
+rc=0
 out=$(timeout 30 "$loadgen" --protocol socketio --friends-file "$dir/graph.tsv" --url "$url" \
     --secret-file "$dir/secret" --users "$users" --phones "$users" --interval-ms 100 \
-    --duration 6 --warmup 2 --drain-ms 1000 --spread-km 3 --report-every 6 2>"$dir/lg1.err") ||
-    { cat "$dir/lg1.err"; fail "nearby-loadgen exited with $?"; }
+    --duration 6 --warmup 2 --drain-ms 1000 --spread-km 3 --report-every 6 2>"$dir/lg1.err") || rc=$?
+((rc == 0)) || { cat "$dir/lg1.err"; fail "nearby-loadgen exited with $rc"; }
 echo "$out"
 summary=$(grep '^summary' <<<"$out") || fail "no summary"
 [[ $(field "$summary" sessions) == "$users" ]] || fail "not every phone online at the end: $summary"
