@@ -1,4 +1,4 @@
-/* nearby-token: issues (or checks) the HS256 session token a phone sends in its init frame. */
+/* nearby-token: issues (or checks) the HS256 or EdDSA session token a phone sends in its init frame. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +19,7 @@
 
 static const struct option long_options[] = {
     { "secret-file", required_argument, NULL, 's' },
+    { "public-key-file", required_argument, NULL, 'p' },
     { "ttl", required_argument, NULL, 't' },
     { "now", required_argument, NULL, 'n' },
     { "verify", required_argument, NULL, 'v' },
@@ -32,13 +33,18 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: nearby-token --secret-file FILE [--ttl SECONDS] [--now SECONDS] USER_ID\n"
             "       nearby-token --secret-file FILE [--now SECONDS] --verify TOKEN\n"
+            "       nearby-token --public-key-file FILE [--now SECONDS] --verify TOKEN\n"
             "\n"
-            "Prints an HS256 JWT for USER_ID (1..%" PRId64 ") that the gateway accepts\n"
-            "in the init frame, or, with --verify, checks TOKEN and prints its user id.\n"
+            "Prints a JWT for USER_ID (1..%" PRId64 ") that the gateway accepts in the\n"
+            "init frame, or, with --verify, checks TOKEN and prints its user id.\n"
             "\n"
-            "  -s, --secret-file FILE  the shared secret: the file's bytes minus one trailing\n"
-            "                          newline; at least %d bytes (required).\n"
-            "                          Make one with: openssl rand -hex 32 > FILE\n"
+            "  -s, --secret-file FILE  the signing key, a file only its owner may read:\n"
+            "                          an Ed25519 private key in PEM (EdDSA tokens; make\n"
+            "                          one with: openssl genpkey -algorithm ed25519 -out\n"
+            "                          FILE), or else an HS256 secret, the file's bytes\n"
+            "                          minus one trailing newline, at least %d bytes\n"
+            "                          (make one with: openssl rand -hex 32 > FILE)\n"
+            "  -p, --public-key-file FILE  an Ed25519 public key in PEM, to --verify only\n"
             "  -t, --ttl SECONDS       lifetime, 1..%d (default %d)\n"
             "  -n, --now SECONDS       the current time in seconds since the epoch\n"
             "                          (default: the clock; for tests and reproducible tokens)\n"
@@ -69,17 +75,19 @@ static int parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
 
 int main(int argc, char **argv)
 {
-    uint8_t key[TOKEN_KEY_MAX];
-    size_t keylen = 0;
-    const char *secret_file = NULL, *verify = NULL;
+    struct token_key key;
+    const char *secret_file = NULL, *public_file = NULL, *verify = NULL;
     int64_t ttl = TTL_DEFAULT, now = (int64_t)time(NULL), user_id = 0;
     char token[TOKEN_LEN_MAX + 1];
     int opt, r, status = 1;
 
-    while ((opt = getopt_long(argc, argv, "s:t:n:v:hV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:p:t:n:v:hV", long_options, NULL)) != -1) {
         switch (opt) {
         case 's':
             secret_file = optarg;
+            break;
+        case 'p':
+            public_file = optarg;
             break;
         case 't':
             if (parse_int(optarg, 1, TTL_MAX, &ttl) < 0) {
@@ -109,8 +117,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!secret_file) {
-        fprintf(stderr, "nearby-token: --secret-file FILE is required (see --help)\n");
+    if (!secret_file == !public_file) {
+        fprintf(stderr, "nearby-token: give one of --secret-file FILE and --public-key-file FILE "
+                        "(see --help)\n");
+        return 2;
+    }
+    if (public_file && !verify) {
+        fprintf(stderr, "nearby-token: a public key only verifies: signing needs --secret-file "
+                        "with the private key (see --help)\n");
         return 2;
     }
     if (verify ? optind != argc : optind != argc - 1) {
@@ -125,34 +139,45 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    r = token_key_load(secret_file, key, sizeof key, &keylen);
-    if (r == TOKEN_ERR_WEAK_KEY) {
-        fprintf(stderr,
-                "nearby-token: %s: secret is shorter than %d bytes; HS256 needs at least 256 "
-                "bits. Make a new one with: openssl rand -hex 32 > %s\n",
-                secret_file, TOKEN_KEY_MIN, secret_file);
-        goto out;
-    }
-    if (r == TOKEN_ERR_KEY_MODE) {
-        fprintf(stderr, "nearby-token: %s: %s\n", secret_file, token_strerror(r));
-        goto out;
-    }
-    if (r < 0) {
-        fprintf(stderr, "nearby-token: cannot read secret file %s: %s\n", secret_file,
-                errno == EFBIG ? "larger than 1024 bytes" : strerror(errno));
-        goto out;
+    if (public_file) {
+        r = token_key_load_public(public_file, &key);
+        if (r < 0) {
+            fprintf(stderr, "nearby-token: %s: %s%s%s\n", public_file,
+                    r == TOKEN_ERR_BAD_KEY ? "not an Ed25519 public key in PEM" : token_strerror(r),
+                    r == TOKEN_ERR_IO ? ": " : "", r == TOKEN_ERR_IO ? strerror(errno) : "");
+            goto out;
+        }
+    } else {
+        r = token_key_load_secret(secret_file, &key);
+        if (r == TOKEN_ERR_WEAK_KEY) {
+            fprintf(stderr,
+                    "nearby-token: %s: secret is shorter than %d bytes; HS256 needs at least 256 "
+                    "bits. Make a new one with: openssl rand -hex 32 > %s\n",
+                    secret_file, TOKEN_KEY_MIN, secret_file);
+            goto out;
+        }
+        if (r == TOKEN_ERR_KEY_MODE || r == TOKEN_ERR_BAD_KEY) {
+            fprintf(stderr, "nearby-token: %s: %s\n", secret_file, token_strerror(r));
+            goto out;
+        }
+        if (r < 0) {
+            fprintf(stderr, "nearby-token: cannot read secret file %s: %s\n", secret_file,
+                    errno == EFBIG ? "too large for a key" : strerror(errno));
+            goto out;
+        }
     }
 
     if (verify) {
-        uint64_t id;
-        r = token_verify(key, keylen, verify, strlen(verify), now, &id);
+        struct token_claims claims;
+
+        r = token_check_keys(&key, 1, verify, strlen(verify), now, NULL, &claims);
         if (r < 0) {
             fprintf(stderr, "nearby-token: rejected: %s\n", token_strerror(r));
             goto out;
         }
-        printf("%" PRIu64 "\n", id);
+        printf("%" PRIu64 "\n", claims.user);
     } else {
-        r = token_sign(key, keylen, (uint64_t)user_id, now + ttl, token, sizeof token);
+        r = token_sign_key(&key, (uint64_t)user_id, now + ttl, token, sizeof token);
         if (r < 0) {
             fprintf(stderr, "nearby-token: cannot sign: %s\n", token_strerror(r));
             goto out;
@@ -165,6 +190,6 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
-    OPENSSL_cleanse(key, sizeof key);
+    token_key_wipe(&key);
     return status;
 }

@@ -1,4 +1,4 @@
-/* token.c: HS256 JWT signing and strict verification (base64url, a flat-JSON scanner, HMAC). */
+/* token.c: HS256 and EdDSA JWT signing and strict verification (base64url, a flat-JSON scanner, HMAC, Ed25519). */
 #include "token.h"
 
 #include <inttypes.h>
@@ -12,11 +12,22 @@
 
 #define SIG_LEN 32     /* HMAC-SHA256 output */
 #define SIG_B64_LEN 43 /* base64url of 32 bytes, unpadded */
+#define ED_SIG_LEN 64  /* an Ed25519 signature */
+#define KEYS_MAX 4     /* token_check_keys: keys tried at most */
 /* A part of a token within TOKEN_LEN_MAX decodes to at most this many bytes. */
 #define PART_MAX (TOKEN_LEN_MAX / 4 * 3 + 2)
 
-/* base64url of {"alg":"HS256","typ":"JWT"}: token_sign's fixed header. */
-static const char signed_header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+/* base64url of {"alg":"HS256","typ":"JWT"} and {"alg":"EdDSA","typ":"JWT"}:
+ * the fixed headers of the tokens we sign. */
+static const char hs256_header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+static const char eddsa_header_b64[] = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9";
+
+/* What a verifier holds of one key: HS256, the secret; EdDSA, the public key. */
+struct key_view {
+    enum token_alg alg;
+    const uint8_t *bytes;
+    size_t len;
+};
 
 static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -440,10 +451,10 @@ static bool string_is(const struct json_member *m, const char *value)
 
 /* ------------------------------------------------------------------ claims */
 
-/* header_check: parses the decoded header. Returns 0 if it says HS256 and
- * nothing we do not understand, TOKEN_ERR_MALFORMED for bad JSON or a
- * repeated member, TOKEN_ERR_BAD_ALG otherwise. */
-static int header_check(const uint8_t *json, size_t n)
+/* header_check: parses the decoded header. Returns 0 and *alg if it says
+ * HS256 or EdDSA and nothing we do not understand, TOKEN_ERR_MALFORMED for
+ * bad JSON or a repeated member, TOKEN_ERR_BAD_ALG otherwise. */
+static int header_check(const uint8_t *json, size_t n, enum token_alg *alg)
 {
     struct json_scan s = { json, json + n };
     struct json_member m;
@@ -456,7 +467,12 @@ static int header_check(const uint8_t *json, size_t n)
         bool *seen;
         if (member_is(&m, "alg")) {
             seen = &seen_alg;
-            bad |= !string_is(&m, "HS256");
+            if (string_is(&m, "HS256"))
+                *alg = TOKEN_ALG_HS256;
+            else if (string_is(&m, "EdDSA"))
+                *alg = TOKEN_ALG_EDDSA;
+            else
+                bad = true;
         } else if (member_is(&m, "typ")) {
             seen = &seen_typ;
             bad |= !string_is(&m, "JWT");
@@ -617,17 +633,55 @@ static bool claim_matches(const char *want, size_t want_len, const struct claim_
     return t->seen && t->valid && t->len == want_len && memcmp(t->value, want, want_len) == 0;
 }
 
-int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len,
-                int64_t now_s, const struct token_policy *policy, struct token_claims *out)
+/* ed25519_verify: 1 when sig (n bytes) is pub's signature of data, 0 when it
+ * is not, TOKEN_ERR_CRYPTO when libcrypto fails. */
+static int ed25519_verify(const uint8_t *pub, const uint8_t *sig, size_t n, const void *data,
+                          size_t len)
+{
+    EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, TOKEN_ED25519_LEN);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int r = TOKEN_ERR_CRYPTO;
+
+    if (pkey != NULL && ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1)
+        r = n == ED_SIG_LEN && EVP_DigestVerify(ctx, sig, n, data, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(pkey);
+    return r;
+}
+
+/* ed25519_sign: signs data with the private seed priv into sig. Returns 0 or
+ * TOKEN_ERR_CRYPTO. */
+static int ed25519_sign(const uint8_t *priv, const void *data, size_t len,
+                        uint8_t sig[ED_SIG_LEN])
+{
+    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, priv, TOKEN_ED25519_LEN);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t n = ED_SIG_LEN;
+    int r = TOKEN_ERR_CRYPTO;
+
+    if (pkey != NULL && ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+        EVP_DigestSign(ctx, sig, &n, data, len) == 1 && n == ED_SIG_LEN)
+        r = 0;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(pkey);
+    return r;
+}
+
+/* check_core: verifies a token against the keys in views (at most one per
+ * algorithm): the header's alg picks the key, so a token is only ever
+ * checked with a key of the algorithm it names and no HS256 token can be
+ * made from a public key. */
+static int check_core(const struct key_view *views, size_t nviews, const char *token, size_t len,
+                      int64_t now_s, const struct token_policy *policy, struct token_claims *out)
 {
     uint8_t header[PART_MAX], payload[PART_MAX], sig[PART_MAX], mac[SIG_LEN];
     const char *dot1, *dot2, *sig_b64;
     size_t header_b64_len, payload_b64_len, sig_b64_len;
     int header_len, payload_len, sig_len, r;
+    enum token_alg alg = 0;
+    const struct key_view *key = NULL;
     struct claims c = { 0 };
 
-    if (!key || keylen < TOKEN_KEY_MIN)
-        return TOKEN_ERR_WEAK_KEY;
     if (!token || len == 0 || len > TOKEN_LEN_MAX)
         return TOKEN_ERR_MALFORMED;
 
@@ -651,16 +705,29 @@ int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len
     if (header_len < 0 || payload_len < 0 || sig_len < 0)
         return TOKEN_ERR_MALFORMED;
 
-    r = header_check(header, (size_t)header_len);
+    r = header_check(header, (size_t)header_len, &alg);
     if (r < 0)
         return r;
+    for (size_t i = 0; i < nviews && key == NULL; i++)
+        if (views[i].alg == alg)
+            key = &views[i];
+    if (key == NULL)
+        return TOKEN_ERR_BAD_ALG; /* an algorithm this verifier has no key for */
 
     /* Nothing the payload says is believed before this. */
-    r = hmac_sha256(key, keylen, token, (size_t)(dot2 - token), mac);
-    if (r < 0)
-        return r;
-    if (sig_len != SIG_LEN || CRYPTO_memcmp(mac, sig, SIG_LEN) != 0)
-        return TOKEN_ERR_BAD_SIGNATURE;
+    if (alg == TOKEN_ALG_HS256) {
+        r = hmac_sha256(key->bytes, key->len, token, (size_t)(dot2 - token), mac);
+        if (r < 0)
+            return r;
+        if (sig_len != SIG_LEN || CRYPTO_memcmp(mac, sig, SIG_LEN) != 0)
+            return TOKEN_ERR_BAD_SIGNATURE;
+    } else {
+        r = ed25519_verify(key->bytes, sig, (size_t)sig_len, token, (size_t)(dot2 - token));
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return TOKEN_ERR_BAD_SIGNATURE;
+    }
 
     r = payload_parse(payload, (size_t)payload_len, &c);
     if (r < 0)
@@ -686,6 +753,37 @@ int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len
     return 0;
 }
 
+int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len,
+                int64_t now_s, const struct token_policy *policy, struct token_claims *out)
+{
+    struct key_view view = { TOKEN_ALG_HS256, key, keylen };
+
+    if (!key || keylen < TOKEN_KEY_MIN)
+        return TOKEN_ERR_WEAK_KEY;
+    return check_core(&view, 1, token, len, now_s, policy, out);
+}
+
+int token_check_keys(const struct token_key *keys, size_t n, const char *token, size_t len,
+                     int64_t now_s, const struct token_policy *policy, struct token_claims *out)
+{
+    struct key_view views[KEYS_MAX];
+
+    if (keys == NULL || n == 0 || n > KEYS_MAX)
+        return TOKEN_ERR_WEAK_KEY;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].alg == TOKEN_ALG_HS256 && keys[i].len >= TOKEN_KEY_MIN)
+            views[i] = (struct key_view){ TOKEN_ALG_HS256, keys[i].secret, keys[i].len };
+        else if (keys[i].alg == TOKEN_ALG_EDDSA)
+            views[i] = (struct key_view){ TOKEN_ALG_EDDSA, keys[i].pub, TOKEN_ED25519_LEN };
+        else
+            return TOKEN_ERR_WEAK_KEY;
+        for (size_t j = 0; j < i; j++)
+            if (views[j].alg == views[i].alg)
+                return TOKEN_ERR_BAD_KEY; /* which one would a token mean? */
+    }
+    return check_core(views, n, token, len, now_s, policy, out);
+}
+
 int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t len,
                  int64_t now_s, uint64_t *user_id)
 {
@@ -697,17 +795,18 @@ int token_verify(const uint8_t *key, size_t keylen, const char *token, size_t le
     return r;
 }
 
-int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_s,
-               char *out, size_t cap)
+/* sign_core: a token for user_id expiring at exp_s, signed with HS256 under
+ * (secret, len) or with EdDSA under the private seed secret. */
+static int sign_core(enum token_alg alg, const uint8_t *secret, size_t len, uint64_t user_id,
+                     int64_t exp_s, char *out, size_t cap)
 {
-    /* Header, payload and signature of a token_sign token fit in here. */
-    char buf[256], payload[96];
-    uint8_t mac[SIG_LEN];
-    size_t pos;
+    /* Header, payload and signature of a token we sign fit in here. */
+    char buf[320], payload[96];
+    const char *header = alg == TOKEN_ALG_EDDSA ? eddsa_header_b64 : hs256_header_b64;
+    uint8_t sig[ED_SIG_LEN];
+    size_t pos, sig_len = alg == TOKEN_ALG_EDDSA ? ED_SIG_LEN : SIG_LEN;
     int n, r;
 
-    if (!key || keylen < TOKEN_KEY_MIN)
-        return TOKEN_ERR_WEAK_KEY;
     if (exp_s < 0)
         return TOKEN_ERR_NO_EXP;
     if (!sub_in_range(user_id))
@@ -718,20 +817,22 @@ int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_
     if (n < 0 || (size_t)n >= sizeof payload)
         return TOKEN_ERR_NO_SPACE;
 
-    pos = sizeof signed_header_b64 - 1;
-    memcpy(buf, signed_header_b64, pos);
+    pos = strlen(header);
+    memcpy(buf, header, pos);
     buf[pos++] = '.';
     r = b64url_encode((const uint8_t *)payload, (size_t)n, buf + pos, sizeof buf - pos);
     if (r < 0)
         return TOKEN_ERR_NO_SPACE;
     pos += (size_t)r;
 
-    r = hmac_sha256(key, keylen, buf, pos, mac);
+    r = alg == TOKEN_ALG_EDDSA ? ed25519_sign(secret, buf, pos, sig)
+                               : hmac_sha256(secret, len, buf, pos, sig);
     if (r < 0)
         return r;
     buf[pos++] = '.';
-    r = b64url_encode(mac, sizeof mac, buf + pos, sizeof buf - pos);
-    if (r != SIG_B64_LEN)
+    r = b64url_encode(sig, sig_len, buf + pos, sizeof buf - pos);
+    OPENSSL_cleanse(sig, sizeof sig);
+    if (r < 0)
         return TOKEN_ERR_NO_SPACE;
     pos += (size_t)r;
 
@@ -742,12 +843,33 @@ int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_
     return (int)pos;
 }
 
+int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_s,
+               char *out, size_t cap)
+{
+    if (!key || keylen < TOKEN_KEY_MIN)
+        return TOKEN_ERR_WEAK_KEY;
+    return sign_core(TOKEN_ALG_HS256, key, keylen, user_id, exp_s, out, cap);
+}
+
+int token_sign_key(const struct token_key *key, uint64_t user_id, int64_t exp_s, char *out,
+                   size_t cap)
+{
+    if (key == NULL || (key->alg == TOKEN_ALG_HS256 && key->len < TOKEN_KEY_MIN))
+        return TOKEN_ERR_WEAK_KEY;
+    if (key->alg != TOKEN_ALG_HS256 && key->alg != TOKEN_ALG_EDDSA)
+        return TOKEN_ERR_WEAK_KEY;
+    if (!key->can_sign)
+        return TOKEN_ERR_CANNOT_SIGN;
+    return sign_core(key->alg, key->secret, key->len, user_id, exp_s, out, cap);
+}
+
 const char *token_strerror(int err)
 {
     switch (err) {
     case TOKEN_OK: return "ok";
     case TOKEN_ERR_MALFORMED: return "token is not three base64url parts of well-formed JSON";
-    case TOKEN_ERR_BAD_ALG: return "token header is not {\"alg\":\"HS256\"}";
+    case TOKEN_ERR_BAD_ALG:
+        return "token header's alg is not that of a key this verifier has (HS256 or EdDSA)";
     case TOKEN_ERR_BAD_SIGNATURE: return "token signature does not match (wrong key or altered token)";
     case TOKEN_ERR_EXPIRED: return "token has expired";
     case TOKEN_ERR_NOT_YET_VALID: return "token is not valid yet (nbf is in the future)";
@@ -755,12 +877,17 @@ const char *token_strerror(int err)
     case TOKEN_ERR_NO_EXP: return "token has no exp claim that is a non-negative integer";
     case TOKEN_ERR_WEAK_KEY: return "token key is shorter than 32 bytes";
     case TOKEN_ERR_NO_SPACE: return "output buffer too small for the token";
-    case TOKEN_ERR_CRYPTO: return "libcrypto failed to compute HMAC-SHA256";
+    case TOKEN_ERR_CRYPTO: return "libcrypto failed to compute the signature";
     case TOKEN_ERR_IO: return "cannot read the token key file";
     case TOKEN_ERR_BAD_AUDIENCE: return "token aud claim is not this service's audience";
     case TOKEN_ERR_BAD_ISSUER: return "token iss claim is not the expected issuer";
     case TOKEN_ERR_KEY_MODE:
         return "token key file may be read by group or others; make it the owner's alone (chmod 600)";
+    case TOKEN_ERR_BAD_KEY:
+        return "not a token key: want an HS256 secret of 32 bytes or more, or an Ed25519 key "
+               "in PEM (openssl genpkey -algorithm ed25519)";
+    case TOKEN_ERR_CANNOT_SIGN:
+        return "this key verifies tokens only (an Ed25519 public key): signing needs the private key";
     }
     return "unknown token error";
 }

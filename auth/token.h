@@ -1,9 +1,13 @@
-/* token.h: the signed session tokens a phone presents in its `init` frame (HS256 JWT).
+/* token.h: the signed session tokens a phone presents in its `init` frame (HS256 or EdDSA JWT).
  *
  * A token is the JWS compact serialisation "HEADER.PAYLOAD.SIGNATURE": three
  * base64url parts without padding. We issue and accept exactly one shape:
  *
- *   header   {"alg":"HS256","typ":"JWT"}   alg must be "HS256"; typ, if present,
+ *   header   {"alg":"HS256","typ":"JWT"}   alg must be "HS256" or "EdDSA"
+ *            (or "EdDSA")                  (Ed25519, RFC 8037), and the verifier
+ *                                          must hold a key of that algorithm:
+ *                                          the header picks the key, never the
+ *                                          other way round; typ, if present,
  *                                          must be "JWT"; kid is allowed and
  *                                          ignored; any other member (crit, jku,
  *                                          ...) is refused as TOKEN_ERR_BAD_ALG,
@@ -34,12 +38,15 @@
  * exactly one spelling. The signature is checked, in constant time, before
  * the payload is looked at.
  *
- * Keys are raw bytes of at least TOKEN_KEY_MIN (32) bytes, the HS256 minimum
- * of RFC 7518 section 3.2; shorter keys give TOKEN_ERR_WEAK_KEY.
+ * HS256 keys are raw bytes of at least TOKEN_KEY_MIN (32) bytes, the HS256
+ * minimum of RFC 7518 section 3.2; shorter keys give TOKEN_ERR_WEAK_KEY.
+ * EdDSA keys are Ed25519: whoever holds only the public key (a gateway with
+ * --jwt-public-key-file) can verify tokens but never mint one.
  *
- * Nothing here allocates, logs or keeps state; inputs are read only within
- * the lengths given (a token need not be NUL-terminated). The one function
- * that does I/O, token_key_load, lives in token_key.c.
+ * Nothing here logs or keeps state (libcrypto allocates for Ed25519); inputs
+ * are read only within the lengths given (a token need not be
+ * NUL-terminated). The functions that do I/O, token_key_load*, live in
+ * token_key.c.
  */
 #ifndef NEARBY_TOKEN_H
 #define NEARBY_TOKEN_H
@@ -67,6 +74,24 @@ enum token_err {
     TOKEN_ERR_BAD_AUDIENCE = -12, /* aud missing or not the policy's audience */
     TOKEN_ERR_BAD_ISSUER = -13,   /* iss missing or not the policy's issuer */
     TOKEN_ERR_KEY_MODE = -14,     /* token_key_load: group or others may read the file */
+    TOKEN_ERR_BAD_KEY = -15,      /* not an HS256 secret nor an Ed25519 PEM key (of the kind asked) */
+    TOKEN_ERR_CANNOT_SIGN = -16,  /* token_sign_key with a public key */
+};
+
+enum token_alg {
+    TOKEN_ALG_HS256 = 1,
+    TOKEN_ALG_EDDSA = 2, /* Ed25519 */
+};
+
+#define TOKEN_ED25519_LEN 32 /* bytes of an Ed25519 public key, and of its private seed */
+
+/* A key of either algorithm. May be copied; wipe it with token_key_wipe. */
+struct token_key {
+    enum token_alg alg;
+    int can_sign;                   /* HS256: always; EdDSA: the private key was loaded */
+    size_t len;                     /* bytes of secret: HS256 >= 32; EdDSA 32 or 0 */
+    uint8_t secret[TOKEN_KEY_MAX];  /* HS256: the secret; EdDSA: the private seed */
+    uint8_t pub[TOKEN_ED25519_LEN]; /* EdDSA: the public key */
 };
 
 /* What a verifier requires beyond signature and times. A NULL member is not
@@ -90,6 +115,17 @@ struct token_claims {
  * expiry) and leaves *OUT untouched. */
 int token_check(const uint8_t *key, size_t keylen, const char *token, size_t len,
                 int64_t now_s, const struct token_policy *policy, struct token_claims *out);
+
+/* token_check_keys: token_check against up to 4 keys, at most one of each
+ * algorithm (two of one: TOKEN_ERR_BAD_KEY): the header's alg picks the key;
+ * a token whose alg no key has is TOKEN_ERR_BAD_ALG. */
+int token_check_keys(const struct token_key *keys, size_t n, const char *token, size_t len,
+                     int64_t now_s, const struct token_policy *policy, struct token_claims *out);
+
+/* token_sign_key: token_sign with a key of either algorithm (EdDSA headers
+ * are {"alg":"EdDSA","typ":"JWT"}); TOKEN_ERR_CANNOT_SIGN for a public key. */
+int token_sign_key(const struct token_key *key, uint64_t user_id, int64_t exp_s, char *out,
+                   size_t cap);
 
 /* token_verify: checks TOKEN (LEN bytes, at most TOKEN_LEN_MAX) against KEY
  * at time NOW_S (seconds since the epoch). Returns 0 and writes *USER_ID on
@@ -120,6 +156,25 @@ int token_sign(const uint8_t *key, size_t keylen, uint64_t user_id, int64_t exp_
  * (under TOKEN_KEY_MIN bytes) on failure, with *KEYLEN untouched and KEY's
  * contents unspecified. */
 int token_key_load(const char *path, uint8_t *key, size_t cap, size_t *keylen);
+
+/* token_key_load_secret: reads a signing key from PATH, a file its owner
+ * alone may read: an Ed25519 private key in PEM ("-----BEGIN PRIVATE KEY",
+ * as openssl genpkey -algorithm ed25519 writes it; EdDSA, can sign and
+ * verify) or else an HS256 secret as token_key_load reads it. Returns 0, or
+ * TOKEN_ERR_IO (errno set), TOKEN_ERR_KEY_MODE, TOKEN_ERR_WEAK_KEY or
+ * TOKEN_ERR_BAD_KEY (a PEM that is not an unencrypted Ed25519 private key),
+ * with *key wiped. */
+int token_key_load_secret(const char *path, struct token_key *key);
+
+/* token_key_load_public: reads an Ed25519 public key in PEM ("-----BEGIN
+ * PUBLIC KEY", openssl pkey -pubout) from PATH, which anyone may read. The
+ * key verifies only. Returns 0, or TOKEN_ERR_IO (errno set) or
+ * TOKEN_ERR_BAD_KEY (not an Ed25519 public key: a private key is refused, so
+ * a verifier is never handed what mints tokens). */
+int token_key_load_public(const char *path, struct token_key *key);
+
+/* token_key_wipe: zeroes *key (OPENSSL_cleanse: not optimised away). */
+void token_key_wipe(struct token_key *key);
 
 /* token_strerror: a static, human-readable reason for a TOKEN_ERR_* value
  * (never NULL; "unknown token error" for values it does not know). */

@@ -238,7 +238,7 @@ static void send_batch(struct channel_sync *sync)
     b->pending = 2;
     b->next = sync->inflight;
     sync->inflight = b;
-    rc = friends_db_consent(gw->pg, b->users, n, on_consent, b);
+    rc = friends_db_consent(pg_pool_conn(gw->pg, PG_POOL_SESSION), b->users, n, on_consent, b);
     if (rc < 0)
         on_consent(rc, NULL, 0, b);
     rc = location_cache_mget(gw->cache, b->users, n, on_cached, b);
@@ -326,7 +326,7 @@ void channel_sync_free(struct channel_sync *sync)
         struct sync_batch *b = sync->inflight;
 
         sync->inflight = b->next;
-        pg_conn_forget(sync->gw->pg, b);
+        pg_pool_forget(sync->gw->pg, PG_POOL_SESSION, b);
         batch_free(b);
     }
     if (sync->kick)

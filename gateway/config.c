@@ -8,10 +8,19 @@
 #include <string.h>
 
 #include "config.h"
+#include "friends_db.h"
+#include "http.h"
 #include "nearby-version.h"
+#include "pg_pool.h"
+#include "proto_msg.h"
 #include "ring.h"
 #include "secret_file.h"
+#include "zk_auth.h"
 #include "token.h"
+
+/* The output bound must hold the largest nearby frame and the soft limit
+ * (phone.c) above which pushes are held back. */
+#define CONFIG_OUTPUT_MIN (PROTO_NEARBY_SIZE_MAX(FRIENDS_DB_MAX_FRIENDS) + (64u << 10))
 
 enum config_opt {
     OPT_LISTEN = 0x100,
@@ -23,6 +32,7 @@ enum config_opt {
     OPT_CACHE,
     OPT_PG,
     OPT_JWT_SECRET_FILE,
+    OPT_JWT_PUBLIC_KEY_FILE,
     OPT_JWT_AUDIENCE,
     OPT_JWT_ISSUER,
     OPT_REDIS_USER,
@@ -34,7 +44,25 @@ enum config_opt {
     OPT_DRAIN,
     OPT_LOC_RATE,
     OPT_LOC_BURST,
+    OPT_OUTPUT_MAX,
+    OPT_CONTROL_RATE,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_WS_PING,
+    OPT_WS_IDLE,
+    OPT_TCP_KEEPALIVE,
+    OPT_TRUSTED_PROXY,
+    OPT_IP_MAX_CONNS,
+    OPT_IP_HANDSHAKE_RATE,
+    OPT_IP_HANDSHAKE_BURST,
+    OPT_USER_MAX_SESSIONS,
+    OPT_SESSION_START_RATE,
+    OPT_SESSION_START_BURST,
+    OPT_START_QUEUE,
+    OPT_REST_RATE,
+    OPT_REST_BURST,
+    OPT_PG_POOL,
     OPT_ZK_SESSION,
+    OPT_ZK_AUTH_FILE,
     OPT_CHECK,
     OPT_HELP,
     OPT_CONFIG,
@@ -51,6 +79,7 @@ static const struct option long_options[] = {
     {"cache", required_argument, NULL, OPT_CACHE},
     {"pg", required_argument, NULL, OPT_PG},
     {"jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE},
+    {"jwt-public-key-file", required_argument, NULL, OPT_JWT_PUBLIC_KEY_FILE},
     {"jwt-audience", required_argument, NULL, OPT_JWT_AUDIENCE},
     {"jwt-issuer", required_argument, NULL, OPT_JWT_ISSUER},
     {"redis-user", required_argument, NULL, OPT_REDIS_USER},
@@ -62,7 +91,25 @@ static const struct option long_options[] = {
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
     {"loc-rate", required_argument, NULL, OPT_LOC_RATE},
     {"loc-burst", required_argument, NULL, OPT_LOC_BURST},
+    {"output-max", required_argument, NULL, OPT_OUTPUT_MAX},
+    {"control-rate", required_argument, NULL, OPT_CONTROL_RATE},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"ws-ping", required_argument, NULL, OPT_WS_PING},
+    {"ws-idle", required_argument, NULL, OPT_WS_IDLE},
+    {"tcp-keepalive", required_argument, NULL, OPT_TCP_KEEPALIVE},
+    {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
+    {"ip-max-conns", required_argument, NULL, OPT_IP_MAX_CONNS},
+    {"ip-handshake-rate", required_argument, NULL, OPT_IP_HANDSHAKE_RATE},
+    {"ip-handshake-burst", required_argument, NULL, OPT_IP_HANDSHAKE_BURST},
+    {"user-max-sessions", required_argument, NULL, OPT_USER_MAX_SESSIONS},
+    {"session-start-rate", required_argument, NULL, OPT_SESSION_START_RATE},
+    {"session-start-burst", required_argument, NULL, OPT_SESSION_START_BURST},
+    {"start-queue", required_argument, NULL, OPT_START_QUEUE},
+    {"rest-rate", required_argument, NULL, OPT_REST_RATE},
+    {"rest-burst", required_argument, NULL, OPT_REST_BURST},
+    {"pg-pool", required_argument, NULL, OPT_PG_POOL},
     {"zk-session-timeout-ms", required_argument, NULL, OPT_ZK_SESSION},
+    {"zk-auth-file", required_argument, NULL, OPT_ZK_AUTH_FILE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -88,7 +135,10 @@ static void usage(void)
            "  --cache HOST:PORT           location cache Redis (default 127.0.0.1:6379)\n"
            "  --pg CONNINFO               PostgreSQL (default $NEARBY_PG, else\n"
            "                              'host=127.0.0.1 port=5432 user=postgres dbname=nearby')\n"
-           "  --jwt-secret-file FILE      HS256 key, at least 32 bytes (required)\n"
+           "  --jwt-secret-file FILE      HS256 key, at least 32 bytes, mode 600\n"
+           "  --jwt-public-key-file FILE  Ed25519 public key (PEM): verify EdDSA tokens\n"
+           "                              without being able to mint them; one of the\n"
+           "                              two is required, both accept either kind\n"
            "  --jwt-audience AUD          accept only tokens whose aud is AUD (default: any)\n"
            "  --jwt-issuer ISS            accept only tokens whose iss is ISS (default: any)\n"
            "  --redis-user USER           Redis ACL user for the cache and the pub/sub nodes\n"
@@ -102,14 +152,49 @@ static void usage(void)
            "                              with none given every Origin is allowed\n"
            "  --drain-seconds S           on SIGTERM, spread session closes over S (default 10)\n"
            "  --loc-rate N                loc messages per second per phone (default 1)\n"
-           "  --loc-burst N               burst above that rate (default 5)\n"
+           "  --loc-burst N               burst above that rate (default 5); radius\n"
+           "                              messages have a bucket of their own, the same\n"
            "  --zk-session-timeout-ms MS  ZooKeeper session timeout (default 10000)\n"
+           "  --zk-auth-file FILE         ZooKeeper digest identity and role ids (see\n"
+           "                              nearby-gateway(8)); without it znodes are open\n"
            "  --check-config              validate the flags and the key file, then exit\n"
            "  --config FILE               read flags from FILE first: one 'key = value' a line,\n"
            "                              keys the long flag names above without '--', '#'\n"
            "                              starts a comment line; flags given here win\n"
            "  --version                   print the version and exit\n"
            "  --help                      this help\n");
+    /* Apart: one string literal may not pass 4095 bytes. */
+    fputs("\n"
+          "Limits (each refusal has a stable code and a counter in /metrics):\n"
+           "  --output-max BYTES          bytes queued for one phone, every frame counted,\n"
+           "                              before it is cut off with 1008 (default 1048576)\n"
+           "  --control-rate N            ping/pong/close frames a second from one phone\n"
+           "                              (bursts of N), above that 1008 (default 10)\n"
+           "  --handshake-timeout S       the first request (the WebSocket upgrade) must\n"
+           "                              be whole within S of connecting (default 10)\n"
+           "  --ws-ping S                 ping a phone silent for S (default 30)\n"
+           "  --ws-idle S                 close (1001) a phone silent for S (default 60)\n"
+           "  --tcp-keepalive S           TCP keepalive probes after S of silence; 0 keeps\n"
+           "                              the system's (default 60)\n"
+           "  --trusted-proxy ADDR[/BITS] connections from ADDR must start with a PROXY v2\n"
+           "                              header naming the phone; repeatable (default none)\n"
+           "  --ip-max-conns N            open connections per client address; 0: no limit\n"
+           "                              (default 200)\n"
+           "  --ip-handshake-rate N       new connections a second per client address;\n"
+           "                              0: no limit (default 20)\n"
+           "  --ip-handshake-burst N      burst above that rate (default 200)\n"
+           "  --user-max-sessions N       sessions per user; the newest wins, the oldest\n"
+           "                              closes with 4002 (default 4)\n"
+           "  --session-start-rate N      session starts a second per user (default 1)\n"
+           "  --session-start-burst N     burst above that rate (default 10)\n"
+           "  --start-queue N             sessions starting at once; past it init gets\n"
+           "                              err busy and 1013 (default 1000)\n"
+           "  --rest-rate N               REST calls a second per user, above that 429\n"
+           "                              with Retry-After (default 5)\n"
+           "  --rest-burst N              burst above that rate (default 20)\n"
+           "  --pg-pool N                 PostgreSQL connections, 2..4: session starts,\n"
+           "                              REST and history each on their own (default 3)\n",
+          stdout);
 }
 
 /* Copies s into dst (cap bytes). Returns 0, or -1 when it does not fit. */
@@ -150,6 +235,16 @@ static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *o
     return 0;
 }
 
+/* Parses a rate: 0 (no limit) or a number in (0, 1000000]. */
+static int parse_rate(const char *s, double *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return parse_double(s, 0.0, 1000000.0, out);
+}
+
 /* A config file line longer than this is refused, not cut. */
 #define CONFIG_LINE_MAX 4096
 
@@ -165,6 +260,7 @@ struct option_source {
     const struct option *current; /* the file's entry being applied; NULL for argv's */
     char buf[CONFIG_LINE_MAX + 2];
     char key_file[CONFIG_LINE_MAX]; /* --jwt-secret-file, read once all is parsed */
+    char public_key_file[CONFIG_LINE_MAX]; /* --jwt-public-key-file, likewise */
     char redis_password_file[CONFIG_LINE_MAX];
 };
 
@@ -319,6 +415,22 @@ static void set_defaults(struct gateway_config *cfg)
     cfg->drain_seconds = 10;
     cfg->loc_rate = 1.0;
     cfg->loc_burst = 5;
+    cfg->output_max = 1u << 20;
+    cfg->control_rate = 10;
+    cfg->handshake_timeout_s = 10;
+    cfg->ws_ping_s = 30;
+    cfg->ws_idle_s = 60;
+    cfg->tcp_keepalive_s = 60;
+    cfg->ip_max_conns = 200;
+    cfg->ip_handshake_rate = 20;
+    cfg->ip_handshake_burst = 200;
+    cfg->user_max_sessions = 4;
+    cfg->session_start_rate = 1;
+    cfg->session_start_burst = 10;
+    cfg->start_queue = 1000;
+    cfg->rest_rate = 5;
+    cfg->rest_burst = 20;
+    cfg->pg_pool = 3;
     cfg->session_timeout_ms = 10000;
 }
 
@@ -328,7 +440,8 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
     static struct option_source src;
     char *key_file = src.key_file;
     const char *arg;
-    int opt, rc, bad = 0, origins_from_file = 0;
+    int opt, rc, bad = 0, origins_from_file = 0, proxies_from_file = 0;
+    struct http_addr_range range;
 
     set_defaults(cfg);
     memset(&src, 0, sizeof(src));
@@ -348,9 +461,13 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_CACHE: bad = copy_flag(cfg->cache, sizeof(cfg->cache), arg) || !ring_valid_addr(arg); break;
         case OPT_PG: bad = copy_flag(cfg->pg, sizeof(cfg->pg), arg); break;
         case OPT_JWT_SECRET_FILE: bad = copy_flag(key_file, sizeof(src.key_file), arg); break;
+        case OPT_JWT_PUBLIC_KEY_FILE:
+            bad = copy_flag(src.public_key_file, sizeof(src.public_key_file), arg);
+            break;
         case OPT_JWT_AUDIENCE: bad = copy_flag(cfg->jwt_audience, sizeof(cfg->jwt_audience), arg); break;
         case OPT_JWT_ISSUER: bad = copy_flag(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), arg); break;
         case OPT_REDIS_USER: bad = copy_flag(cfg->redis_user, sizeof(cfg->redis_user), arg); break;
+        case OPT_ZK_AUTH_FILE: bad = copy_flag(cfg->zk_auth_file, sizeof(cfg->zk_auth_file), arg); break;
         case OPT_REDIS_PASSWORD_FILE:
             bad = copy_flag(src.redis_password_file, sizeof(src.redis_password_file), arg);
             break;
@@ -361,6 +478,34 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_LOC_RATE: bad = parse_double(arg, 0.0, 1000.0, &cfg->loc_rate); break;
         case OPT_LOC_BURST: bad = parse_unsigned(arg, 1, 10000, &cfg->loc_burst); break;
         case OPT_ZK_SESSION: bad = parse_unsigned(arg, 1000, 600000, &cfg->session_timeout_ms); break;
+        case OPT_OUTPUT_MAX: bad = parse_unsigned(arg, CONFIG_OUTPUT_MIN, 1u << 30, &cfg->output_max); break;
+        case OPT_CONTROL_RATE: bad = parse_rate(arg, &cfg->control_rate); break;
+        case OPT_HANDSHAKE_TIMEOUT: bad = parse_unsigned(arg, 1, 3600, &cfg->handshake_timeout_s); break;
+        case OPT_WS_PING: bad = parse_unsigned(arg, 0, 86400, &cfg->ws_ping_s); break;
+        case OPT_WS_IDLE: bad = parse_unsigned(arg, 0, 86400, &cfg->ws_idle_s); break;
+        case OPT_TCP_KEEPALIVE: bad = parse_unsigned(arg, 0, 86400, &cfg->tcp_keepalive_s); break;
+        case OPT_IP_MAX_CONNS: bad = parse_unsigned(arg, 0, 10000000, &cfg->ip_max_conns); break;
+        case OPT_IP_HANDSHAKE_RATE: bad = parse_rate(arg, &cfg->ip_handshake_rate); break;
+        case OPT_IP_HANDSHAKE_BURST: bad = parse_unsigned(arg, 1, 1000000, &cfg->ip_handshake_burst); break;
+        case OPT_USER_MAX_SESSIONS: bad = parse_unsigned(arg, 1, 1000, &cfg->user_max_sessions); break;
+        case OPT_SESSION_START_RATE: bad = parse_double(arg, 0.0, 1000.0, &cfg->session_start_rate); break;
+        case OPT_SESSION_START_BURST: bad = parse_unsigned(arg, 1, 10000, &cfg->session_start_burst); break;
+        case OPT_START_QUEUE: bad = parse_unsigned(arg, 1, 1000000, &cfg->start_queue); break;
+        case OPT_REST_RATE: bad = parse_double(arg, 0.0, 10000.0, &cfg->rest_rate); break;
+        case OPT_REST_BURST: bad = parse_unsigned(arg, 1, 100000, &cfg->rest_burst); break;
+        case OPT_PG_POOL: bad = parse_unsigned(arg, PG_POOL_MIN, PG_POOL_MAX, &cfg->pg_pool); break;
+        case OPT_TRUSTED_PROXY:
+            /* As for --allow-origin: a list on the command line replaces the file's. */
+            if (proxies_from_file && src.current == NULL)
+                cfg->trusted_proxy_count = 0;
+            proxies_from_file = src.current != NULL;
+            bad = cfg->trusted_proxy_count == GATEWAY_PROXIES_MAX ||
+                  http_addr_range_parse(arg, &range) < 0 ||
+                  copy_flag(cfg->trusted_proxies[cfg->trusted_proxy_count],
+                            sizeof(cfg->trusted_proxies[0]), arg);
+            if (!bad)
+                cfg->trusted_proxy_count++;
+            break;
         case OPT_ORIGIN:
             /* A list given on the command line replaces the file's. */
             if (origins_from_file && src.current == NULL)
@@ -393,17 +538,51 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
                 cfg->radius_km, cfg->max_radius_km);
         return -1;
     }
-    if (key_file[0] == '\0') {
-        fprintf(stderr, "nearby-gateway: --jwt-secret-file is required (make one with "
-                        "'openssl rand -hex 32 > FILE')\n");
+    if (cfg->ws_ping_s && cfg->ws_idle_s && cfg->ws_ping_s >= cfg->ws_idle_s) {
+        fprintf(stderr, "nearby-gateway: --ws-ping %u must be below --ws-idle %u (or 0)\n",
+                cfg->ws_ping_s, cfg->ws_idle_s);
         return -1;
     }
-    rc = token_key_load(key_file, cfg->jwt_key, sizeof(cfg->jwt_key), &cfg->jwt_key_len);
-    if (rc < 0) {
-        fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
-                token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
-                rc == TOKEN_ERR_IO ? strerror(errno) : "");
+    if (key_file[0] == '\0' && src.public_key_file[0] == '\0') {
+        fprintf(stderr, "nearby-gateway: --jwt-secret-file or --jwt-public-key-file is required "
+                        "(make an HS256 key with 'openssl rand -hex 32 > FILE', or an Ed25519 "
+                        "pair with 'openssl genpkey -algorithm ed25519 -out KEY' and "
+                        "'openssl pkey -in KEY -pubout -out KEY.pub')\n");
         return -1;
+    }
+    cfg->jwt_key_count = 0;
+    if (key_file[0] != '\0') {
+        struct token_key *k = &cfg->jwt_keys[cfg->jwt_key_count];
+
+        rc = token_key_load_secret(key_file, k);
+        if (rc == 0 && k->alg != TOKEN_ALG_HS256) {
+            token_key_wipe(k);
+            fprintf(stderr, "nearby-gateway: --jwt-secret-file %s is an Ed25519 private key: a "
+                            "gateway needs only the public key, so that it cannot mint tokens; "
+                            "give --jwt-public-key-file with 'openssl pkey -in %s -pubout'\n",
+                    key_file, key_file);
+            return -1;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --jwt-secret-file %s: %s%s%s\n", key_file,
+                    token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",
+                    rc == TOKEN_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->jwt_key_count++;
+    }
+    if (src.public_key_file[0] != '\0') {
+        rc = token_key_load_public(src.public_key_file, &cfg->jwt_keys[cfg->jwt_key_count]);
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --jwt-public-key-file %s: %s%s%s\n",
+                    src.public_key_file,
+                    rc == TOKEN_ERR_BAD_KEY ? "not an Ed25519 public key in PEM (make it from "
+                                              "the private key: openssl pkey -in KEY -pubout)"
+                                            : token_strerror(rc),
+                    rc == TOKEN_ERR_IO ? ": " : "", rc == TOKEN_ERR_IO ? strerror(errno) : "");
+            return -1;
+        }
+        cfg->jwt_key_count++;
     }
     if ((cfg->redis_user[0] != '\0') != (src.redis_password_file[0] != '\0')) {
         fprintf(stderr, "nearby-gateway: --redis-user and --redis-password-file go together\n");
@@ -423,6 +602,17 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
             return -1;
         }
         cfg->redis_password[n] = '\0';
+    }
+    if (cfg->zk_auth_file[0] != '\0') {
+        struct zk_auth auth;
+        char why[512];
+
+        rc = zk_auth_load(cfg->zk_auth_file, &auth, why, sizeof(why));
+        memset(&auth, 0, sizeof(auth));
+        if (rc < 0) {
+            fprintf(stderr, "nearby-gateway: --zk-auth-file %s\n", why);
+            return -1;
+        }
     }
     if (cfg->admin_listen[0] == '\0') {
         const char *colon = strrchr(cfg->listen, ':');

@@ -5,9 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "token.h"
+
 #define GATEWAY_ORIGINS_MAX 16
-#define GATEWAY_KEY_MAX 1024
 #define GATEWAY_ORIGIN_MAX 256
+#define GATEWAY_PROXIES_MAX 16
+#define GATEWAY_PROXY_MAX 64 /* "ADDR/BITS" */
 
 struct gateway_config {
     char listen[256];        /* host:port: phones (/ws, /v1) and a bare /healthz */
@@ -20,8 +23,8 @@ struct gateway_config {
     char redis_user[257];    /* ACL user for the cache and the pub/sub nodes; "" : no AUTH */
     char redis_password[257]; /* from --redis-password-file */
     char pg[1024];           /* libpq conninfo */
-    uint8_t jwt_key[GATEWAY_KEY_MAX];
-    size_t jwt_key_len;
+    struct token_key jwt_keys[2]; /* HS256 secret and/or Ed25519 public key */
+    size_t jwt_key_count;
     char jwt_audience[256];  /* "" : aud not checked */
     char jwt_issuer[256];    /* "" : iss not checked */
     double radius_km;
@@ -31,8 +34,28 @@ struct gateway_config {
     double loc_rate;         /* loc messages per second per session, sustained */
     unsigned loc_burst;
     unsigned session_timeout_ms; /* ZooKeeper session */
+    char zk_auth_file[1024]; /* "" : no ZooKeeper identity, open ACLs (zk_auth.h) */
     char origins[GATEWAY_ORIGINS_MAX][GATEWAY_ORIGIN_MAX];
     size_t origin_count;
+    /* Limits (README "Limits"): what one connection, address or user may cost. */
+    unsigned output_max;         /* bytes queued for one phone, every frame counted */
+    double control_rate;         /* ping/pong/close frames a second from one phone */
+    unsigned handshake_timeout_s; /* the first request (the upgrade) whole by then */
+    unsigned ws_ping_s;          /* ping a phone silent this long */
+    unsigned ws_idle_s;          /* close (1001) a phone silent this long */
+    unsigned tcp_keepalive_s;    /* keepalive probes after this much silence; 0: system's */
+    char trusted_proxies[GATEWAY_PROXIES_MAX][GATEWAY_PROXY_MAX]; /* send PROXY v2 */
+    size_t trusted_proxy_count;
+    unsigned ip_max_conns;       /* open connections per client address; 0: no limit */
+    double ip_handshake_rate;    /* new connections a second per address; 0: no limit */
+    unsigned ip_handshake_burst;
+    unsigned user_max_sessions;  /* sessions per user; the newest wins (4002) */
+    double session_start_rate;   /* session starts a second per user */
+    unsigned session_start_burst;
+    unsigned start_queue;        /* sessions starting at once; past it err busy */
+    double rest_rate;            /* REST calls a second per user (429) */
+    unsigned rest_burst;
+    unsigned pg_pool;            /* PostgreSQL connections, 2..4 */
     int check_only;          /* --check-config: validate and exit */
 };
 

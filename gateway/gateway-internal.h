@@ -1,4 +1,4 @@
-/* gateway-internal.h: the gateway's state and the calls between its parts: gateway.c (ring, nodes, life cycle), fanout.c (what channels carry), channel_sync.c (consent reads), phone.c (sessions), rest.c and routes.c (HTTP). */
+/* gateway-internal.h: the gateway's state and the calls between its parts: gateway.c (ring, nodes, life cycle), fanout.c (what channels carry), channel_sync.c (consent reads), phone.c (sessions), rest.c, admin.c and routes.c (HTTP). */
 #ifndef NEARBY_GATEWAY_INTERNAL_H
 #define NEARBY_GATEWAY_INTERNAL_H
 
@@ -12,9 +12,10 @@
 #include "gateway.h"
 #include "history.h"
 #include "http.h"
+#include "limit_table.h"
 #include "location_cache.h"
 #include "metrics.h"
-#include "pg_conn.h"
+#include "pg_pool.h"
 #include "proto_msg.h"
 #include "proto_payload.h"
 #include "pubsub_node.h"
@@ -27,6 +28,7 @@ struct phone;         /* phone.c: one WebSocket session */
 struct channel_sync;  /* channel_sync.c: the consent read queue */
 struct control;       /* control.c: control messages still to publish */
 struct rest;          /* rest.c: erasures still to finish */
+struct admin;         /* admin.c: the admin page's API and published load */
 
 /* A pub/sub node of the ring the gateway talks to. */
 struct gw_node {
@@ -50,6 +52,16 @@ struct gateway_metrics {
     struct metrics_counter *misrouted, *stale, *consent_errors, *tokens_expired;
     /* Per pub/sub node, labelled node="<id>", refreshed when /metrics is read. */
     struct metrics_family *node_alive, *node_channels, *node_publish_errors, *node_messages;
+    /* Limits (README "Limits"): the phones' port's counters (copied from the
+     * HTTP server's when /metrics is read) and the gateway's own. */
+    struct metrics_counter *control_floods, *idle_pings, *idle_closed, *handshake_timeouts;
+    struct metrics_counter *proxy_headers, *proxy_errors, *proxy_untrusted;
+    struct metrics_counter *ip_conns_refused, *ip_handshakes_refused;
+    struct metrics_counter *sessions_replaced, *starts_limited, *starts_busy;
+    struct metrics_counter *radius_limited, *rest_limited, *init_timeouts;
+    struct metrics_gauge *sessions_starting, *connections;
+    /* label table="ip"|"session_starts"|"rest", and kind="session"|"rest"|"history" */
+    struct metrics_family *limit_table_entries, *limit_table_full, *pg_queued;
 };
 
 struct gateway {
@@ -72,13 +84,21 @@ struct gateway {
     struct channel_sync *sync;
     struct control *control;
     struct rest *rest;
+    struct admin *admin;
     struct location_cache *cache;
-    struct pg_conn *pg;
+    struct pg_pool *pg;       /* session starts, REST and history on connections of their own */
     struct history *history;
+    /* Limits per client address (open connections, new ones a second) and
+     * per user (session starts a second, REST calls a second). */
+    struct limit_table *ip_limits, *start_limits, *rest_limits;
     /* phone.c's alone: every phone, and those waiting for their channels. */
     struct phone *phones;
     struct phone *waiting;
     size_t phone_count;
+    size_t starting;          /* sessions between a good init and their nearby */
+    uint64_t refusal_logged_ms;  /* per-address refusals: one log line a second at most */
+    unsigned refusals_unlogged;
+    uint64_t session_seq;     /* numbers sessions by start: a user's oldest is replaced */
     /* What sessions write frames and channel changes through; arg is the
      * gateway, the phone is the session's transport. */
     struct session_sink sink;
@@ -94,6 +114,11 @@ struct gateway {
 
 /* -- gateway.c -- */
 uint64_t gateway_now_ms(void);
+/* The one check of a phone's or a REST caller's token: signature by one of
+ * the configured keys (the header's alg picks it), times, aud and iss.
+ * Returns 0 and *claims, or a negative TOKEN_ERR_*. */
+int gateway_token_check(const struct gateway *gw, const char *token, size_t len,
+                        struct token_claims *claims);
 /* Publishes payload on the channel of user, to its owner in every view.
  * Returns 0, or -1 when it reached no owner (counted in publish errors). */
 int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload);
@@ -157,13 +182,20 @@ size_t phones_close_some(struct gateway *gw, size_t n);
 void phones_detach_all(struct gateway *gw);
 void phones_free_all(struct gateway *gw);
 
-/* -- routes.c / rest.c -- */
+/* -- routes.c / rest.c / admin.c -- */
 extern const struct http_callbacks admin_http_callbacks;
 void routes_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
 /* The /v1 REST API (rest.c). */
 struct rest *rest_new(struct gateway *gw);
 void rest_free(struct rest *r);
 void rest_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
+/* The internal port's /admin/api/ring and /admin/api/gateways (admin.c). */
+struct admin *admin_new(struct gateway *gw, char *errbuf, size_t errlen);
+void admin_free(struct admin *a);
+void admin_api_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req);
+/* Once a second: samples the rates the admin page shows, and now and then
+ * refreshes the load in the gateway's registration. */
+void admin_tick(struct gateway *gw);
 /* Answers with a JSON body, or with {"error":code,"message":message}. */
 void reply_json(struct http_conn *c, int status, const char *body);
 void reply_error(struct http_conn *c, int status, const char *code, const char *message);

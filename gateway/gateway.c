@@ -4,10 +4,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "gateway-internal.h"
 #include "log.h"
+#include "zk_auth.h"
+
+/* Keys remembered per limit table: about 48 bytes each, at most twice that
+ * in slots; past it new keys are refused (limit_table.h). */
+#define GATEWAY_LIMIT_KEYS (1u << 18)
 
 #define GATEWAY_CHANNEL_MAX 32 /* "u:" and 20 digits */
 #define GATEWAY_TRIM_EVERY_S 10
@@ -18,6 +24,13 @@ uint64_t gateway_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int gateway_token_check(const struct gateway *gw, const char *token, size_t len,
+                        struct token_claims *claims)
+{
+    return token_check_keys(gw->cfg.jwt_keys, gw->cfg.jwt_key_count, token, len,
+                            (int64_t)time(NULL), &gw->token_policy, claims);
 }
 
 /* -- the ring's nodes ----------------------------------------------------- */
@@ -379,7 +392,7 @@ static void on_ring(const struct ring *ring, int32_t version, void *arg)
 static void on_ring_event(enum ring_watch_event event, const char *detail, void *arg)
 {
     static const char *const names[] = {"connected", "reconnected", "disconnected",
-                                        "expired", "missing", "corrupt"};
+                                        "expired", "missing", "corrupt", "denied"};
 
     if (event == RING_WATCH_CONNECTED || event == RING_WATCH_RECONNECTED)
         LOG_INFO("zookeeper: %s %s", names[event], detail ? detail : "");
@@ -409,10 +422,61 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                         hs.written - metrics_counter_value(gw->m.history_written));
     metrics_counter_add(gw->m.history_dropped,
                         hs.dropped - metrics_counter_value(gw->m.history_dropped));
+    metrics_gauge_set(gw->m.sessions_starting, (double)gw->starting);
+    metrics_gauge_set(gw->m.connections, (double)http_server_connections(gw->http));
+    limit_table_sweep(gw->ip_limits, now);
+    limit_table_sweep(gw->start_limits, now);
+    limit_table_sweep(gw->rest_limits, now);
+    admin_tick(gw);
+}
+
+/* Raises counter to value (a total kept elsewhere that only grows). */
+static void counter_sync(struct metrics_counter *counter, uint64_t value)
+{
+    if (value > metrics_counter_value(counter))
+        metrics_counter_add(counter, value - metrics_counter_value(counter));
+}
+
+/* The limits' figures: the phones' port's counters, the tables, the
+ * PostgreSQL queues. */
+static void refresh_limit_metrics(struct gateway *gw)
+{
+    static const char *const tables[] = {"ip", "session_starts", "rest"};
+    static const char *const kinds[] = {"session", "rest", "history"};
+    struct limit_table *t[] = {gw->ip_limits, gw->start_limits, gw->rest_limits};
+    struct http_server_stats st;
+
+    http_server_get_stats(gw->http, &st);
+    counter_sync(gw->m.slow_closed, st.output_overflows);
+    counter_sync(gw->m.control_floods, st.control_floods);
+    counter_sync(gw->m.idle_pings, st.pings_sent);
+    counter_sync(gw->m.idle_closed, st.idle_closed);
+    counter_sync(gw->m.handshake_timeouts, st.handshake_timeouts);
+    counter_sync(gw->m.proxy_headers, st.proxy_headers);
+    counter_sync(gw->m.proxy_errors, st.proxy_errors);
+    counter_sync(gw->m.proxy_untrusted, st.proxy_untrusted);
+    for (size_t i = 0; i < 3; i++) {
+        struct limit_table_stats ls;
+        struct metrics_gauge *entries;
+        struct metrics_counter *full;
+
+        limit_table_get_stats(t[i], &ls);
+        if (metrics_gauge_with(gw->m.limit_table_entries, tables[i], &entries) == 0)
+            metrics_gauge_set(entries, (double)ls.entries);
+        if (metrics_counter_with(gw->m.limit_table_full, tables[i], &full) == 0)
+            counter_sync(full, ls.full_refusals);
+    }
+    for (int k = PG_POOL_SESSION; k <= PG_POOL_HISTORY; k++) {
+        struct metrics_gauge *queued;
+
+        if (metrics_gauge_with(gw->m.pg_queued, kinds[k], &queued) == 0)
+            metrics_gauge_set(queued, (double)pg_pool_queued(gw->pg, (enum pg_pool_kind)k));
+    }
 }
 
 void gateway_refresh_metrics(struct gateway *gw)
 {
+    refresh_limit_metrics(gw);
     for (size_t i = 0; i < gw->node_count; i++) {
         struct pubsub_node_stats st;
         struct metrics_gauge *alive, *channels;
@@ -451,8 +515,8 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap)
     if (!location_cache_is_up(gw->cache))
         return snprintf(buf, cap, "location cache %s unreachable: %s", gw->cfg.cache,
                         location_cache_last_error(gw->cache)), 0;
-    if (!pg_conn_healthy(gw->pg))
-        return snprintf(buf, cap, "postgresql unreachable: %s", pg_conn_errstr(gw->pg)), 0;
+    if (!pg_pool_healthy(gw->pg))
+        return snprintf(buf, cap, "postgresql unreachable: %s", pg_pool_errstr(gw->pg)), 0;
     for (size_t i = 0; i < gw->node_count; i++)
         if (pubsub_node_state(gw->nodes[i].node) == PUBSUB_NODE_CONNECTING)
             return snprintf(buf, cap, "pub/sub node %s (%s) is connecting", gw->nodes[i].id,
@@ -489,7 +553,7 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_counter_new(m->registry, "nearby_publish_errors_total", "Publishes that failed.", &m->publish_errors);
     rc |= metrics_counter_new(m->registry, "nearby_history_written_total", "History rows written.", &m->history_written);
     rc |= metrics_counter_new(m->registry, "nearby_history_dropped_total", "History rows dropped (queue full).", &m->history_dropped);
-    rc |= metrics_counter_new(m->registry, "nearby_slow_phones_closed_total", "Phones cut off for not reading their pushes.", &m->slow_closed);
+    rc |= metrics_counter_new(m->registry, "nearby_slow_phones_closed_total", "Phones reset (1008) for not reading: a frame of any kind (push, pong, err, close) would have passed --output-max.", &m->slow_closed);
     rc |= metrics_counter_new(m->registry, "nearby_pushes_coalesced_total", "Friend changes held back for a phone not reading; it gets each friend's latest once it reads.", &m->coalesced);
     rc |= metrics_counter_new(m->registry, "nearby_payloads_misrouted_total", "Pub/sub payloads dropped for naming another user than their channel's.", &m->misrouted);
     rc |= metrics_counter_new(m->registry, "nearby_positions_stale_total", "Positions dropped as sent before a sharing change already applied.", &m->stale);
@@ -499,11 +563,56 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_gauge_family_new(m->registry, "nearby_node_channels", "Channels subscribed on the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_channels);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_publish_errors_total", "Publishes to the pub/sub node that failed.", "node", METRICS_SERIES_MAX, &m->node_publish_errors);
     rc |= metrics_counter_family_new(m->registry, "nearby_node_messages_total", "Messages received from the pub/sub node.", "node", METRICS_SERIES_MAX, &m->node_messages);
+    rc |= metrics_counter_new(m->registry, "nearby_control_floods_total", "Phones closed (1008) for more ping, pong or close frames a second than --control-rate.", &m->control_floods);
+    rc |= metrics_counter_new(m->registry, "nearby_idle_pings_total", "Pings sent to phones silent for --ws-ping seconds.", &m->idle_pings);
+    rc |= metrics_counter_new(m->registry, "nearby_idle_closed_total", "Phones closed (1001) after --ws-idle seconds of silence.", &m->idle_closed);
+    rc |= metrics_counter_new(m->registry, "nearby_handshake_timeouts_total", "Connections closed before their first request (the upgrade) was whole within --handshake-timeout.", &m->handshake_timeouts);
+    rc |= metrics_counter_new(m->registry, "nearby_proxy_headers_total", "PROXY v2 headers read from --trusted-proxy peers.", &m->proxy_headers);
+    rc |= metrics_counter_new(m->registry, "nearby_proxy_errors_total", "Connections from --trusted-proxy peers closed for a missing or bad PROXY v2 header.", &m->proxy_errors);
+    rc |= metrics_counter_new(m->registry, "nearby_proxy_untrusted_total", "Connections closed for a PROXY header from a peer that is no --trusted-proxy.", &m->proxy_untrusted);
+    rc |= metrics_counter_new(m->registry, "nearby_ip_conns_refused_total", "Connections closed at once: their client address had --ip-max-conns open.", &m->ip_conns_refused);
+    rc |= metrics_counter_new(m->registry, "nearby_ip_handshakes_refused_total", "Connections closed at once: their client address was above --ip-handshake-rate.", &m->ip_handshakes_refused);
+    rc |= metrics_counter_new(m->registry, "nearby_sessions_replaced_total", "Sessions closed with 4002 replaced by a newer session of the same user past --user-max-sessions.", &m->sessions_replaced);
+    rc |= metrics_counter_new(m->registry, "nearby_session_starts_limited_total", "init refused (err rate_limited, 1013): the user started sessions faster than --session-start-rate.", &m->starts_limited);
+    rc |= metrics_counter_new(m->registry, "nearby_session_starts_busy_total", "init refused (err busy, 1013): --start-queue sessions were starting, or the session connection's queue was full.", &m->starts_busy);
+    rc |= metrics_counter_new(m->registry, "nearby_radius_rate_limited_total", "radius messages refused by the rate limit (the loc rate, a bucket of their own).", &m->radius_limited);
+    rc |= metrics_counter_new(m->registry, "nearby_init_timeouts_total", "WebSockets closed (1008) for sending no good init within 10 s.", &m->init_timeouts);
+    rc |= metrics_counter_new(m->registry, "nearby_rest_rate_limited_total", "REST calls answered 429 for a user above --rest-rate.", &m->rest_limited);
+    rc |= metrics_gauge_new(m->registry, "nearby_connections", "Open connections on the phones' port: WebSockets, REST, and those not past their first request yet.", &m->connections);
+    rc |= metrics_gauge_new(m->registry, "nearby_sessions_starting", "Sessions between a good init and their nearby (bounded by --start-queue).", &m->sessions_starting);
+    rc |= metrics_gauge_family_new(m->registry, "nearby_limit_table_entries", "Keys remembered by a limit table (client addresses, users).", "table", 8, &m->limit_table_entries);
+    rc |= metrics_counter_family_new(m->registry, "nearby_limit_table_full_total", "New keys refused because a limit table was full (fail closed).", "table", 8, &m->limit_table_full);
+    rc |= metrics_gauge_family_new(m->registry, "nearby_pg_queued", "PostgreSQL requests waiting, by the kind of work of the pool's connections.", "kind", 8, &m->pg_queued);
     rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_seconds",
                                 "From the phone's ts to the push, in seconds.",
                                 metrics_latency_seconds_bounds, METRICS_LATENCY_BOUNDS_N,
                                 &m->latency);
     return rc ? -1 : 0;
+}
+
+/* Applies the per-connection limits of the configuration to the phones'
+ * port. Returns 0, or -1 with the reason in errbuf. */
+static int gateway_set_limits(struct gateway *gw, char *errbuf, size_t errlen)
+{
+    const struct gateway_config *cfg = &gw->cfg;
+    struct http_limits limits = {
+        .output_max = cfg->output_max,
+        .control_rate = cfg->control_rate,
+        .control_burst = cfg->control_rate >= 1 ? (unsigned)cfg->control_rate : 1,
+        .handshake_ms = cfg->handshake_timeout_s * 1000u,
+        .ws_ping_ms = cfg->ws_ping_s * 1000u,
+        .ws_idle_ms = cfg->ws_idle_s * 1000u,
+        .keepalive_s = cfg->tcp_keepalive_s,
+    };
+
+    http_server_set_limits(gw->http, &limits);
+    for (size_t i = 0; i < cfg->trusted_proxy_count; i++) {
+        if (http_server_add_trusted_proxy(gw->http, cfg->trusted_proxies[i]) < 0) {
+            snprintf(errbuf, errlen, "--trusted-proxy %s: cannot add it", cfg->trusted_proxies[i]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 struct gateway *gateway_new(struct event_base *base, const struct gateway_config *cfg,
@@ -516,6 +625,7 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
         .password = cfg->redis_password};
     struct pg_conn_options pg_opt = {.conninfo = cfg->pg};
     struct timeval second = {1, 0};
+    uint64_t seeds[3] = {0, 0, 0};
 
     if (gw == NULL) {
         snprintf(errbuf, errlen, "out of memory");
@@ -533,30 +643,51 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     }
     phone_sink_init(gw);
     watch_cb.arg = gw;
+    /* Keys of the limit tables are the clients' to choose: hash them under
+     * seeds they cannot know. */
+    if (getrandom(seeds, sizeof(seeds), 0) != (ssize_t)sizeof(seeds))
+        LOG_WARN("getrandom failed; limit tables hashed with a weak seed");
+    gw->ip_limits = limit_table_new(GATEWAY_LIMIT_KEYS, cfg->ip_handshake_rate,
+                                    cfg->ip_handshake_burst, seeds[0]);
+    gw->start_limits = limit_table_new(GATEWAY_LIMIT_KEYS, cfg->session_start_rate,
+                                       cfg->session_start_burst, seeds[1]);
+    gw->rest_limits = limit_table_new(GATEWAY_LIMIT_KEYS, cfg->rest_rate, cfg->rest_burst,
+                                      seeds[2]);
     gw->channels = channels_new();
     gw->sync = channel_sync_new(gw);
     gw->control = control_new(gw);
     gw->rest = rest_new(gw);
     if (gw->channels == NULL || gw->sync == NULL || gw->control == NULL || gw->rest == NULL ||
+        gw->ip_limits == NULL || gw->start_limits == NULL || gw->rest_limits == NULL ||
         metrics_setup(&gw->m) < 0) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
     gw->http = http_server_new(base, cfg->listen, &phone_http_callbacks, gw, PROTO_FRAME_MAX,
                                errbuf, errlen);
-    if (gw->http == NULL)
+    if (gw->http == NULL || gateway_set_limits(gw, errbuf, errlen) < 0)
         goto fail;
     gw->admin_http = http_server_new(base, cfg->admin_listen, &admin_http_callbacks, gw,
                                      PROTO_FRAME_MAX, errbuf, errlen);
     if (gw->admin_http == NULL)
         goto fail;
+    gw->admin = admin_new(gw, errbuf, errlen);
+    if (gw->admin == NULL)
+        goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
-    gw->pg = pg_conn_new(base, &pg_opt);
+    /* The session connections' queue: the sessions that may be starting,
+     * each one friend list, and room for the batched consent reads. */
+    gw->pg = pg_pool_new(base, &pg_opt, cfg->pg_pool, (size_t)cfg->start_queue + 100);
     if (gw->cache == NULL || gw->pg == NULL) {
         snprintf(errbuf, errlen, "cannot set up the location cache %s or PostgreSQL", cfg->cache);
         goto fail;
     }
-    gw->history = history_new(base, gw->pg, NULL);
+    gw->history = history_new(base, pg_pool_conn(gw->pg, PG_POOL_HISTORY), NULL);
+    if (zk_auth_use(cfg->zk_auth_file, errbuf, errlen) < 0)
+        goto fail;
+    if (cfg->zk_auth_file[0] == '\0')
+        LOG_WARN("no --zk-auth-file: this gateway has no ZooKeeper identity, so the rings it "
+                 "reads must be open to the world");
     gw->watch = ring_watch_new(base, cfg->zk, cfg->root, cfg->ring, (int)cfg->session_timeout_ms,
                                &watch_cb, errbuf, errlen);
     if (gw->watch != NULL)
@@ -638,8 +769,9 @@ void gateway_free(struct gateway *gw)
     channel_sync_free(gw->sync);
     control_free(gw->control);
     rest_free(gw->rest);
+    admin_free(gw->admin);
     history_free(gw->history);
-    pg_conn_free(gw->pg);
+    pg_pool_free(gw->pg);
     location_cache_free(gw->cache);
     for (size_t i = 0; i < gw->node_count; i++)
         pubsub_node_free(gw->nodes[i].node);
@@ -653,6 +785,9 @@ void gateway_free(struct gateway *gw)
     if (gw->drain_timer)
         event_free(gw->drain_timer);
     channels_free(gw->channels);
+    limit_table_free(gw->ip_limits);
+    limit_table_free(gw->start_limits);
+    limit_table_free(gw->rest_limits);
     metrics_free(gw->m.registry);
     ring_free(gw->ring);
     free(gw);

@@ -33,11 +33,15 @@
  * would hide their later ones or show a false time. */
 #define PHONE_TS_AHEAD_MAX_MS 30000
 /* Past this much unsent output (the kernel's socket buffer is full by then)
- * a phone's friends' changes are held back and coalesced. */
+ * a phone's friends' changes are held back and coalesced. A phone with
+ * --output-max unread even so is not keeping up: the transport resets it
+ * (1008, nearby_slow_phones_closed_total) rather than let its buffer grow;
+ * it reconnects and gets a fresh nearby. */
 #define PHONE_OUTPUT_SOFT (64u << 10)
-/* A phone with this much unread output even so is not keeping up: cut it off
- * rather than let its buffer grow (it reconnects and gets a fresh nearby). */
-#define PHONE_OUTPUT_MAX (1u << 20)
+/* Close code for "try again later" (RFC 6455, IANA registry). */
+#define PHONE_CLOSE_TRY_AGAIN 1013
+/* Close code of a session replaced by a newer one of the same user. */
+#define PHONE_CLOSE_REPLACED 4002
 
 enum phone_state {
     PHONE_AWAIT_INIT,  /* connected, no valid init yet */
@@ -66,6 +70,9 @@ struct phone {
     uint32_t wait_cursor;     /* WAIT_FRIENDS: friends before this one are synced */
     int64_t token_exp;        /* seconds since the epoch */
     struct ratelimit rate;
+    struct ratelimit radius_rate; /* radius messages: the loc rate, a bucket of their own */
+    uint64_t started_seq;     /* gw->session_seq at init: the lowest of a user goes first */
+    int starting;             /* counted in gw->starting (init accepted, no nearby yet) */
     struct event *timer;      /* init, then start, deadline; then the token's exp */
     struct phone *prev, *next;   /* the gateway's list of phones */
     struct phone *wprev, *wnext; /* the gateway's list of phones waiting for syncs */
@@ -77,15 +84,12 @@ static void load_friends(struct phone *p);
 
 /* -- sending ---------------------------------------------------------------- */
 
+/* Queues a frame. One that would pass --output-max is dropped and the
+ * transport resets the connection at the end of the loop round. */
 static void phone_send(struct phone *p, const uint8_t *frame, size_t len)
 {
     if (p->conn == NULL || p->closing)
         return;
-    if (http_ws_pending(p->conn) > PHONE_OUTPUT_MAX) {
-        metrics_counter_inc(p->gw->m.slow_closed);
-        phone_close(p, 1008, "not reading fast enough");
-        return;
-    }
     if (http_ws_send(p->conn, frame, len) == 0)
         metrics_counter_inc(p->gw->m.pushes_out);
 }
@@ -193,11 +197,21 @@ static void waiting_remove(struct phone *p)
         p->wnext->wprev = p->wprev;
 }
 
+/* The session is live, or will never be: it no longer counts as starting. */
+static void done_starting(struct phone *p)
+{
+    if (p->starting) {
+        p->starting = 0;
+        p->gw->starting--;
+    }
+}
+
 /* Lets go of the session's friends and its own channel. */
 static void phone_end_session(struct phone *p)
 {
     struct gateway *gw = p->gw;
 
+    done_starting(p);
     waiting_remove(p);
     session_clear_friends(&p->session, gw->channels, &gw->sink);
     if (p->self != NULL) {
@@ -257,6 +271,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     switch (p->state) {
     case PHONE_AWAIT_INIT:
+        metrics_counter_inc(p->gw->m.init_timeouts);
         phone_close(p, 1008, "no init within 10 s");
         break;
     case PHONE_WAIT_SELF:
@@ -296,6 +311,7 @@ static void try_go_live(struct phone *p)
     if (p->wait_cursor < s->friend_count)
         return;
     waiting_remove(p);
+    done_starting(p);
     /* The user's own last position, if this gateway knows one (the own
      * channel's cached position, read as any other). */
     if (!s->has_position && channel_visible(p->self))
@@ -413,10 +429,17 @@ static void load_friends(struct phone *p)
         return;
     p->loading_gen = p->friends_gen;
     p->refs++;
-    rc = friends_db_load(p->gw->pg, p->session.user, on_friends, p);
+    rc = friends_db_load(pg_pool_conn(p->gw->pg, PG_POOL_SESSION), p->session.user, on_friends, p);
     if (rc < 0) {
         p->loading_gen = 0;
         p->refs--;
+        if (rc == FRIENDS_DB_ERR_BUSY && p->state != PHONE_LIVE) {
+            /* The session connection's queue is full: shed, do not pile up. */
+            metrics_counter_inc(p->gw->m.starts_busy);
+            send_err(p, PROTO_CODE_BUSY, "the gateway is busy; try again in a few seconds");
+            phone_close(p, PHONE_CLOSE_TRY_AGAIN, "busy");
+            return;
+        }
         LOG_WARN("user %" PRIu64 ": cannot load friends: %s", p->session.user,
                  friends_db_strerror(rc));
         if (p->state != PHONE_LIVE) {
@@ -431,14 +454,67 @@ static void load_friends(struct phone *p)
 static int check_token(struct phone *p, const char *token, size_t len, struct token_claims *claims)
 {
     struct gateway *gw = p->gw;
-    int rc = token_check(gw->cfg.jwt_key, gw->cfg.jwt_key_len, token, len, (int64_t)time(NULL),
-                         &gw->token_policy, claims);
+    int rc = gateway_token_check(gw, token, len, claims);
 
     if (rc < 0) {
         send_err(p, PROTO_CODE_BAD_TOKEN, token_strerror(rc));
         phone_close(p, 1008, "bad token");
     }
     return rc;
+}
+
+/* Past --user-max-sessions open sessions of p's user, closes the oldest
+ * (not p) with 4002 replaced: the newest wins. The user's own channel entry
+ * lists the user's sessions (its owners), so no other phone is looked at. */
+static void replace_oldest(struct phone *p)
+{
+    struct channel *self = p->self;
+
+    for (;;) {
+        struct phone *oldest = NULL;
+        uint32_t open = 0;
+
+        for (uint32_t i = 0; i < self->owner_count; i++) {
+            struct phone *o = self->owners[i]->transport;
+
+            if (o->conn == NULL || o->closing)
+                continue;
+            open++;
+            if (o != p && (oldest == NULL || o->started_seq < oldest->started_seq))
+                oldest = o;
+        }
+        if (open <= p->gw->cfg.user_max_sessions || oldest == NULL)
+            return;
+        metrics_counter_inc(p->gw->m.sessions_replaced);
+        phone_close(oldest, PHONE_CLOSE_REPLACED, "replaced");
+    }
+}
+
+/* Returns 1 when the user may start a session now; otherwise tells the phone
+ * why (err busy or rate_limited), closes it with 1013 and returns 0. */
+static int start_allowed(struct phone *p, uint64_t user)
+{
+    struct gateway *gw = p->gw;
+    uint8_t key[LIMIT_KEY_LEN];
+    uint64_t wait_ms = 0;
+    char msg[96];
+
+    if (gw->starting >= gw->cfg.start_queue) {
+        metrics_counter_inc(gw->m.starts_busy);
+        send_err(p, PROTO_CODE_BUSY, "the gateway is busy; try again in a few seconds");
+        phone_close(p, PHONE_CLOSE_TRY_AGAIN, "busy");
+        return 0;
+    }
+    limit_key_user(key, user);
+    if (!limit_table_take(gw->start_limits, key, gateway_now_ms(), &wait_ms)) {
+        metrics_counter_inc(gw->m.starts_limited);
+        snprintf(msg, sizeof(msg), "too many session starts; try again in %" PRIu64 " s",
+                 (wait_ms + 999) / 1000);
+        send_err(p, PROTO_CODE_RATE_LIMITED, msg);
+        phone_close(p, PHONE_CLOSE_TRY_AGAIN, "session starts rate limited");
+        return 0;
+    }
+    return 1;
 }
 
 static void handle_init(struct phone *p, const struct proto_msg *m)
@@ -448,6 +524,8 @@ static void handle_init(struct phone *p, const struct proto_msg *m)
     int created = 0;
 
     if (check_token(p, m->init.token, m->init.token_len, &claims) < 0)
+        return;
+    if (!start_allowed(p, claims.user))
         return;
     p->session.user = claims.user;
     p->token_exp = claims.exp;
@@ -464,6 +542,10 @@ static void handle_init(struct phone *p, const struct proto_msg *m)
         return;
     }
     p->state = PHONE_WAIT_SELF;
+    p->started_seq = ++gw->session_seq;
+    p->starting = 1;
+    gw->starting++;
+    replace_oldest(p);
     arm_timer(p, PHONE_START_TIMEOUT_S);
     waiting_add(p);
     if (created)
@@ -567,6 +649,11 @@ static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, si
         handle_loc(p, &m);
         break;
     case PROTO_MSG_RADIUS:
+        if (!ratelimit_allow(&p->radius_rate, gateway_now_ms())) {
+            metrics_counter_inc(p->gw->m.radius_limited);
+            send_err(p, PROTO_CODE_RATE_LIMITED, "too many radius messages; slow down");
+            break;
+        }
         if (m.radius.km > p->gw->cfg.max_radius_km) {
             bad_frame(p, PROTO_CODE_BAD_VALUE, "radius above the server's maximum");
             break;
@@ -653,6 +740,7 @@ static int on_ws_open(void *arg, struct http_conn *c, const struct http_request 
     session_init(&p->session, 0, gw->cfg.radius_km);
     p->session.transport = p;
     ratelimit_init(&p->rate, gw->cfg.loc_rate, gw->cfg.loc_burst);
+    ratelimit_init(&p->radius_rate, gw->cfg.loc_rate, gw->cfg.loc_burst);
     p->next = gw->phones;
     if (gw->phones)
         gw->phones->prev = p;
@@ -678,12 +766,64 @@ static void on_request(void *arg, struct http_conn *c, const struct http_request
     routes_handle(arg, c, req);
 }
 
+/* Logs a refused connection with its client's address (the phone's, not
+ * the balancer's), at most one line a second, saying how many went unlogged. */
+static void log_refusal(struct gateway *gw, struct http_conn *c, const char *why)
+{
+    uint64_t now = gateway_now_ms();
+
+    if (now < gw->refusal_logged_ms + 1000) {
+        gw->refusals_unlogged++;
+        return;
+    }
+    LOG_WARN("refused a connection from %s: %s (and %u more since the last such line)",
+             http_conn_peer(c), why, gw->refusals_unlogged);
+    gw->refusal_logged_ms = now;
+    gw->refusals_unlogged = 0;
+}
+
+/* Every connection to the phones' port, WebSocket or REST, once its client
+ * address is known (the phone's, through a trusted proxy): refused at once
+ * above --ip-handshake-rate new connections a second or with --ip-max-conns
+ * open from the same address. */
+static int on_connect(void *arg, struct http_conn *c)
+{
+    struct gateway *gw = arg;
+    uint8_t ip[LIMIT_KEY_LEN];
+
+    http_conn_addr(c, ip);
+    if (!limit_table_take(gw->ip_limits, ip, gateway_now_ms(), NULL)) {
+        metrics_counter_inc(gw->m.ip_handshakes_refused);
+        log_refusal(gw, c, "new connections above --ip-handshake-rate");
+        return 1;
+    }
+    if (gw->cfg.ip_max_conns && !limit_table_acquire(gw->ip_limits, ip, gw->cfg.ip_max_conns)) {
+        metrics_counter_inc(gw->m.ip_conns_refused);
+        log_refusal(gw, c, "--ip-max-conns open already");
+        return 1;
+    }
+    return 0;
+}
+
+static void on_disconnect(void *arg, struct http_conn *c)
+{
+    struct gateway *gw = arg;
+    uint8_t ip[LIMIT_KEY_LEN];
+
+    if (gw->cfg.ip_max_conns) {
+        http_conn_addr(c, ip);
+        limit_table_release(gw->ip_limits, ip);
+    }
+}
+
 const struct http_callbacks phone_http_callbacks = {
     .on_request = on_request,
     .on_ws_open = on_ws_open,
     .on_ws_message = on_ws_message,
     .on_ws_close = on_ws_close,
     .on_ws_drained = on_ws_drained,
+    .on_connect = on_connect,
+    .on_disconnect = on_disconnect,
 };
 
 size_t phones_close_some(struct gateway *gw, size_t n)

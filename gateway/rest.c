@@ -192,8 +192,7 @@ static uint64_t authenticate(struct gateway *gw, struct http_conn *c, const stru
         reply_error(c, 401, "bad_token", "send Authorization: Bearer <token>");
         return 0;
     }
-    rc = token_check(gw->cfg.jwt_key, gw->cfg.jwt_key_len, req->authorization + 7,
-                     req->authorization_len - 7, (int64_t)time(NULL), &gw->token_policy, &claims);
+    rc = gateway_token_check(gw, req->authorization + 7, req->authorization_len - 7, &claims);
     if (rc < 0) {
         reply_error(c, 401, "bad_token", token_strerror(rc));
         return 0;
@@ -204,7 +203,14 @@ static uint64_t authenticate(struct gateway *gw, struct http_conn *c, const stru
 /* Answers a store error with the status and code that fit it. */
 static void reply_db_error(struct http_conn *c, int err)
 {
-    if (err == FRIENDS_DB_ERR_DOWN || err == HISTORY_QUERY_ERR_DOWN)
+    static const char busy[] =
+        "{\"error\":\"busy\",\"message\":\"too many requests are waiting for the database; "
+        "try again\"}\n";
+
+    if (err == FRIENDS_DB_ERR_BUSY || err == HISTORY_QUERY_ERR_BUSY)
+        http_reply_headers(c, 503, "application/json", "Retry-After: 1\r\n", busy,
+                        sizeof(busy) - 1);
+    else if (err == FRIENDS_DB_ERR_DOWN || err == HISTORY_QUERY_ERR_DOWN)
         reply_error(c, 503, "unavailable", "the database is unavailable; try again");
     else if (err == FRIENDS_DB_ERR_INVALID)
         reply_error(c, 400, "bad_value", "invalid user id");
@@ -481,7 +487,7 @@ static void on_erase_timer(evutil_socket_t fd, short what, void *arg)
     uint64_t user = e->user;
 
     erasure_free(e);
-    history_query_erase(gw->pg, user, on_erased_again, (void *)(uintptr_t)user);
+    history_query_erase(pg_pool_conn(gw->pg, PG_POOL_REST), user, on_erased_again, (void *)(uintptr_t)user);
 }
 
 /* Rows of user in flight in some COPY when the erasure ran are removed by a
@@ -563,6 +569,29 @@ static void on_account_deleted(int err, const uint64_t *friends, size_t n, void 
 
 /* -- dispatch ------------------------------------------------------------------- */
 
+/* Takes one of user's REST calls from the rate limit. Returns 1 when it may
+ * go on, or 0 after answering 429 with the seconds until it may (Retry-After). */
+static int rest_allowed(struct gateway *gw, struct http_conn *c, uint64_t user)
+{
+    uint8_t key[LIMIT_KEY_LEN];
+    uint64_t wait_ms = 0;
+    char headers[48], body[160];
+    int len;
+
+    limit_key_user(key, user);
+    if (limit_table_take(gw->rest_limits, key, gateway_now_ms(), &wait_ms))
+        return 1;
+    metrics_counter_inc(gw->m.rest_limited);
+    wait_ms = wait_ms < 1000 ? 1 : (wait_ms + 999) / 1000;
+    snprintf(headers, sizeof headers, "Retry-After: %" PRIu64 "\r\n", wait_ms);
+    len = snprintf(body, sizeof body,
+                   "{\"error\":\"rate_limited\",\"message\":\"more than %g REST calls a "
+                   "second; retry after %" PRIu64 " s\"}\n",
+                   gw->cfg.rest_rate, wait_ms);
+    http_reply_headers(c, 429, "application/json", headers, body, (size_t)len);
+    return 0;
+}
+
 /* Finds the operation of a request. Returns 0 and fills *op and *other, or
  * -1 after answering (404, 405). */
 static int route(const struct http_request *req, struct http_conn *c, enum rest_op *op,
@@ -629,6 +658,7 @@ static int route(const struct http_request *req, struct http_conn *c, enum rest_
 
 void rest_handle(struct gateway *gw, struct http_conn *c, const struct http_request *req)
 {
+    struct pg_conn *pg = pg_pool_conn(gw->pg, PG_POOL_REST);
     struct rest_call *call;
     enum rest_op op;
     uint64_t user, other;
@@ -638,7 +668,7 @@ void rest_handle(struct gateway *gw, struct http_conn *c, const struct http_requ
     if (route(req, c, &op, &other) < 0)
         return;
     user = authenticate(gw, c, req);
-    if (user == 0)
+    if (user == 0 || !rest_allowed(gw, c, user))
         return;
     if (other == user && op != REST_REQUEST) {
         reply_error(c, 400, "bad_value", "that id is your own");
@@ -660,25 +690,25 @@ void rest_handle(struct gateway *gw, struct http_conn *c, const struct http_requ
     }
     *call = (struct rest_call){gw, c, user, other, op, from, to, (size_t)limit};
     switch (op) {
-    case REST_ME: rc = friends_db_me(gw->pg, user, on_me, call); break;
-    case REST_FRIENDS_LIST: rc = friends_db_load(gw->pg, user, on_ids, call); break;
-    case REST_FRIEND_DEL: rc = friends_db_unfriend(gw->pg, user, other, on_done, call); break;
-    case REST_REQUEST: rc = friends_db_request(gw->pg, user, other, on_status, call); break;
-    case REST_REQUESTS_LIST: rc = friends_db_requests(gw->pg, user, on_requests, call); break;
-    case REST_REQUEST_ACCEPT: rc = friends_db_accept(gw->pg, user, other, on_status, call); break;
-    case REST_REQUEST_DEL: rc = friends_db_request_delete(gw->pg, user, other, on_done, call); break;
-    case REST_BLOCK: rc = friends_db_block(gw->pg, user, other, on_block, call); break;
-    case REST_UNBLOCK: rc = friends_db_unblock(gw->pg, user, other, on_done, call); break;
-    case REST_BLOCKS_LIST: rc = friends_db_blocks(gw->pg, user, on_ids, call); break;
+    case REST_ME: rc = friends_db_me(pg, user, on_me, call); break;
+    case REST_FRIENDS_LIST: rc = friends_db_load(pg, user, on_ids, call); break;
+    case REST_FRIEND_DEL: rc = friends_db_unfriend(pg, user, other, on_done, call); break;
+    case REST_REQUEST: rc = friends_db_request(pg, user, other, on_status, call); break;
+    case REST_REQUESTS_LIST: rc = friends_db_requests(pg, user, on_requests, call); break;
+    case REST_REQUEST_ACCEPT: rc = friends_db_accept(pg, user, other, on_status, call); break;
+    case REST_REQUEST_DEL: rc = friends_db_request_delete(pg, user, other, on_done, call); break;
+    case REST_BLOCK: rc = friends_db_block(pg, user, other, on_block, call); break;
+    case REST_UNBLOCK: rc = friends_db_unblock(pg, user, other, on_done, call); break;
+    case REST_BLOCKS_LIST: rc = friends_db_blocks(pg, user, on_ids, call); break;
     case REST_SHARING_ON:
     case REST_SHARING_OFF:
-        rc = friends_db_set_sharing(gw->pg, user, op == REST_SHARING_ON, on_sharing, call);
+        rc = friends_db_set_sharing(pg, user, op == REST_SHARING_ON, on_sharing, call);
         break;
     case REST_HISTORY_GET:
-        rc = history_query_page(gw->pg, user, from, to, (size_t)limit, on_page, call);
+        rc = history_query_page(pg, user, from, to, (size_t)limit, on_page, call);
         break;
-    case REST_HISTORY_DEL: rc = history_query_erase(gw->pg, user, on_erased, call); break;
-    case REST_ACCOUNT_DEL: rc = friends_db_account_delete(gw->pg, user, on_account_deleted, call); break;
+    case REST_HISTORY_DEL: rc = history_query_erase(pg, user, on_erased, call); break;
+    case REST_ACCOUNT_DEL: rc = friends_db_account_delete(pg, user, on_account_deleted, call); break;
     default: rc = FRIENDS_DB_ERR_INVALID;
     }
     if (rc < 0) {

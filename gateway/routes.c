@@ -1,10 +1,11 @@
-/* routes.c: the gateway's plain HTTP: on the phones' port a bare /healthz and the /v1 REST API (rest.c); on the internal port /healthz with detail and /metrics. */
+/* routes.c: the gateway's plain HTTP: on the phones' port a bare /healthz, the /v1 REST API (rest.c) and the live map (web.c); on the internal port /healthz with detail, /metrics and the admin page. */
 #include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "gateway-internal.h"
+#include "web.h"
 
 #define JSON "application/json"
 
@@ -64,8 +65,8 @@ void routes_handle(struct gateway *gw, struct http_conn *c, const struct http_re
         handle_healthz(gw, c, 0);
     else if (req->path_len >= 4 && memcmp(req->path, "/v1/", 4) == 0)
         rest_handle(gw, c, req);
-    else
-        reply_error(c, 404, "not_found", "this port serves /ws, /v1 and /healthz");
+    else if (!web_handle(c, req, WEB_SITE_PUBLIC))
+        reply_error(c, 404, "not_found", "this port serves /ws, /v1, /healthz and the map at /");
 }
 
 static void on_admin_request(void *arg, struct http_conn *c, const struct http_request *req)
@@ -76,8 +77,10 @@ static void on_admin_request(void *arg, struct http_conn *c, const struct http_r
         handle_healthz(gw, c, 1);
     else if (path_is(req, "/metrics"))
         handle_metrics(gw, c);
-    else
-        reply_error(c, 404, "not_found", "the internal port serves /healthz and /metrics");
+    else if (req->path_len >= 11 && memcmp(req->path, "/admin/api/", 11) == 0)
+        admin_api_handle(gw, c, req);
+    else if (!web_handle(c, req, WEB_SITE_ADMIN))
+        reply_error(c, 404, "not_found", "the internal port serves /healthz, /metrics and /admin");
 }
 
 /* No WebSocket on the internal port. */

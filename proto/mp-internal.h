@@ -14,15 +14,24 @@
  * Supported: nil, bool, all int and uint widths, float32/64, str, bin, array,
  * map. ext is rejected as MP_BAD: nothing in nearby uses it.
  *
- * Writer: a buffer, capacity and length. Writes past the capacity are dropped
- * and set `overflow`; callers check it once at the end. Integers use the
- * shortest encoding, floats are always float64, strings the shortest str header.
+ * Writer: msgpack-c's msgpack_packer over a fixed buffer of the caller's (a
+ * write callback that copies, never allocates). Writes past the capacity are
+ * dropped and set `overflow`; callers check it once at the end. msgpack_pack_*
+ * give integers the shortest encoding and strings the shortest str header;
+ * floats are always float64 (msgpack_pack_double), so that a distance is
+ * always the same 9 bytes and can be patched in place per phone.
+ *
+ * Only the writer is msgpack-c's: its unpacker allocates whatever a header
+ * claims (4.0.0: "dd ff ff ff ff" asks for 128 GiB), so untrusted bytes are
+ * read by the reader above, never by msgpack-c.
  */
 #ifndef NEARBY_PROTO_MP_INTERNAL_H
 #define NEARBY_PROTO_MP_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <msgpack.h>
 
 enum mp_status {
     MP_OK = 0,
@@ -38,7 +47,8 @@ struct mp_reader {
 };
 
 struct mp_writer {
-    uint8_t *buf; /* ref: owned by the caller */
+    msgpack_packer pk; /* writes through mp_writer's callback into buf */
+    uint8_t *buf;      /* ref: owned by the caller */
     size_t cap;
     size_t len;
     int overflow;

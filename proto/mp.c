@@ -1,4 +1,4 @@
-/* mp.c: a bounds-checked msgpack reader and writer for the subset nearby uses. */
+/* mp.c: a bounds-checked msgpack reader for the subset nearby uses, and a writer on msgpack-c's packer. */
 #include <limits.h>
 #include <string.h>
 
@@ -255,50 +255,38 @@ int mp_skip(struct mp_reader *r, int depth)
     return MP_OK;
 }
 
+/* msgpack_packer's write callback: append to the fixed buffer, or drop and
+ * mark the writer overflowed. */
+static int writer_append(void *data, const char *bytes, size_t n)
+{
+    struct mp_writer *w = data;
+
+    if (w->overflow || w->cap - w->len < n) {
+        w->overflow = 1;
+        return -1;
+    }
+    memcpy(w->buf + w->len, bytes, n);
+    w->len += n;
+    return 0;
+}
+
 void mp_writer_init(struct mp_writer *w, uint8_t *buf, size_t cap)
 {
     w->buf = buf;
     w->cap = cap;
     w->len = 0;
     w->overflow = 0;
-}
-
-/* Appends a tag byte and an n-byte big-endian field (n may be 0). */
-static void put_field(struct mp_writer *w, uint8_t tag, uint64_t v, size_t n)
-{
-    if (w->overflow || w->cap - w->len < 1 + n) {
-        w->overflow = 1;
-        return;
-    }
-    uint8_t *p = w->buf + w->len;
-    p[0] = tag;
-    for (size_t k = 0; k < n; k++)
-        p[1 + k] = (uint8_t)(v >> (8 * (n - 1 - k)));
-    w->len += 1 + n;
-}
-
-/* Writes a length header: fix form when n <= fix_max, else 8/16/32 bits. */
-static void put_len(struct mp_writer *w, uint8_t fix, uint32_t fix_max,
-                    uint8_t t8, uint8_t t16, uint8_t t32, uint32_t n)
-{
-    if (n <= fix_max)
-        put_field(w, (uint8_t)(fix | n), 0, 0);
-    else if (t8 && n <= UINT8_MAX)
-        put_field(w, t8, n, 1);
-    else if (n <= UINT16_MAX)
-        put_field(w, t16, n, 2);
-    else
-        put_field(w, t32, n, 4);
+    msgpack_packer_init(&w->pk, w, writer_append);
 }
 
 void mp_put_map(struct mp_writer *w, uint32_t n)
 {
-    put_len(w, 0x80, 15, 0, 0xde, 0xdf, n);
+    msgpack_pack_map(&w->pk, n);
 }
 
 void mp_put_array(struct mp_writer *w, uint32_t n)
 {
-    put_len(w, 0x90, 15, 0, 0xdc, 0xdd, n);
+    msgpack_pack_array(&w->pk, n);
 }
 
 void mp_put_str(struct mp_writer *w, const char *s, size_t len)
@@ -307,35 +295,17 @@ void mp_put_str(struct mp_writer *w, const char *s, size_t len)
         w->overflow = 1;
         return;
     }
-    put_len(w, 0xa0, 31, 0xd9, 0xda, 0xdb, (uint32_t)len);
-    if (w->overflow || w->cap - w->len < len) {
-        w->overflow = 1;
-        return;
-    }
-    if (len > 0)
-        memcpy(w->buf + w->len, s, len);
-    w->len += len;
+    msgpack_pack_str_with_body(&w->pk, s, len);
 }
 
 void mp_put_uint(struct mp_writer *w, uint64_t v)
 {
-    if (v <= 0x7f)
-        put_field(w, (uint8_t)v, 0, 0);
-    else if (v <= UINT8_MAX)
-        put_field(w, 0xcc, v, 1);
-    else if (v <= UINT16_MAX)
-        put_field(w, 0xcd, v, 2);
-    else if (v <= UINT32_MAX)
-        put_field(w, 0xce, v, 4);
-    else
-        put_field(w, 0xcf, v, 8);
+    msgpack_pack_uint64(&w->pk, v);
 }
 
 void mp_put_double(struct mp_writer *w, double v)
 {
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    put_field(w, 0xcb, bits, 8);
+    msgpack_pack_double(&w->pk, v);
 }
 
 int mp_writer_finish(const struct mp_writer *w)

@@ -136,6 +136,9 @@ static int run_status(struct ringctl *ctl, int argc, char **argv, void *state)
             ringctl_json_string(stdout, gw->addr);
             printf(",\"epoch\":%lld,\"lag\":%lld,\"dead\":", gw->epoch, lag);
             ringctl_json_string(stdout, gw->dead);
+            printf(",\"admin\":");
+            ringctl_json_string(stdout, gw->admin);
+            printf(",\"sessions\":%lld,\"pushes_per_s\":%lld", gw->sessions, gw->pushes_per_s);
             /* Which registration this is: a gateway that registers again (a new
              * session) shows a new session and czxid. */
             printf(",\"session\":\"0x%llx\",\"czxid\":\"0x%llx\"}",

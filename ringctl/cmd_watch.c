@@ -27,6 +27,7 @@ static const char *const event_names[] = {
     [RING_WATCH_EXPIRED] = "expired",
     [RING_WATCH_MISSING] = "missing",
     [RING_WATCH_CORRUPT] = "corrupt",
+    [RING_WATCH_DENIED] = "denied",
 };
 
 static int on_watch_option(int opt, const char *arg, void *state)

@@ -7,42 +7,18 @@
 #include "gateways.h"
 #include "ring_store.h"
 
-/* Parses a plain decimal count. Returns 0 and *out, or -1. */
-static int parse_count(const char *s, long long *out)
-{
-    unsigned long long v;
-    char *end;
-
-    if (*s < '0' || *s > '9')
-        return -1;
-    v = strtoull(s, &end, 10);
-    if (*end != '\0' || v > INT64_MAX)
-        return -1;
-    *out = (long long)v;
-    return 0;
-}
-
 void ringctl_gateway_parse(const char *data, struct ringctl_gateway *gw)
 {
-    char copy[GATEWAY_REGISTRY_LINE_MAX];
-    char *save = NULL;
+    struct gateway_registration reg;
 
-    gw->addr[0] = gw->dead[0] = '\0';
-    gw->epoch = gw->pending = -1;
-    snprintf(copy, sizeof(copy), "%s", data);
-    for (char *tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-        long long value;
-
-        if (strncmp(tok, "addr=", 5) == 0) {
-            snprintf(gw->addr, sizeof(gw->addr), "%s", tok + 5);
-        } else if (strncmp(tok, "dead=", 5) == 0) {
-            snprintf(gw->dead, sizeof(gw->dead), "%s", tok + 5);
-        } else if (strncmp(tok, "epoch=", 6) == 0 && parse_count(tok + 6, &value) == 0) {
-            gw->epoch = value;
-        } else if (strncmp(tok, "pending=", 8) == 0 && parse_count(tok + 8, &value) == 0) {
-            gw->pending = value;
-        }
-    }
+    gateway_registry_parse(data, &reg);
+    snprintf(gw->addr, sizeof(gw->addr), "%s", reg.addr);
+    snprintf(gw->dead, sizeof(gw->dead), "%s", reg.dead);
+    snprintf(gw->admin, sizeof(gw->admin), "%s", reg.admin);
+    gw->epoch = reg.epoch;
+    gw->pending = reg.pending;
+    gw->sessions = reg.sessions;
+    gw->pushes_per_s = reg.pushes_per_s;
 }
 
 int ringctl_gateway_reports_dead(const struct ringctl_gateway *gw, const char *node_id)

@@ -1,9 +1,10 @@
 /* gateways.h: read the gateways' registrations (ROOT/gateways/<id>) for status, the two-phase wait and autopilot.
  *
- * Each znode holds one line of space-separated key=value fields, written by
- * zk/gateway_registry.c: "addr=127.0.0.1:8080 epoch=12 dead=r3,r7 pending=512"
- * (pending left out when 0). Unknown
- * keys are ignored so that gateways can add fields.
+ * Each znode holds one line of space-separated key=value fields, written and
+ * parsed by zk/gateway_registry.c: "addr=127.0.0.1:8080 epoch=12 pending=512
+ * admin=127.0.0.1:9080 sessions=40 pushes_per_s=120 dead=r3,r7" (pending left
+ * out when 0; admin, sessions and pushes_per_s from gateways that publish
+ * them). Unknown keys are ignored so that gateways can add fields.
  */
 #ifndef NEARBY_RINGCTL_GATEWAYS_H
 #define NEARBY_RINGCTL_GATEWAYS_H
@@ -21,6 +22,9 @@ struct ringctl_gateway {
     char dead[GATEWAY_REGISTRY_LINE_MAX]; /* comma-separated node ids, "" when none */
     long long epoch;                      /* -1: no ring applied yet */
     long long pending;                    /* channels still waiting for Redis to confirm them */
+    char admin[RING_ADDR_MAX + 1];        /* its internal port, "" when not published */
+    long long sessions;                   /* -1: not published */
+    long long pushes_per_s;               /* -1: not published */
     long long session;                    /* the ZooKeeper session holding the znode */
     long long czxid;                      /* the zxid that created it: a new one per registration */
 };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ring_store.h"
+#include "zk_auth.h"
 
 #define LEADER_DATA_MAX 256
 #define LEADER_LOG_MAX 512
@@ -183,7 +184,14 @@ static int ensure_dir(struct leader *l)
             continue;
         memcpy(part, l->dir, i);
         part[i] = '\0';
-        zrc = zoo_create(l->zh, part, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0);
+        zrc = zoo_create(l->zh, part, NULL, -1,
+                         zk_auth_acl(zk_auth_process(),
+                                     l->dir[i] == '\0' ? ZK_NODE_AUTOPILOT : ZK_NODE_ROOT),
+                         ZOO_PERSISTENT, NULL, 0);
+        /* ZNOAUTH: we may not create there (ZooKeeper says so before it says
+         * the znode exists); the candidate's create tells whether it does. */
+        if (zrc == ZNOAUTH)
+            zrc = ZOK;
         if (l->dir[i] == '\0')
             break;
     }
@@ -227,7 +235,8 @@ static int create_candidate(struct leader *l)
     if (zrc != ZOK)
         return zrc;
     snprintf(prefix, sizeof(prefix), "%s/" LEADER_PREFIX, l->dir);
-    zrc = zoo_create(l->zh, prefix, l->data, (int)strlen(l->data), &ZOO_OPEN_ACL_UNSAFE,
+    zrc = zoo_create(l->zh, prefix, l->data, (int)strlen(l->data),
+                     zk_auth_acl(zk_auth_process(), ZK_NODE_CANDIDATE),
                      ZOO_EPHEMERAL_SEQUENTIAL, l->own, sizeof(l->own));
     if (zrc != ZOK) {
         l->own[0] = '\0';

@@ -8,9 +8,10 @@
 
 #include "nearby-version.h"
 #include "ring_store.h"
+#include "zk_auth.h"
 #include "ringctl.h"
 
-#define GLOBAL_OPTIONS 9
+#define GLOBAL_OPTIONS 10
 #define OPTIONS_MAX 32
 
 enum global_opt {
@@ -21,6 +22,7 @@ enum global_opt {
     OPT_CONNECT_MS,
     OPT_REDIS_USER,
     OPT_REDIS_PASSWORD_FILE,
+    OPT_ZK_AUTH_FILE,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -33,6 +35,7 @@ static const struct option global_options[GLOBAL_OPTIONS] = {
     {"connect-timeout-ms", required_argument, NULL, OPT_CONNECT_MS},
     {"redis-user", required_argument, NULL, OPT_REDIS_USER},
     {"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
+    {"zk-auth-file", required_argument, NULL, OPT_ZK_AUTH_FILE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -55,6 +58,9 @@ static const char global_usage[] =
     "                            (remove, autopilot; default $NEARBY_REDIS_USER, else none)\n"
     "  --redis-password-file F   that user's password, a file only its owner may read\n"
     "                            (default $NEARBY_REDIS_PASSWORD_FILE)\n"
+    "  --zk-auth-file F          ZooKeeper digest identity and role ids, a file only\n"
+    "                            its owner may read (default $NEARBY_ZK_AUTH_FILE,\n"
+    "                            else none: open ACLs; see ringctl(8))\n"
     "  --json                    print JSON instead of text\n"
     "  --help                    show help (for a command: ringctl CMD --help)\n"
     "  --version                 print the version and exit\n";
@@ -134,6 +140,9 @@ static int set_global(struct ringctl *ctl, int opt, const char *arg)
     case OPT_REDIS_PASSWORD_FILE:
         ctl->redis_password_file = arg;
         break;
+    case OPT_ZK_AUTH_FILE:
+        ctl->zk_auth_file = arg;
+        break;
     }
     return 0;
 }
@@ -172,7 +181,7 @@ static int run_command(struct ringctl *ctl, const struct ringctl_command *cmd, i
             return RINGCTL_EXIT_OK;
         } else if (opt == '?' || opt == ':') {
             rc = ringctl_usage_error(ctl, "unknown flag or missing value: '%s'", argv[optind - 1]);
-        } else if (opt >= OPT_ZK && opt <= OPT_REDIS_PASSWORD_FILE) {
+        } else if (opt >= OPT_ZK && opt <= OPT_ZK_AUTH_FILE) {
             rc = set_global(ctl, opt, optarg);
         } else {
             if (cmd->on_option(opt, optarg, state) < 0)
@@ -187,6 +196,13 @@ static int run_command(struct ringctl *ctl, const struct ringctl_command *cmd, i
         if (!positional) {
             free(state);
             return ringctl_fail(ctl, "out of memory");
+        }
+        char why[512];
+
+        if (zk_auth_use(ctl->zk_auth_file, why, sizeof(why)) < 0) {
+            free(positional);
+            free(state);
+            return ringctl_usage_error(ctl, "--zk-auth-file %s", why);
         }
         positional[0] = argv[0];
         memcpy(positional + 1, argv + optind, (size_t)(argc - optind) * sizeof(char *));
@@ -206,6 +222,7 @@ int main(int argc, char **argv)
         .connect_ms = RINGCTL_CONNECT_MS_DEFAULT,
         .redis_user = getenv("NEARBY_REDIS_USER"),
         .redis_password_file = getenv("NEARBY_REDIS_PASSWORD_FILE"),
+        .zk_auth_file = getenv("NEARBY_ZK_AUTH_FILE"),
     };
     struct option options[GLOBAL_OPTIONS + 1];
     int opt, rc;

@@ -35,6 +35,7 @@ struct ringctl {
     const char *command;   /* name of the command being run */
     const char *redis_user; /* --redis-user, else $NEARBY_REDIS_USER; NULL: no AUTH */
     const char *redis_password_file; /* --redis-password-file, else $NEARBY_REDIS_PASSWORD_FILE */
+    const char *zk_auth_file;    /* --zk-auth-file, else $NEARBY_ZK_AUTH_FILE; NULL: open ACLs */
 };
 
 /* One command: its name, a one-line summary for the overview, its usage text

@@ -57,6 +57,38 @@ expect 2 'takes no USER_ID' --secret-file "$dir/secret" --verify "$pinned" 42
 expect 0 '^eyJ' --secret-file "$dir/secret" 9223372036854775807
 expect 0 '^9223372036854775807 ' --secret-file "$dir/secret" --verify "$out"
 
+# EdDSA: a pair made by openssl; nearby-token signs with the private key, the public key
+# verifies (here and in openssl, an independent implementation) and cannot sign.
+if openssl genpkey -algorithm ed25519 -out "$dir/ed.key" 2>/dev/null &&
+    openssl pkey -in "$dir/ed.key" -pubout -out "$dir/ed.pub" 2>/dev/null; then
+    chmod 600 "$dir/ed.key"
+    expect 0 '^eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9\.' --secret-file "$dir/ed.key" 77
+    ed=$out
+    expect 0 '^77 ' --public-key-file "$dir/ed.pub" --verify "$ed"
+    expect 0 '^77 ' --secret-file "$dir/ed.key" --verify "$ed"
+    printf '%s' "${ed%.*}" >"$dir/ed.in"
+    sig=${ed##*.}
+    sig=$(printf '%s' "$sig" | tr '_-' '/+')
+    while ((${#sig} % 4)); do sig+='='; done
+    printf '%s' "$sig" | base64 -d >"$dir/ed.sig"
+    openssl pkeyutl -verify -pubin -inkey "$dir/ed.pub" -rawin -in "$dir/ed.in" \
+        -sigfile "$dir/ed.sig" >/dev/null 2>&1 || fail "openssl does not verify nearby-token's EdDSA signature"
+    expect 2 'public key only verifies' --public-key-file "$dir/ed.pub" 77
+    expect 2 'one of --secret-file' --public-key-file "$dir/ed.pub" --secret-file "$dir/ed.key" --verify "$ed"
+    expect 1 'not an Ed25519 public key' --public-key-file "$dir/ed.key" --verify "$ed"
+    cp "$dir/ed.pub" "$dir/ed-pub-600" && chmod 600 "$dir/ed-pub-600"
+    expect 1 "not a token key" --secret-file "$dir/ed-pub-600" 77
+    # An HS256 secret does not verify an EdDSA token, nor another pair's key.
+    expect 1 'alg' --secret-file "$dir/secret" --verify "$ed"
+    openssl genpkey -algorithm ed25519 -out "$dir/ed2.key" 2>/dev/null
+    openssl pkey -in "$dir/ed2.key" -pubout -out "$dir/ed2.pub" 2>/dev/null
+    expect 1 'signature' --public-key-file "$dir/ed2.pub" --verify "$ed"
+    chmod 644 "$dir/ed.key"
+    expect 1 'chmod 600' --secret-file "$dir/ed.key" 77
+else
+    fail "openssl genpkey -algorithm ed25519 failed (is openssl installed? scripts/deps)"
+fi
+
 if ((failures)); then
     echo "auth-cli: $failures failure(s)" >&2
     exit 1

@@ -208,8 +208,10 @@ check_systemd() {
     if [[ ! $drain =~ ^[0-9]+$ || ! $stop =~ ^[0-9]+$ ]] || ((stop <= drain + 10)); then
         fail "nearby-gateway@.service: TimeoutStopSec=${stop}s is not above drain-seconds ($drain) + 10 s"
     fi
-    [[ $(unit_value "$u" LoadCredential) == "jwt-secret:$sysconfdir/nearby/jwt-secret" ]] ||
-        fail "nearby-gateway@.service does not load the key from $sysconfdir/nearby/jwt-secret"
+    [[ $(unit_value "$u" LoadCredential) == "jwt-public-key:$sysconfdir/nearby/jwt-ed25519.pub" ]] ||
+        fail "nearby-gateway@.service does not load the public key from $sysconfdir/nearby/jwt-ed25519.pub"
+    grep -q -- "--jwt-public-key-file %d/jwt-public-key" "$dest$unitdir/nearby-gateway@.service" ||
+        fail "nearby-gateway@.service does not pass the public key credential"
 }
 
 case $mode in

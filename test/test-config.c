@@ -96,8 +96,10 @@ static void test_flags_only(void)
     CHECK(strcmp(cfg.listen, "127.0.0.1:8080") == 0);
     CHECK(strcmp(cfg.id, "127.0.0.1_8080") == 0);
     CHECK_EQ(cfg.drain_seconds, 10);
-    CHECK_EQ(cfg.jwt_key_len, 32);
-    CHECK(memcmp(cfg.jwt_key, "0123456789abcdef0123456789abcdef", 32) == 0);
+    CHECK_EQ(cfg.jwt_key_count, 1);
+    CHECK_EQ(cfg.jwt_keys[0].alg, TOKEN_ALG_HS256);
+    CHECK_EQ(cfg.jwt_keys[0].len, 32);
+    CHECK(memcmp(cfg.jwt_keys[0].secret, "0123456789abcdef0123456789abcdef", 32) == 0);
     CHECK_EQ(cfg.origin_count, 0);
     CHECK_IN(err[0] == '\0', err);
 }
@@ -147,7 +149,7 @@ static void test_file(void)
     CHECK(cfg.loc_rate == 0.5);
     CHECK_EQ(cfg.loc_burst, 3);
     CHECK_EQ(cfg.session_timeout_ms, 4000);
-    CHECK_EQ(cfg.jwt_key_len, 32);
+    CHECK_EQ(cfg.jwt_keys[0].len, 32);
     CHECK_EQ(cfg.origin_count, 2);
     CHECK(strcmp(cfg.origins[0], "https://a.example") == 0);
     /* '#' inside a value is the value's, not a comment. */
@@ -176,7 +178,7 @@ static void test_command_line_wins(void)
     CHECK(strcmp(cfg.listen, "127.0.0.1:9002") == 0);
     CHECK_EQ(cfg.drain_seconds, 25); /* not on the command line: the file's */
     CHECK(cfg.radius_km == 30.0);
-    CHECK_EQ(cfg.jwt_key_len, 32);   /* the command line's key file, not the file's */
+    CHECK_EQ(cfg.jwt_keys[0].len, 32);   /* the command line's key file, not the file's */
     CHECK_EQ(cfg.origin_count, 2);   /* the command line's list replaced the file's */
     CHECK(strcmp(cfg.origins[0], "https://c.example") == 0);
     CHECK(strcmp(cfg.origins[1], "https://d.example") == 0);
@@ -299,7 +301,147 @@ static void test_parse_again(void)
     CHECK_EQ(cfg.origin_count, 0);
     /* Without any key file it is an error again, not the last parse's. */
     CHECK_EQ(parse(&cfg, NULL), -1);
-    CHECK_ERR("--jwt-secret-file is required");
+    CHECK_ERR("--jwt-secret-file or --jwt-public-key-file is required");
+}
+
+/* An Ed25519 public key alone, or beside an HS256 secret; never the private key. */
+static void test_eddsa_keys(void)
+{
+    static const char priv[] = "-----BEGIN PRIVATE KEY-----\n"
+                               "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+                               "-----END PRIVATE KEY-----\n";
+    static const char pub[] = "-----BEGIN PUBLIC KEY-----\n"
+                              "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+                              "-----END PUBLIC KEY-----\n";
+    struct gateway_config cfg;
+    char priv_path[300], pub_path[300];
+
+    snprintf(priv_path, sizeof(priv_path), "%s/ed.key", dir);
+    snprintf(pub_path, sizeof(pub_path), "%s/ed.pub", dir);
+    write_file(priv_path, priv);
+    write_file(pub_path, pub);
+    chmod(pub_path, 0644);
+
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", pub_path, NULL), 0);
+    CHECK_EQ(cfg.jwt_key_count, 1);
+    CHECK_EQ(cfg.jwt_keys[0].alg, TOKEN_ALG_EDDSA);
+    CHECK_EQ(cfg.jwt_keys[0].can_sign, 0);
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", pub_path, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK_EQ(cfg.jwt_key_count, 2);
+    CHECK_EQ(cfg.jwt_keys[0].alg, TOKEN_ALG_HS256);
+    CHECK_EQ(cfg.jwt_keys[1].alg, TOKEN_ALG_EDDSA);
+    /* The private key mints tokens: a gateway is refused it either way. */
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", priv_path, NULL), -1);
+    CHECK_ERR("gateway needs only the public key");
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", priv_path, NULL), -1);
+    CHECK_ERR("not an Ed25519 public key");
+    CHECK_EQ(parse(&cfg, "--jwt-public-key-file", key_path, NULL), -1);
+    CHECK_ERR("not an Ed25519 public key");
+}
+
+/* The limits: their defaults, every one from the file, the proxy list
+ * replaced by the command line's, and the values refused. */
+static void test_limits(void)
+{
+    struct gateway_config cfg;
+    char text[2048];
+
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK_EQ(cfg.output_max, 1048576);
+    CHECK(cfg.control_rate == 10.0);
+    CHECK_EQ(cfg.handshake_timeout_s, 10);
+    CHECK_EQ(cfg.ws_ping_s, 30);
+    CHECK_EQ(cfg.ws_idle_s, 60);
+    CHECK_EQ(cfg.tcp_keepalive_s, 60);
+    CHECK_EQ(cfg.trusted_proxy_count, 0);
+    CHECK_EQ(cfg.ip_max_conns, 200);
+    CHECK(cfg.ip_handshake_rate == 20.0);
+    CHECK_EQ(cfg.ip_handshake_burst, 200);
+    CHECK_EQ(cfg.user_max_sessions, 4);
+    CHECK(cfg.session_start_rate == 1.0);
+    CHECK_EQ(cfg.session_start_burst, 10);
+    CHECK_EQ(cfg.start_queue, 1000);
+    CHECK(cfg.rest_rate == 5.0);
+    CHECK_EQ(cfg.rest_burst, 20);
+    CHECK_EQ(cfg.pg_pool, 3);
+
+    snprintf(text, sizeof(text),
+             "jwt-secret-file = %s\n"
+             "output-max = 2097152\n"
+             "control-rate = 0\n"
+             "handshake-timeout = 5\n"
+             "ws-ping = 20\n"
+             "ws-idle = 45\n"
+             "tcp-keepalive = 0\n"
+             "trusted-proxy = 10.0.0.0/8\n"
+             "trusted-proxy = ::1\n"
+             "ip-max-conns = 0\n"
+             "ip-handshake-rate = 2.5\n"
+             "ip-handshake-burst = 7\n"
+             "user-max-sessions = 2\n"
+             "session-start-rate = 0.2\n"
+             "session-start-burst = 3\n"
+             "start-queue = 50\n"
+             "rest-rate = 9\n"
+             "rest-burst = 11\n"
+             "pg-pool = 4\n",
+             key_path);
+    write_file(conf_path, text);
+    CHECK_EQ(parse(&cfg, "--config", conf_path, NULL), 0);
+    CHECK_IN(err[0] == '\0', err);
+    CHECK_EQ(cfg.output_max, 2097152);
+    CHECK(cfg.control_rate == 0.0);
+    CHECK_EQ(cfg.handshake_timeout_s, 5);
+    CHECK_EQ(cfg.ws_ping_s, 20);
+    CHECK_EQ(cfg.ws_idle_s, 45);
+    CHECK_EQ(cfg.tcp_keepalive_s, 0);
+    CHECK_EQ(cfg.trusted_proxy_count, 2);
+    CHECK(strcmp(cfg.trusted_proxies[0], "10.0.0.0/8") == 0);
+    CHECK(strcmp(cfg.trusted_proxies[1], "::1") == 0);
+    CHECK_EQ(cfg.ip_max_conns, 0);
+    CHECK(cfg.ip_handshake_rate == 2.5);
+    CHECK_EQ(cfg.ip_handshake_burst, 7);
+    CHECK_EQ(cfg.user_max_sessions, 2);
+    CHECK(cfg.session_start_rate == 0.2);
+    CHECK_EQ(cfg.session_start_burst, 3);
+    CHECK_EQ(cfg.start_queue, 50);
+    CHECK(cfg.rest_rate == 9.0);
+    CHECK_EQ(cfg.rest_burst, 11);
+    CHECK_EQ(cfg.pg_pool, 4);
+    /* A --trusted-proxy list on the command line replaces the file's. */
+    CHECK_EQ(parse(&cfg, "--config", conf_path, "--trusted-proxy", "127.0.0.2", NULL), 0);
+    CHECK_EQ(cfg.trusted_proxy_count, 1);
+    CHECK(strcmp(cfg.trusted_proxies[0], "127.0.0.2") == 0);
+
+    static const struct {
+        const char *flag, *value;
+    } bad[] = {
+        {"--output-max", "1000"},         /* below the largest nearby frame */
+        {"--control-rate", "-1"},
+        {"--handshake-timeout", "0"},
+        {"--trusted-proxy", "10.0.0.0/33"},
+        {"--trusted-proxy", "proxy.example"},
+        {"--ip-handshake-rate", "fast"},
+        {"--ip-handshake-burst", "0"},
+        {"--user-max-sessions", "0"},
+        {"--session-start-rate", "0"},
+        {"--start-queue", "0"},
+        {"--rest-rate", "0"},
+        {"--pg-pool", "1"},
+        {"--pg-pool", "5"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[128];
+
+        CHECK_IN(parse(&cfg, "--jwt-secret-file", key_path, bad[i].flag, bad[i].value, NULL) == -1,
+                 bad[i].flag);
+        snprintf(want, sizeof(want), "bad value for %s: '%s'", bad[i].flag, bad[i].value);
+        CHECK_ERR(want);
+    }
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--ws-ping", "60", NULL), -1);
+    CHECK_ERR("--ws-ping 60 must be below --ws-idle 60");
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--ws-ping", "60", "--ws-idle", "0",
+                   NULL), 0);
 }
 
 int main(void)
@@ -315,12 +457,14 @@ int main(void)
     unsetenv("NEARBY_PG");
 
     test_flags_only();
+    test_eddsa_keys();
     test_file();
     test_command_line_wins();
     test_file_errors();
     test_file_unreadable();
     test_help_and_version();
     test_parse_again();
+    test_limits();
 
     unlink(key_path);
     unlink(conf_path);
@@ -329,6 +473,10 @@ int main(void)
         snprintf(p, sizeof(p), "%s/stdout", dir);
         unlink(p);
         snprintf(p, sizeof(p), "%s/stderr", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/ed.key", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/ed.pub", dir);
         unlink(p);
     }
     rmdir(dir);

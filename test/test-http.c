@@ -1,4 +1,4 @@
-/* test-http.c: gateway/http on 127.0.0.1: plain requests, upgrades, frames, closes, many clients, freeing with open connections. */
+/* test-http.c: gateway/http on 127.0.0.1: plain requests, upgrades, frames, closes, many clients, freeing with open connections; the limits (output bound, control frame rate, idle pings and closes, the handshake deadline, keepalive) and PROXY v2 from trusted peers. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +22,7 @@
 
 #include "test-util.h"
 #include "http.h"
+#include "proxy_v2.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
 
@@ -38,16 +39,30 @@
 struct slot {
     atomic_int closes;
     atomic_uint code;
+    char peer[64];   /* http_conn_peer at on_ws_open */
+    uint8_t addr[16];
 };
 
 static struct slot slots[SLOTS];
 static atomic_int next_slot;
 static atomic_int stop_loop;
 static atomic_int send_after_close = 1;
+static atomic_int flood_rc = 1;
 static atomic_size_t server_conns;
 static atomic_int peer_ok = 1;
 static struct event_base *base;
 static struct http_server *server;
+/* LIMITED: small output bound, no control frame limit, short idle and
+ * handshake times, PROXY from 127.0.0.2. CONTROL: 10 control frames a second. */
+static struct http_server *limited, *control;
+#define LIMITED ((void *)1)
+#define CONTROL ((void *)2)
+#define LIMITED_OUTPUT_MAX (16 * 1024)
+#define LIMITED_HANDSHAKE_MS 300
+#define LIMITED_PING_MS 300
+#define LIMITED_IDLE_MS 800
+#define LIMITED_KEEPALIVE_S 7
+static atomic_int connects_seen, disconnects_seen, connects_refused;
 
 static bool span_is(const char *p, size_t len, const char *s)
 {
@@ -67,6 +82,10 @@ static void on_request(void *arg, struct http_conn *c, const struct http_request
         http_reply(c, 200, "text/plain", "ok\n", 3);
     else if (span_is(req->path, req->path_len, "/echo"))
         http_reply(c, 200, "application/octet-stream", (const char *)req->body, req->body_len);
+    else if (span_is(req->path, req->path_len, "/headers"))
+        http_reply_headers(c, 200, "text/html", "Cache-Control: no-store\r\nX-A: b\r\n", "<p>", 3);
+    else if (span_is(req->path, req->path_len, "/injected"))
+        http_reply_headers(c, 200, "text/html", "X-A: b\r\nSet-Cookie: x\n", "<p>", 3);
     else if (span_is(req->path, req->path_len, "/async"))
         event_base_once(base, -1, EV_TIMEOUT, async_reply_cb, c, &tv);
     else
@@ -83,11 +102,13 @@ static int on_ws_open(void *arg, struct http_conn *c, const struct http_request 
         return 503;
     if (!span_is(req->path, req->path_len, "/ws"))
         return 404;
-    if (strncmp(http_conn_peer(c), "127.0.0.1:", 10) != 0)
+    if (arg == NULL && strncmp(http_conn_peer(c), "127.0.0.1:", 10) != 0)
         atomic_store(&peer_ok, 0);
     i = atomic_fetch_add(&next_slot, 1);
     if (i >= SLOTS)
         return 503;
+    snprintf(slots[i].peer, sizeof slots[i].peer, "%s", http_conn_peer(c));
+    http_conn_addr(c, slots[i].addr);
     http_conn_set_data(c, &slots[i]);
     if (span_is(req->query, req->query_len, "hello"))
         http_ws_send(c, (const uint8_t *)"hi", 2); /* a send before the 101 is queued */
@@ -113,6 +134,15 @@ static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, si
         http_server_stop_listening(server);
         http_server_stop_listening(server);
         http_ws_send(c, msg, len);
+    } else if (len == 5 && memcmp(msg, "flood", 5) == 0) {
+        /* Far more than any output bound, as fast as the loop goes. */
+        static uint8_t big[4000];
+        int rc = 0;
+
+        for (int i = 0; i < 1000 && rc == 0; i++)
+            rc = http_ws_send(c, big, sizeof big);
+        snprintf(buf, sizeof buf, "%d", rc);
+        atomic_store(&flood_rc, rc);
     } else if (len == 8 && memcmp(msg, "close-me", 8) == 0) {
         http_ws_close(c, 4002, "bye");
         atomic_store(&send_after_close, http_ws_send(c, msg, len));
@@ -129,9 +159,31 @@ static void on_ws_close(void *arg, struct http_conn *c, unsigned code)
     atomic_store(&sl->code, code);
 }
 
+/* Refuses clients 10.9.9.9 (told by a PROXY header) and 127.0.0.3. */
+static int on_connect(void *arg, struct http_conn *c)
+{
+    char peer[64];
+
+    snprintf(peer, sizeof peer, "%s", http_conn_peer(c));
+    if (strncmp(peer, "10.9.9.9:", 9) == 0 || strncmp(peer, "127.0.0.3:", 10) == 0) {
+        atomic_fetch_add(&connects_refused, 1);
+        return 1;
+    }
+    atomic_fetch_add(&connects_seen, 1);
+    return 0;
+}
+
+static void on_disconnect(void *arg, struct http_conn *c)
+{
+    atomic_fetch_add(&disconnects_seen, 1);
+}
+
+static atomic_size_t limited_conns;
+
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
     atomic_store(&server_conns, http_server_connections(server));
+    atomic_store(&limited_conns, http_server_connections(limited));
     if (atomic_load(&stop_loop))
         event_base_loopbreak(base);
 }
@@ -150,12 +202,14 @@ struct client {
     uint8_t buf[64 * 1024];
 };
 
-static unsigned port;
+static unsigned port, limited_port, control_port;
 
-static struct client *cl_connect(void)
+/* Connects to to_port on 127.0.0.1 from src (NULL: any), with a receive
+ * buffer of rcvbuf bytes (0: the default). */
+static struct client *cl_connect_from(unsigned to_port, const char *src, int rcvbuf)
 {
     struct client *cl = calloc(1, sizeof *cl);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)to_port)};
     struct timeval tv = {3, 0};
     int one = 1;
 
@@ -163,11 +217,27 @@ static struct client *cl_connect(void)
     cl->fd = socket(AF_INET, SOCK_STREAM, 0);
     setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (rcvbuf > 0)
+        setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (src) {
+        struct sockaddr_in me = {.sin_family = AF_INET};
+
+        inet_pton(AF_INET, src, &me.sin_addr);
+        if (bind(cl->fd, (struct sockaddr *)&me, sizeof me) < 0) {
+            perror("bind");
+            exit(1);
+        }
+    }
     if (connect(cl->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         perror("connect");
         exit(1);
     }
     return cl;
+}
+
+static struct client *cl_connect(void)
+{
+    return cl_connect_from(port, NULL, 0);
 }
 
 static void cl_free(struct client *cl)
@@ -406,6 +476,20 @@ static void test_plain(void)
         CHECK(cl->len == strlen(want) && memcmp(cl->buf, want, cl->len) == 0);
         cl->len = 0;
     }
+    /* extra header lines go after Content-Type; a block that could smuggle
+     * a header is refused with a body-less 500 */
+    cl_write(cl, "HEAD /headers HTTP/1.1\r\nHost: x\r\n\r\nGET /injected HTTP/1.1\r\nHost: x\r\n\r\n", 70);
+    {
+        const char *want = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: no-store\r\n"
+                           "X-A: b\r\nContent-Length: 3\r\n\r\n"
+                           "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
+        while (cl->len < strlen(want) && cl_fill(cl) > 0)
+            ;
+        CHECK(cl->len == strlen(want) && memcmp(cl->buf, want, cl->len) == 0);
+        cl->len = 0;
+    }
+    CHECK(cl_http(cl, "GET /headers HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof body, NULL) == 200);
+    CHECK(strcmp(body, "<p>") == 0);
     CHECK(cl_http(cl, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", body,
                   sizeof body, &closing) == 200);
     CHECK(closing);
@@ -758,6 +842,341 @@ static void test_coalescing(void)
     cl_free(cl);
 }
 
+
+/* --- the limits ------------------------------------------------------------ */
+
+static struct http_server_stats stats_of(struct http_server *srv)
+{
+    struct http_server_stats st;
+
+    /* Counters are only ever written by the loop thread; a torn read of
+     * one would only make a check fail, not pass. */
+    http_server_get_stats(srv, &st);
+    return st;
+}
+
+/* Writes until the server resets the connection; returns true if it did. */
+static bool cl_write_until_reset(struct client *cl, const void *p, size_t n, int max_ms)
+{
+    for (int i = 0; i < max_ms; i++) {
+        ssize_t w = send(cl->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return true;
+        if (w < 0 && errno != EAGAIN)
+            return true;
+        if (w < 0)
+            msleep(1);
+    }
+    return false;
+}
+
+/* A client that never reads: the frames queued for it (here pongs to its
+ * pings, then data) stop at output_max and it is reset, 1008. */
+static void test_output_bound(void)
+{
+    struct http_server_stats before = stats_of(limited);
+    struct client *cl = cl_connect_from(limited_port, NULL, 4096);
+    uint8_t ping[6 + 125];
+    const uint8_t mask[4] = {1, 2, 3, 4};
+    uint8_t payload[125];
+    struct slot *sl;
+    int h;
+
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    sl = last_slot();
+    memset(payload, 'p', sizeof payload);
+    h = ws_frame_header(ping, WS_OP_PING, 1, sizeof payload, mask);
+    ws_mask_copy(ping + h, payload, sizeof payload, mask);
+    CHECK(cl_write_until_reset(cl, ping, (size_t)h + sizeof payload, 20000));
+    CHECK(wait_closes(sl, 1, 2000));
+    CHECK_EQ(atomic_load(&sl->code), WS_CLOSE_POLICY);
+    CHECK_EQ(stats_of(limited).output_overflows, before.output_overflows + 1);
+    cl_free(cl);
+
+    /* The owner's own frames: the send that passes the bound fails. */
+    cl = cl_connect_from(limited_port, NULL, 4096);
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    sl = last_slot();
+    atomic_store(&flood_rc, 1);
+    cl_send(cl, "flood");
+    CHECK(wait_closes(sl, 1, 2000));
+    CHECK_EQ(atomic_load(&flood_rc), HTTP_ERR_FULL);
+    CHECK_EQ(atomic_load(&sl->code), WS_CLOSE_POLICY);
+    CHECK_EQ(stats_of(limited).output_overflows, before.output_overflows + 2);
+    cl_free(cl);
+}
+
+/* Ten control frames a second at most: the eleventh at once closes, 1008. */
+static void test_control_rate(void)
+{
+    struct http_server_stats before = stats_of(control);
+    struct client *cl = cl_connect_from(control_port, NULL, 0);
+    struct slot *sl;
+    char got[64];
+
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    sl = last_slot();
+    for (int i = 0; i < 10; i++)
+        cl_frame(cl, WS_OP_PING, 1, "hi", 2, true);
+    for (int i = 0; i < 10; i++)
+        CHECK(cl_recv(cl, got, sizeof got, NULL) == WS_OP_PONG);
+    cl_frame(cl, WS_OP_PONG, 1, "", 0, true);
+    CHECK(cl_expect_close(cl) == WS_CLOSE_POLICY);
+    CHECK(wait_closes(sl, 1, 1000));
+    CHECK_EQ(atomic_load(&sl->code), WS_CLOSE_POLICY);
+    CHECK_EQ(stats_of(control).control_floods, before.control_floods + 1);
+    cl_free(cl);
+
+    /* At the rate itself nothing happens. */
+    cl = cl_connect_from(control_port, NULL, 0);
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    for (int i = 0; i < 25; i++) {
+        cl_frame(cl, WS_OP_PING, 1, "ok", 2, true);
+        CHECK(cl_recv(cl, got, sizeof got, NULL) == WS_OP_PONG);
+        msleep(110);
+    }
+    cl_send(cl, "still open");
+    cl_expect(cl, "still open");
+    cl_free(cl);
+}
+
+/* Silent for LIMITED_PING_MS: pinged; silent for LIMITED_IDLE_MS: 1001. A
+ * pong (anything) starts the silence over. */
+static void test_idle(void)
+{
+    struct http_server_stats before = stats_of(limited);
+    struct client *cl = cl_connect_from(limited_port, NULL, 0);
+    struct timespec t0, t1;
+    struct slot *sl;
+    double ms;
+
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    sl = last_slot();
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(cl_recv(cl, NULL, 0, NULL) == WS_OP_PING);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK(ms >= LIMITED_PING_MS - 50 && ms < LIMITED_PING_MS + 500);
+    /* Answered: no close at the idle time, a ping again instead. */
+    cl_frame(cl, WS_OP_PONG, 1, "", 0, true);
+    CHECK(cl_recv(cl, NULL, 0, NULL) == WS_OP_PING);
+    CHECK_EQ(atomic_load(&sl->closes), 0);
+    /* Not answered: closed once silent for LIMITED_IDLE_MS. */
+    CHECK(cl_expect_close(cl) == WS_CLOSE_GOING_AWAY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK(ms >= LIMITED_PING_MS + LIMITED_IDLE_MS - 100);
+    CHECK(wait_closes(sl, 1, CLOSE_WAIT_MS + 2500));
+    CHECK_EQ(atomic_load(&sl->code), WS_CLOSE_GOING_AWAY);
+    CHECK_EQ(stats_of(limited).pings_sent, before.pings_sent + 2);
+    CHECK_EQ(stats_of(limited).idle_closed, before.idle_closed + 1);
+    cl_free(cl);
+}
+
+/* The first request must be whole within LIMITED_HANDSHAKE_MS. */
+static void test_handshake_deadline(void)
+{
+    struct http_server_stats before = stats_of(limited);
+    struct client *cl = cl_connect_from(limited_port, NULL, 0);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    /* One byte every 50 ms: never whole in time. */
+    for (size_t i = 0; i < 4; i++) {
+        cl_write(cl, req + i, 1);
+        msleep(50);
+    }
+    msleep(LIMITED_HANDSHAKE_MS);
+    CHECK(cl_eof(cl));
+    CHECK_EQ(stats_of(limited).handshake_timeouts, before.handshake_timeouts + 1);
+    cl_free(cl);
+    /* Whole in time: answered, then kept with the idle time of HTTP. */
+    cl = cl_connect_from(limited_port, NULL, 0);
+    msleep(LIMITED_HANDSHAKE_MS / 2);
+    CHECK(cl_http(cl, req, NULL, 0, NULL) == 200);
+    msleep(LIMITED_HANDSHAKE_MS);
+    CHECK(cl_http(cl, req, NULL, 0, NULL) == 200);
+    cl_free(cl);
+    CHECK_EQ(stats_of(limited).handshake_timeouts, before.handshake_timeouts + 1);
+}
+
+/* Returns the seconds left on the keepalive timer of the server's side of
+ * the connection from local port lport (/proc/net/tcp: "tr" 2, "tm->when"
+ * in 1/100 s), or -1 when it has none. */
+static double keepalive_left_s(unsigned srv_port, unsigned lport)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    double left = -1;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned la, lp, ra, rp, st, tr, when;
+
+        if (sscanf(line, " %*d: %x:%x %x:%x %x %*x:%*x %x:%x", &la, &lp, &ra, &rp, &st, &tr,
+                   &when) == 7 &&
+            lp == srv_port && rp == lport)
+            left = tr == 2 ? when / 100.0 : -1;
+    }
+    fclose(f);
+    return left;
+}
+
+/* keepalive_s replaces the kernel's 2 h (libevent's listener turns
+ * keepalive on for every socket, with the system's times). */
+static void test_keepalive(void)
+{
+    struct client *a = cl_connect_from(limited_port, NULL, 0);
+    struct client *b = cl_connect();
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    unsigned pa, pb;
+    double left;
+
+    CHECK(cl_ws_open(a, "/ws", NULL) == 101);
+    CHECK(cl_ws_open(b, "/ws", NULL) == 101);
+    getsockname(a->fd, (struct sockaddr *)&me, &len);
+    pa = ntohs(me.sin_port);
+    len = sizeof me;
+    getsockname(b->fd, (struct sockaddr *)&me, &len);
+    pb = ntohs(me.sin_port);
+    left = keepalive_left_s(limited_port, pa);
+    CHECK(left > 0 && left <= LIMITED_KEEPALIVE_S);
+    left = keepalive_left_s(port, pb);
+    CHECK(left < 0 || left > 600);
+    cl_free(a);
+    cl_free(b);
+}
+
+static void test_addr_range(void)
+{
+    struct http_addr_range r;
+    static const uint8_t v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0};
+
+    CHECK(http_addr_range_parse("10.0.0.0/8", &r) == 0);
+    CHECK(r.prefix == 104 && memcmp(r.ip, v4, 16) == 0);
+    CHECK(http_addr_range_parse("1.2.3.4", &r) == 0 && r.prefix == 128);
+    CHECK(http_addr_range_parse("::1", &r) == 0 && r.prefix == 128 && r.ip[15] == 1);
+    CHECK(http_addr_range_parse("2001:db8::/32", &r) == 0 && r.prefix == 32 && r.ip[1] == 0x01);
+    CHECK(http_addr_range_parse("0.0.0.0/0", &r) == 0 && r.prefix == 96);
+    const char *bad[] = {"", "/8", "1.2.3.4/", "1.2.3.4/33", "::1/129", "1.2.3.4/x", "1.2.3.4/-1",
+                         "host", "1.2.3", "1.2.3.4 ", "[::1]", "10.0.0.0/8/8"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_IN(http_addr_range_parse(bad[i], &r) == HTTP_ERR_INVALID, bad[i]);
+    CHECK(http_addr_range_parse(NULL, &r) == HTTP_ERR_INVALID);
+}
+
+static size_t proxy_header(uint8_t *out, const char *client, unsigned cport, bool six)
+{
+    struct proxy_v2_addr c = {.port = (uint16_t)cport, .v4 = !six}, d = {.port = 80, .v4 = !six};
+
+    if (six) {
+        inet_pton(AF_INET6, client, c.ip);
+        inet_pton(AF_INET6, "2001:db8::1", d.ip);
+    } else {
+        c.ip[10] = c.ip[11] = d.ip[10] = d.ip[11] = 0xff;
+        inet_pton(AF_INET, client, c.ip + 12);
+        inet_pton(AF_INET, "127.0.0.1", d.ip + 12);
+    }
+    return (size_t)proxy_v2_encode(out, 64, &c, &d);
+}
+
+static void test_proxy(void)
+{
+    struct http_server_stats before = stats_of(limited);
+    uint8_t hdr[64];
+    size_t n;
+    struct client *cl;
+    static const uint8_t want4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 7};
+
+    /* The trusted proxy tells the phone's address. */
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    n = proxy_header(hdr, "203.0.113.7", 5555, false);
+    cl_write(cl, hdr, n);
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    CHECK(strcmp(last_slot()->peer, "203.0.113.7:5555") == 0);
+    CHECK(memcmp(last_slot()->addr, want4, 16) == 0);
+    cl_free(cl);
+    /* IPv6, and a header that comes a byte at a time with the request after it. */
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    n = proxy_header(hdr, "2001:db8::7", 4242, true);
+    for (size_t i = 0; i < n; i++) {
+        cl_write(cl, hdr + i, 1);
+        msleep(1);
+    }
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    CHECK(strcmp(last_slot()->peer, "[2001:db8::7]:4242") == 0);
+    cl_free(cl);
+    /* LOCAL (the balancer's health check): its own address stands. */
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    CHECK(proxy_v2_encode(hdr, sizeof hdr, NULL, NULL) == 16);
+    cl_write(cl, hdr, 16);
+    CHECK(cl_ws_open(cl, "/ws", NULL) == 101);
+    CHECK(strncmp(last_slot()->peer, "127.0.0.2:", 10) == 0);
+    cl_free(cl);
+    CHECK_EQ(stats_of(limited).proxy_headers, before.proxy_headers + 3);
+    /* A trusted peer without a header, or with a bad one: closed unanswered. */
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    cl_write(cl, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    n = proxy_header(hdr, "203.0.113.7", 5555, false);
+    hdr[12] = 0x11; /* version 1 */
+    cl_write(cl, hdr, n);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+    CHECK_EQ(stats_of(limited).proxy_errors, before.proxy_errors + 2);
+    /* A header that never finishes: the handshake deadline. */
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    cl_write(cl, hdr, 10);
+    msleep(LIMITED_HANDSHAKE_MS + 100);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+    /* From anyone else a PROXY header is refused: nobody else may speak for a client. */
+    cl = cl_connect_from(limited_port, NULL, 0);
+    n = proxy_header(hdr, "203.0.113.7", 5555, false);
+    cl_write(cl, hdr, n);
+    cl_write(cl, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+    CHECK_EQ(stats_of(limited).proxy_untrusted, before.proxy_untrusted + 1);
+    /* Plain clients are unaffected. */
+    cl = cl_connect_from(limited_port, NULL, 0);
+    CHECK(cl_http(cl, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0, NULL) == 200);
+    cl_free(cl);
+}
+
+/* on_connect sees the client's address (told by the proxy or not) and may
+ * refuse it; every served connection gets one on_disconnect. */
+static void test_on_connect(void)
+{
+    struct http_server_stats before = stats_of(limited);
+    int refused = atomic_load(&connects_refused);
+    uint8_t hdr[64];
+    size_t n;
+    struct client *cl;
+
+    cl = cl_connect_from(limited_port, "127.0.0.2", 0);
+    n = proxy_header(hdr, "10.9.9.9", 1, false);
+    cl_write(cl, hdr, n);
+    cl_write(cl, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+    cl = cl_connect_from(limited_port, "127.0.0.3", 0);
+    CHECK(cl_eof(cl));
+    cl_free(cl);
+    CHECK_EQ(atomic_load(&connects_refused), refused + 2);
+    CHECK_EQ(stats_of(limited).refused, before.refused + 2);
+    /* Every connection of the limited server so far is closed: as many
+     * disconnects as connects served. */
+    for (int i = 0; i < 2000 && atomic_load(&limited_conns) > 0; i++)
+        msleep(1);
+    CHECK_EQ(atomic_load(&limited_conns), 0);
+    CHECK_EQ(atomic_load(&disconnects_seen), atomic_load(&connects_seen));
+}
+
 int main(void)
 {
     struct http_callbacks cb = {
@@ -784,6 +1203,35 @@ int main(void)
     http_server_set_timeouts(server, HTTP_IDLE_MS, 0, CLOSE_WAIT_MS);
     port = http_server_port(server);
     CHECK(port > 0);
+    {
+        struct http_callbacks lcb = cb;
+        struct http_limits lim = {
+            .output_max = LIMITED_OUTPUT_MAX,
+            .control_rate = 0,
+            .handshake_ms = LIMITED_HANDSHAKE_MS,
+            .ws_ping_ms = LIMITED_PING_MS,
+            .ws_idle_ms = LIMITED_IDLE_MS,
+            .keepalive_s = LIMITED_KEEPALIVE_S,
+        };
+        struct http_limits ctl = {.control_rate = 10, .control_burst = 10};
+
+        lcb.on_connect = on_connect;
+        lcb.on_disconnect = on_disconnect;
+        limited = http_server_new(base, "127.0.0.1:0", &lcb, LIMITED, MAX_MESSAGE, err, sizeof err);
+        control = http_server_new(base, "127.0.0.1:0", &cb, CONTROL, MAX_MESSAGE, err, sizeof err);
+        if (!limited || !control) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        http_server_set_timeouts(limited, HTTP_IDLE_MS, 0, CLOSE_WAIT_MS);
+        http_server_set_limits(limited, &lim);
+        CHECK(http_server_add_trusted_proxy(limited, "127.0.0.2") == 0);
+        CHECK(http_server_add_trusted_proxy(limited, "127.0.0.2/33") == HTTP_ERR_INVALID);
+        http_server_set_timeouts(control, HTTP_IDLE_MS, 0, CLOSE_WAIT_MS);
+        http_server_set_limits(control, &ctl);
+        limited_port = http_server_port(limited);
+        control_port = http_server_port(control);
+    }
     poll_ev = event_new(base, -1, EV_PERSIST, poll_cb, NULL);
     event_add(poll_ev, &tick);
     pthread_create(&th, NULL, server_thread, NULL);
@@ -796,6 +1244,14 @@ int main(void)
     test_close();
     test_many_clients();
     test_coalescing();
+    test_addr_range();
+    test_output_bound();
+    test_control_rate();
+    test_idle();
+    test_handshake_deadline();
+    test_keepalive();
+    test_proxy();
+    test_on_connect();
 
     /* no callback ran twice for any WebSocket */
     for (int i = 0; i < atomic_load(&next_slot); i++)
@@ -836,6 +1292,8 @@ int main(void)
     atomic_store(&stop_loop, 1);
     pthread_join(th, NULL);
     http_server_free(server);
+    http_server_free(limited);
+    http_server_free(control);
     http_server_free(NULL);
     for (int i = 0; i < 3; i++) {
         CHECK(cl_eof(left[i]) || left[i]->len == 0);

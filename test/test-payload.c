@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <msgpack.h>
+
 #include "msgpack-builder.h"
 #include "proto.h"
 #include "proto_payload.h"
@@ -458,6 +460,77 @@ static void test_mutations(void)
     }
 }
 
+/* What the gateway publishes, as msgpack-c reads it (our own output: trusted
+ * bytes, so msgpack-c's unpacker may read them here). */
+static void test_msgpack_c_reads_all(void)
+{
+    static const struct {
+        enum proto_payload_kind kind;
+        uint32_t elements;
+    } kinds[] = {
+        {PROTO_PAYLOAD_LOC, 8}, {PROTO_PAYLOAD_OFF, 5}, {PROTO_PAYLOAD_ON, 5},
+        {PROTO_PAYLOAD_FRIEND_ADD, 5}, {PROTO_PAYLOAD_FRIEND_DEL, 5}, {PROTO_PAYLOAD_BLOCK, 5},
+        {PROTO_PAYLOAD_GONE, 4}, {PROTO_PAYLOAD_ERASED, 4}, {PROTO_PAYLOAD_HB, 5},
+    };
+    uint8_t buf[PROTO_PAYLOAD_MAX];
+    msgpack_unpacked u;
+
+    msgpack_unpacked_init(&u);
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        struct proto_payload p;
+        const msgpack_object *a;
+        size_t off = 0;
+        int n;
+
+        memset(&p, 0, sizeof(p));
+        p.kind = kinds[k].kind;
+        p.user = UINT64_C(9223372036854775807);
+        p.seq = 1234567;
+        if (p.kind == PROTO_PAYLOAD_LOC) {
+            p.loc.lat = -89.999999;
+            p.loc.lng = 179.5;
+            p.loc.ts = UINT64_C(1700000000000);
+            p.loc.consent = 3;
+        } else if (p.kind == PROTO_PAYLOAD_OFF || p.kind == PROTO_PAYLOAD_ON) {
+            p.sharing.consent = 9;
+        } else if (p.kind == PROTO_PAYLOAD_HB) {
+            p.hb.gateway = "gw-7";
+            p.hb.gateway_len = 4;
+            p.hb.counter = 77;
+            p.hb.ts = 5;
+        } else if (p.kind != PROTO_PAYLOAD_GONE && p.kind != PROTO_PAYLOAD_ERASED) {
+            p.friend.other = 42;
+        }
+        n = proto_payload_encode(buf, sizeof(buf), &p);
+        CHECK(n > 0);
+        if (n <= 0)
+            continue;
+        CHECK(msgpack_unpack_next(&u, (const char *)buf, (size_t)n, &off) == MSGPACK_UNPACK_SUCCESS &&
+              off == (size_t)n);
+        a = &u.data;
+        CHECK(a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size == kinds[k].elements);
+        if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != kinds[k].elements)
+            continue;
+        CHECK(a->via.array.ptr[0].via.u64 == PROTO_PAYLOAD_VERSION);
+        CHECK(a->via.array.ptr[1].via.u64 == (uint64_t)p.kind);
+        if (p.kind == PROTO_PAYLOAD_HB) {
+            CHECK(a->via.array.ptr[2].type == MSGPACK_OBJECT_STR &&
+                  a->via.array.ptr[2].via.str.size == 4 &&
+                  memcmp(a->via.array.ptr[2].via.str.ptr, "gw-7", 4) == 0);
+            CHECK(a->via.array.ptr[3].via.u64 == 77);
+            continue;
+        }
+        CHECK(a->via.array.ptr[2].via.u64 == p.user && a->via.array.ptr[3].via.u64 == p.seq);
+        if (p.kind == PROTO_PAYLOAD_LOC) {
+            CHECK(a->via.array.ptr[4].type == MSGPACK_OBJECT_FLOAT64 &&
+                  a->via.array.ptr[4].via.f64 == p.loc.lat);
+            CHECK(a->via.array.ptr[5].via.f64 == 179.5);
+            CHECK(a->via.array.ptr[6].via.u64 == p.loc.ts && a->via.array.ptr[7].via.u64 == 3);
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
 int main(void)
 {
     guard_map(&guard, BUF_MAX);
@@ -469,6 +542,7 @@ int main(void)
     test_encoder_errors();
     test_truncation();
     test_mutations();
+    test_msgpack_c_reads_all();
     if (failures) {
         fprintf(stderr, "test-payload: %d failure(s)\n", failures);
         return 1;

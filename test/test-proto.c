@@ -406,6 +406,83 @@ static void test_msgpack_c(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Finds key in a msgpack-c map object; NULL when absent. */
+static const msgpack_object *mc_get(const msgpack_object *map, const char *key)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static int mc_str_is(const msgpack_object *o, const char *s)
+{
+    return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}
+
+/* Every message the gateway writes, as msgpack-c reads it (our own output:
+ * trusted bytes, so msgpack-c's unpacker may read them here). */
+static void test_msgpack_c_reads_all(void)
+{
+    struct proto_friend f = {UINT64_C(9223372036854775807), -33.856784, 151.215297,
+                             UINT64_C(1700000000123), 7.25};
+    msgpack_unpacked u;
+    size_t off;
+    int n;
+
+    msgpack_unpacked_init(&u);
+    n = proto_msg_encode_friend(out, sizeof(out), &f);
+    off = 0;
+    CHECK(n > 0 && msgpack_unpack_next(&u, (const char *)out, (size_t)n, &off) ==
+                       MSGPACK_UNPACK_SUCCESS && off == (size_t)n);
+    CHECK(mc_str_is(mc_get(&u.data, "t"), "friend"));
+    CHECK(mc_get(&u.data, "id") && mc_get(&u.data, "id")->via.u64 == f.id);
+    CHECK(mc_get(&u.data, "lat") && mc_get(&u.data, "lat")->type == MSGPACK_OBJECT_FLOAT64 &&
+          mc_get(&u.data, "lat")->via.f64 == f.lat);
+    CHECK(mc_get(&u.data, "lng") && mc_get(&u.data, "lng")->via.f64 == f.lng);
+    CHECK(mc_get(&u.data, "ts") && mc_get(&u.data, "ts")->via.u64 == f.ts);
+    CHECK(mc_get(&u.data, "dist_km") && mc_get(&u.data, "dist_km")->via.f64 == 7.25);
+
+    n = proto_msg_encode_gone(out, sizeof(out), 42);
+    off = 0;
+    CHECK(n > 0 && msgpack_unpack_next(&u, (const char *)out, (size_t)n, &off) ==
+                       MSGPACK_UNPACK_SUCCESS && off == (size_t)n);
+    CHECK(mc_str_is(mc_get(&u.data, "t"), "gone") && mc_get(&u.data, "id")->via.u64 == 42);
+
+    n = proto_msg_encode_err(out, sizeof(out), PROTO_CODE_RATE_LIMITED, "slow down", 9);
+    off = 0;
+    CHECK(n > 0 && msgpack_unpack_next(&u, (const char *)out, (size_t)n, &off) ==
+                       MSGPACK_UNPACK_SUCCESS && off == (size_t)n);
+    CHECK(mc_str_is(mc_get(&u.data, "t"), "err") && mc_str_is(mc_get(&u.data, "msg"), "slow down"));
+    CHECK(mc_str_is(mc_get(&u.data, "code"), "rate_limited"));
+
+    /* A nearby of 400 friends with the largest ids: map32-free, array16. */
+    {
+        static struct proto_friend many[400];
+        const msgpack_object *arr;
+
+        for (int i = 0; i < 400; i++) {
+            many[i] = f;
+            many[i].id = f.id - (uint64_t)i;
+        }
+        n = proto_msg_encode_nearby(out, sizeof(out), 8.047, many, 400);
+        off = 0;
+        CHECK(n > 0 && msgpack_unpack_next(&u, (const char *)out, (size_t)n, &off) ==
+                           MSGPACK_UNPACK_SUCCESS && off == (size_t)n);
+        arr = mc_get(&u.data, "friends");
+        CHECK(arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY && arr->via.array.size == 400);
+        for (uint32_t i = 0; arr != NULL && i < arr->via.array.size; i++)
+            CHECK(mc_get(&arr->via.array.ptr[i], "id")->via.u64 == f.id - i);
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
 struct bad_case {
     const char *spec;
     int err;
@@ -998,6 +1075,7 @@ int main(void)
     test_nearby_array32();
     test_alternative_encodings();
     test_msgpack_c();
+    test_msgpack_c_reads_all();
     test_reject_phone();
     test_frame_size();
     test_reject_gateway();

@@ -150,6 +150,23 @@ static void test_long_run_bounds(void)
     }
 }
 
+/* Full means: forgetting the bucket would change no answer. */
+static void test_full(void)
+{
+    struct ratelimit rl;
+
+    CHECK(ratelimit_init(&rl, 2, 4) == 0);
+    CHECK(ratelimit_full(&rl, T0) == 1);
+    CHECK(ratelimit_allow(&rl, T0) == 1);
+    CHECK(ratelimit_full(&rl, T0) == 0);
+    CHECK(ratelimit_full(&rl, T0 + 499) == 0);
+    CHECK(ratelimit_full(&rl, T0 + 500) == 1);
+    for (int i = 0; i < 4; i++)
+        CHECK(ratelimit_allow(&rl, T0 + 1000) == 1);
+    CHECK(ratelimit_full(&rl, T0 + 2999) == 0);
+    CHECK(ratelimit_full(&rl, T0 + 3000) == 1);
+}
+
 int main(void)
 {
     test_init();
@@ -158,6 +175,7 @@ int main(void)
     test_slow_rate();
     test_clock_steps_back();
     test_long_run_bounds();
+    test_full();
     if (failures) {
         fprintf(stderr, "test-ratelimit: %d check(s) failed\n", failures);
         return 1;

@@ -823,6 +823,132 @@ static void test_mutations(int rounds)
     CHECK(accepted > 0);
 }
 
+/* ------------------------------------------------------------------ EdDSA */
+
+/* RFC 8037 appendix A.1: the Ed25519 key, as openssl writes it in PEM. */
+static const char ed_private_pem[] = "-----BEGIN PRIVATE KEY-----\n"
+                                     "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+                                     "-----END PRIVATE KEY-----\n";
+static const char ed_public_pem[] = "-----BEGIN PUBLIC KEY-----\n"
+                                    "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+                                    "-----END PUBLIC KEY-----\n";
+/* Its public key x, base64url: 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo. */
+static const uint8_t ed_x[32] = {
+    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+    0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+};
+/* sub 42, exp NOW, signed by `openssl pkeyutl -sign -rawin` with that key: an
+ * independent signer (Ed25519 is deterministic). */
+static const char ed_openssl_token[] =
+    "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsImV4cCI6MTkwMDAwMDAwMH0."
+    "EDPDGV-yhfy7h5iGnpGh-xh6EwnOhDlgtdHr94mYE03-JR4bVrvW0CflUnoejDbRfrsTrbEibNixlZTRkaduAg";
+
+static void test_eddsa(void)
+{
+    char dir[] = "/tmp/test-token-ed.XXXXXX", priv[64], pub[64], tok[512], hs[512];
+    struct token_key sk, pk, hk, keys[2];
+    struct token_claims c;
+    int n;
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    snprintf(priv, sizeof priv, "%s/ed.key", dir);
+    snprintf(pub, sizeof pub, "%s/ed.pub", dir);
+    write_file(priv, ed_private_pem, strlen(ed_private_pem));
+    write_file(pub, ed_public_pem, strlen(ed_public_pem));
+    CHECK(chmod(pub, 0644) == 0); /* a public key may be read by anyone */
+
+    CHECK(token_key_load_secret(priv, &sk) == 0);
+    CHECK(sk.alg == TOKEN_ALG_EDDSA && sk.can_sign && memcmp(sk.pub, ed_x, 32) == 0);
+    CHECK(token_key_load_public(pub, &pk) == 0);
+    CHECK(pk.alg == TOKEN_ALG_EDDSA && !pk.can_sign && memcmp(pk.pub, ed_x, 32) == 0);
+    for (size_t i = 0; i < sizeof pk.secret; i++)
+        CHECK(pk.secret[i] == 0);
+
+    /* The public key alone verifies openssl's token, and cannot sign. */
+    CHECK(token_check_keys(&pk, 1, ed_openssl_token, strlen(ed_openssl_token), NOW - 1, NULL, &c) == 0);
+    CHECK(c.user == 42 && c.exp == NOW);
+    CHECK(token_check_keys(&pk, 1, ed_openssl_token, strlen(ed_openssl_token), NOW, NULL, &c) ==
+          TOKEN_ERR_EXPIRED);
+    CHECK(token_sign_key(&pk, 42, EXP, tok, sizeof tok) == TOKEN_ERR_CANNOT_SIGN);
+
+    /* We sign exactly what openssl signs. */
+    n = token_sign_key(&sk, 42, NOW, tok, sizeof tok);
+    CHECK(n == (int)strlen(ed_openssl_token) && strcmp(tok, ed_openssl_token) == 0);
+    n = token_sign_key(&sk, UINT64_C(9223372036854775807), EXP, tok, sizeof tok);
+    CHECK(n > 0);
+    CHECK(token_check_keys(&pk, 1, tok, (size_t)n, NOW, NULL, &c) == 0 &&
+          c.user == UINT64_C(9223372036854775807));
+    CHECK(token_sign_key(&sk, UINT64_C(9223372036854775807), EXP, tok, (size_t)n) == TOKEN_ERR_NO_SPACE);
+
+    /* Every one-character change of a good token is refused. */
+    n = token_sign_key(&sk, 7, EXP, tok, sizeof tok);
+    for (int i = 0; i < n; i++) {
+        char saved = tok[i];
+
+        tok[i] = saved == 'A' ? 'B' : 'A';
+        CHECK_IN(token_check_keys(&pk, 1, tok, (size_t)n, NOW, NULL, &c) < 0, tok);
+        tok[i] = saved;
+    }
+    CHECK(token_check_keys(&pk, 1, tok, (size_t)n - 1, NOW, NULL, &c) < 0);
+
+    /* Algorithm confusion: an HS256 token "signed" with the public key's bytes
+     * is no token to a verifier that holds that public key... */
+    CHECK(token_sign(ed_x, 32, 42, EXP, hs, sizeof hs) > 0);
+    CHECK(token_check_keys(&pk, 1, hs, strlen(hs), NOW, NULL, &c) == TOKEN_ERR_BAD_ALG);
+    /* ...nor to one that also has an HS256 secret (its own). */
+    memset(&hk, 0, sizeof hk);
+    hk.alg = TOKEN_ALG_HS256;
+    hk.can_sign = 1;
+    hk.len = KEYLEN;
+    memcpy(hk.secret, key, KEYLEN);
+    keys[0] = hk;
+    keys[1] = pk;
+    CHECK(token_check_keys(keys, 2, hs, strlen(hs), NOW, NULL, &c) == TOKEN_ERR_BAD_SIGNATURE);
+    /* With both keys, each algorithm's token verifies against its own key. */
+    n = token_sign_key(&hk, 5, EXP, hs, sizeof hs);
+    CHECK(n > 0 && token_check_keys(keys, 2, hs, (size_t)n, NOW, NULL, &c) == 0 && c.user == 5);
+    CHECK(token_check_keys(keys, 2, ed_openssl_token, strlen(ed_openssl_token), NOW - 1, NULL,
+                           &c) == 0 && c.user == 42);
+    /* An HS256-only verifier knows no EdDSA token. */
+    CHECK(token_check(key, KEYLEN, ed_openssl_token, strlen(ed_openssl_token), NOW - 1, NULL, &c) ==
+          TOKEN_ERR_BAD_ALG);
+    /* Two keys of one algorithm: which would a token mean? */
+    keys[0] = pk;
+    CHECK(token_check_keys(keys, 2, ed_openssl_token, strlen(ed_openssl_token), NOW - 1, NULL,
+                           &c) == TOKEN_ERR_BAD_KEY);
+    CHECK(token_check_keys(keys, 0, ed_openssl_token, strlen(ed_openssl_token), NOW - 1, NULL,
+                           &c) == TOKEN_ERR_WEAK_KEY);
+
+    /* A verifier is never handed what mints tokens, nor a signer a public key. */
+    CHECK(token_key_load_public(priv, &pk) == TOKEN_ERR_BAD_KEY);
+    CHECK(chmod(pub, 0600) == 0);
+    CHECK(token_key_load_secret(pub, &sk) == TOKEN_ERR_BAD_KEY);
+    CHECK(sk.alg == 0 && !sk.can_sign);
+    /* The private key must be the owner's alone; an HS256 secret still loads. */
+    CHECK(chmod(priv, 0640) == 0);
+    CHECK(token_key_load_secret(priv, &sk) == TOKEN_ERR_KEY_MODE);
+    write_file(priv, key, KEYLEN);
+    CHECK(token_key_load_secret(priv, &sk) == 0 && sk.alg == TOKEN_ALG_HS256 && sk.len == KEYLEN);
+    /* Not an Ed25519 key: garbage PEM, an encrypted key (no prompt), a missing file. */
+    write_file(priv, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 58);
+    CHECK(token_key_load_secret(priv, &sk) == TOKEN_ERR_BAD_KEY);
+    write_file(priv, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", 78);
+    CHECK(token_key_load_secret(priv, &sk) == TOKEN_ERR_BAD_KEY);
+    write_file(pub, "not a key at all, but long enough to be a secret\n", 49);
+    CHECK(token_key_load_public(pub, &pk) == TOKEN_ERR_BAD_KEY);
+    errno = 0;
+    CHECK(token_key_load_public("/nonexistent/ed.pub", &pk) == TOKEN_ERR_IO && errno == ENOENT);
+    token_key_wipe(&sk);
+    CHECK(sk.len == 0 && sk.secret[0] == 0);
+
+    unlink(priv);
+    unlink(pub);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 100000;
@@ -840,6 +966,7 @@ int main(int argc, char **argv)
     test_sign_errors();
     test_policy();
     test_key_load();
+    test_eddsa();
     test_mutations(rounds);
 
     if (failures) {

@@ -16,6 +16,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "ring_store.h"
+#include "zk_auth.h"
 #include "zk_glue.h"
 #include "zk_session.h"
 
@@ -47,6 +48,13 @@ struct gateway_registry {
 
     /* Everything below is the loop thread's alone. */
     char line[GATEWAY_REGISTRY_LINE_MAX]; /* the content wanted */
+    /* What the line is made of (gateway_registry_set, _set_stats). */
+    char addr[RING_ADDR_MAX + 1];
+    char dead[GATEWAY_REGISTRY_LINE_MAX];
+    uint64_t epoch, pending;
+    char admin[RING_ADDR_MAX + 1];
+    uint64_t sessions, pushes_per_s;
+    int has_core, has_stats;
     uint64_t wanted;   /* bumped by every change of line; 0: nothing to write yet */
     uint64_t written;  /* the content (by wanted) the znode holds in this session */
     int created;       /* our ephemeral exists in this session */
@@ -118,7 +126,11 @@ static void reg_create_parent(struct gateway_registry *reg, size_t from)
     memcpy(prefix, reg->path, reg->parent_end);
     prefix[reg->parent_end] = '\0';
     reg_issued(reg, REG_OP_PARENT,
-               zoo_acreate(reg->zs.zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, reg_on_string,
+               zoo_acreate(reg->zs.zh, prefix, "", 0,
+                           zk_auth_acl(zk_auth_process(), slash == strrchr(reg->path, '/')
+                                                              ? ZK_NODE_GATEWAYS
+                                                              : ZK_NODE_ROOT),
+                           0, reg_on_string,
                            reg->zs.handle));
 }
 
@@ -133,7 +145,8 @@ static void reg_kick(struct gateway_registry *reg)
     if (!reg->created) {
         reg->op_wanted = reg->wanted;
         reg_issued(reg, REG_OP_CREATE,
-                   zoo_acreate(reg->zs.zh, reg->path, reg->line, len, &ZOO_OPEN_ACL_UNSAFE,
+                   zoo_acreate(reg->zs.zh, reg->path, reg->line, len,
+                               zk_auth_acl(zk_auth_process(), ZK_NODE_REGISTRATION),
                                ZOO_EPHEMERAL, reg_on_string, reg->zs.handle));
     } else if (reg->written != reg->wanted) {
         reg->op_wanted = reg->wanted;
@@ -157,7 +170,9 @@ static void reg_on_done(void *arg, struct zk_session_item *base)
     case REG_OP_NONE:
         return;
     case REG_OP_PARENT:
-        if (rc == ZOK || rc == ZNODEEXISTS) {
+        /* ZNOAUTH: we may not create there, which ZooKeeper says before it
+         * says the znode exists; our own create tells whether it does. */
+        if (rc == ZOK || rc == ZNODEEXISTS || rc == ZNOAUTH) {
             reg_create_parent(reg, reg->parent_end);
             break; /* reg_kick below creates ours once no parent is left */
         }
@@ -285,21 +300,22 @@ fail:
     return NULL;
 }
 
-void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64_t epoch,
-                          uint64_t pending, const char *dead_csv)
+/* Makes the line from the fields recorded and writes it if it changed. */
+static void reg_format(struct gateway_registry *reg)
 {
     char line[GATEWAY_REGISTRY_LINE_MAX], epoch_field[64] = "", pending_field[32] = "";
-    const char *dead = dead_csv ? dead_csv : "";
+    char stats_field[RING_ADDR_MAX + 96] = "";
     int n;
 
-    if (reg == NULL)
-        return;
-    if (epoch != GATEWAY_REGISTRY_NO_EPOCH)
-        snprintf(epoch_field, sizeof(epoch_field), " epoch=%" PRIu64, epoch);
-    if (pending != 0)
-        snprintf(pending_field, sizeof(pending_field), " pending=%" PRIu64, pending);
-    n = snprintf(line, sizeof(line), "addr=%s%s%s dead=%s", addr ? addr : "", epoch_field,
-                 pending_field, dead);
+    if (reg->epoch != GATEWAY_REGISTRY_NO_EPOCH)
+        snprintf(epoch_field, sizeof(epoch_field), " epoch=%" PRIu64, reg->epoch);
+    if (reg->pending != 0)
+        snprintf(pending_field, sizeof(pending_field), " pending=%" PRIu64, reg->pending);
+    if (reg->has_stats)
+        snprintf(stats_field, sizeof(stats_field), "%s%s sessions=%" PRIu64 " pushes_per_s=%" PRIu64,
+                 reg->admin[0] ? " admin=" : "", reg->admin, reg->sessions, reg->pushes_per_s);
+    n = snprintf(line, sizeof(line), "addr=%s%s%s%s dead=%s", reg->addr, epoch_field,
+                 pending_field, stats_field, reg->dead);
     if (n >= (int)sizeof(line)) {
         /* Too many dead nodes to list: keep whole ids only. */
         char *comma = strrchr(line, ',');
@@ -311,6 +327,78 @@ void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64
     memcpy(reg->line, line, sizeof(line));
     reg->wanted++;
     reg_kick(reg);
+}
+
+void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64_t epoch,
+                          uint64_t pending, const char *dead_csv)
+{
+    if (reg == NULL)
+        return;
+    snprintf(reg->addr, sizeof(reg->addr), "%s", addr ? addr : "");
+    snprintf(reg->dead, sizeof(reg->dead), "%s", dead_csv ? dead_csv : "");
+    reg->epoch = epoch;
+    reg->pending = pending;
+    reg->has_core = 1;
+    reg_format(reg);
+}
+
+void gateway_registry_set_stats(struct gateway_registry *reg, const char *admin_addr,
+                                uint64_t sessions, uint64_t pushes_per_s)
+{
+    if (reg == NULL)
+        return;
+    /* An address with a space would break the line into other fields. */
+    snprintf(reg->admin, sizeof(reg->admin), "%s",
+             admin_addr && !strpbrk(admin_addr, " \t\n") ? admin_addr : "");
+    reg->sessions = sessions;
+    reg->pushes_per_s = pushes_per_s;
+    reg->has_stats = 1;
+    /* Nothing is written before the gateway said what it applied. */
+    if (reg->has_core)
+        reg_format(reg);
+}
+
+/* Parses a plain decimal count. Returns 0 and *out, or -1. */
+static int parse_count(const char *s, long long *out)
+{
+    unsigned long long v;
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0' || v > INT64_MAX)
+        return -1;
+    *out = (long long)v;
+    return 0;
+}
+
+void gateway_registry_parse(const char *line, struct gateway_registration *out)
+{
+    char copy[GATEWAY_REGISTRY_LINE_MAX];
+    char *save = NULL;
+
+    out->addr[0] = out->admin[0] = out->dead[0] = '\0';
+    out->epoch = out->pending = out->sessions = out->pushes_per_s = -1;
+    snprintf(copy, sizeof(copy), "%s", line);
+    for (char *tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+        long long value;
+
+        if (strncmp(tok, "addr=", 5) == 0)
+            snprintf(out->addr, sizeof(out->addr), "%s", tok + 5);
+        else if (strncmp(tok, "admin=", 6) == 0)
+            snprintf(out->admin, sizeof(out->admin), "%s", tok + 6);
+        else if (strncmp(tok, "dead=", 5) == 0)
+            snprintf(out->dead, sizeof(out->dead), "%s", tok + 5);
+        else if (strncmp(tok, "epoch=", 6) == 0 && parse_count(tok + 6, &value) == 0)
+            out->epoch = value;
+        else if (strncmp(tok, "pending=", 8) == 0 && parse_count(tok + 8, &value) == 0)
+            out->pending = value;
+        else if (strncmp(tok, "sessions=", 9) == 0 && parse_count(tok + 9, &value) == 0)
+            out->sessions = value;
+        else if (strncmp(tok, "pushes_per_s=", 13) == 0 && parse_count(tok + 13, &value) == 0)
+            out->pushes_per_s = value;
+    }
 }
 
 int gateway_registry_registered(const struct gateway_registry *reg)

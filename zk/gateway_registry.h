@@ -1,10 +1,14 @@
 /* gateway_registry.h: keep a gateway's ephemeral znode ROOT/gateways/<id> from a libevent loop.
  *
  * The znode holds one line of space-separated key=value fields, read by
- * `ringctl status` and the two-phase wait of `ringctl add`/`drain`:
- * "addr=HOST:PORT epoch=N pending=K dead=r3,r7" (epoch is left out before a
- * ring was applied; pending, the channels whose SUBSCRIBE Redis has not
- * confirmed yet, is left out when 0; dead is empty when every node answers).
+ * `ringctl status`, the two-phase wait of `ringctl add`/`drain` and the
+ * gateways' admin pages: "addr=HOST:PORT epoch=N pending=K admin=HOST:PORT
+ * sessions=S pushes_per_s=R dead=r3,r7" (epoch is left out before a ring was
+ * applied; pending, the channels whose SUBSCRIBE Redis has not confirmed
+ * yet, is left out when 0; admin, sessions and pushes_per_s, the internal
+ * port and load, only once gateway_registry_set_stats gave them; dead is
+ * empty when every node answers, and last, so that a long list is cut
+ * there). Readers ignore keys they do not know.
  *
  * A registry owns its own ZooKeeper handle, apart from the ring watcher's.
  * That costs a second session per gateway, but keeps each object's session
@@ -27,6 +31,8 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+
+#include "ring.h"
 
 /* Bytes in the znode's line, NUL included; a longer dead list is cut at a
  * comma. ringctl status reads this much. */
@@ -53,6 +59,28 @@ struct gateway_registry *gateway_registry_new(struct event_base *base, const cha
  * nothing. */
 void gateway_registry_set(struct gateway_registry *reg, const char *addr, uint64_t epoch,
                           uint64_t pending, const char *dead_csv);
+
+/* Records the internal port's address (copied; NULL or "" leaves the field
+ * out), the open sessions and the pushes per second to show with the line,
+ * and writes it when it changed. The caller calls it every few seconds at
+ * most: each change is a ZooKeeper write. NULL registry does nothing. */
+void gateway_registry_set_stats(struct gateway_registry *reg, const char *admin_addr,
+                                uint64_t sessions, uint64_t pushes_per_s);
+
+/* A registration line, parsed. Numbers are -1 and strings "" when absent. */
+struct gateway_registration {
+    char addr[RING_ADDR_MAX + 1];
+    char admin[RING_ADDR_MAX + 1];
+    char dead[GATEWAY_REGISTRY_LINE_MAX]; /* comma-separated node ids */
+    long long epoch;
+    long long pending;
+    long long sessions;
+    long long pushes_per_s;
+};
+
+/* Parses one znode's content (NUL-terminated) into *out; unknown keys and
+ * malformed numbers are skipped. Cannot fail. */
+void gateway_registry_parse(const char *line, struct gateway_registration *out);
 
 /* Returns 1 when the znode exists in the current session and holds the
  * latest content recorded, else 0. */

@@ -1,5 +1,6 @@
 /* ring_store.c: the ring in ZooKeeper, read and written synchronously (for tools). */
 #include "ring_store.h"
+#include "zk_auth.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -77,7 +78,7 @@ static int store_connect(const char *hosts, int timeout_ms, int session_timeout_
 {
     zhandle_t *zh;
     struct timespec deadline;
-    int state;
+    int state, auth_added;
 
     if (hosts == NULL || hosts[0] == '\0') {
         zk_glue_err(errbuf, errlen, "no ZooKeeper hosts given (set --zk or NEARBY_ZK)");
@@ -102,6 +103,8 @@ static int store_connect(const char *hosts, int timeout_ms, int session_timeout_
                     hosts, strerror(errno));
         return RING_STORE_ERR_ZK;
     }
+    /* Refused while the handle has no connection yet: then added below. */
+    auth_added = zk_auth_apply(zh, zk_auth_process()) == ZOK;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -134,6 +137,12 @@ static int store_connect(const char *hosts, int timeout_ms, int session_timeout_
                         "cannot reach ZooKeeper at %s within %d ms: is it running? "
                         "(set --zk or NEARBY_ZK)",
                         hosts, timeout_ms);
+        return RING_STORE_ERR_ZK;
+    }
+    /* Connected: sent at once, ahead of any request. */
+    if (!auth_added && zk_auth_apply(zh, zk_auth_process()) != ZOK) {
+        zookeeper_close(zh);
+        zk_glue_err(errbuf, errlen, "cannot hand ZooKeeper at %s our identity", hosts);
         return RING_STORE_ERR_ZK;
     }
     *out = zh;
@@ -335,11 +344,13 @@ static int store_format(struct ring *ring, const char *path, int fail_rc, char *
     return RING_STORE_OK;
 }
 
-/* Creates the persistent, empty znode at path unless it exists: 0 or
- * RING_STORE_ERR_ZK with a reason. */
-static int store_ensure(zhandle_t *zh, const char *path, char *errbuf, size_t errlen)
+/* Creates the persistent, empty znode at path, ACLed for its kind
+ * (zk_auth.h), unless it exists: 0 or RING_STORE_ERR_ZK with a reason. */
+static int store_ensure(zhandle_t *zh, const char *path, enum zk_node_kind kind, char *errbuf,
+                        size_t errlen)
 {
-    int zrc = zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0);
+    int zrc = zoo_create(zh, path, NULL, -1, zk_auth_acl(zk_auth_process(), kind), ZOO_PERSISTENT,
+                         NULL, 0);
 
     if (zrc == ZOK || zrc == ZNODEEXISTS)
         return RING_STORE_OK;
@@ -385,11 +396,18 @@ int ring_store_create(zhandle_t *zh, const char *root, const char *name,
             continue;
         memcpy(parent, path, i);
         parent[i] = '\0';
-        rc = store_ensure(zh, parent, errbuf, errlen);
+        rc = store_ensure(zh, parent, ZK_NODE_ROOT, errbuf, errlen);
+    }
+    /* And the gateways' and the autopilot's folders, so that neither needs the
+     * right to create anything under ROOT itself. */
+    for (int k = 0; k < 2 && rc == RING_STORE_OK; k++) {
+        snprintf(parent, sizeof(parent), "%s/%s", root, k ? "autopilot" : "gateways");
+        rc = store_ensure(zh, parent, k ? ZK_NODE_AUTOPILOT : ZK_NODE_GATEWAYS, errbuf, errlen);
     }
     if (rc != RING_STORE_OK)
         goto out;
-    zrc = zoo_create(zh, path, text, (int)len, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0);
+    zrc = zoo_create(zh, path, text, (int)len, zk_auth_acl(zk_auth_process(), ZK_NODE_RING),
+                     ZOO_PERSISTENT, NULL, 0);
     if (zrc == ZNODEEXISTS) {
         zk_glue_err(errbuf, errlen,
                     "ring '%s' exists already under %s: change it with the other ringctl "

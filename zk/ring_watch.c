@@ -47,6 +47,7 @@ struct ring_watch {
 
     /* Everything below is the loop thread's alone. */
     int missing; /* RING_WATCH_MISSING reported and not yet resolved */
+    int denied;  /* RING_WATCH_DENIED reported and not yet resolved */
     struct ring *ring;
     int32_t version;
     int64_t mzxid; /* of the last znode state delivered or found corrupt */
@@ -196,6 +197,7 @@ static void rw_on_ring_data(struct ring_watch *watch, struct rw_item *item)
     }
     watch->mzxid = item->stat.mzxid;
     watch->missing = 0;
+    watch->denied = 0;
     if (rc == RING_OK && strcmp(ring_name(ring), watch->name) != 0) {
         snprintf(detail, sizeof(detail), "%s version %d holds the ring named '%s', not '%s'",
                  watch->path, (int)item->stat.version, ring_name(ring), watch->name);
@@ -227,7 +229,7 @@ static void rw_on_item(void *arg, struct zk_session_item *base)
 {
     struct ring_watch *watch = arg;
     struct rw_item *item = (struct rw_item *)base;
-    char detail[RING_STORE_PATH_MAX + 64];
+    char detail[RING_STORE_PATH_MAX + 256];
 
     switch ((enum rw_kind)item->base.kind) {
     case RW_NODE_EVENT:
@@ -239,7 +241,17 @@ static void rw_on_item(void *arg, struct zk_session_item *base)
             rw_on_ring_data(watch, item);
         else if (item->rc == ZNONODE)
             rw_await_creation(watch);
-        else if (item->rc != ZCLOSING)
+        else if (item->rc == ZNOAUTH) {
+            /* Said once; the retry keeps trying, in case the ACL is fixed. */
+            if (!watch->denied) {
+                watch->denied = 1;
+                snprintf(detail, sizeof(detail), "cannot read %s: %s", watch->path,
+                         zk_glue_strerror(ZNOAUTH));
+                if (rw_emit(watch, RING_WATCH_DENIED, detail) != 0)
+                    return;
+            }
+            zk_session_schedule_retry(&watch->zs);
+        } else if (item->rc != ZCLOSING)
             zk_session_schedule_retry(&watch->zs); /* e.g. connection loss: read again */
         break;
     case RW_EXISTS:

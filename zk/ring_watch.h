@@ -29,6 +29,7 @@ enum ring_watch_event {
     RING_WATCH_EXPIRED,      /* the session is gone; a new one is being made */
     RING_WATCH_MISSING,      /* the ring znode does not exist (watching for it) */
     RING_WATCH_CORRUPT,      /* the ring znode holds text that does not parse */
+    RING_WATCH_DENIED,       /* ZooKeeper refuses to let us read it (ACL; retrying) */
 };
 
 struct ring_watch_callbacks {

@@ -280,7 +280,9 @@ const char *zk_glue_strerror(int rc)
     if (rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE)
         return "the ZooKeeper session expired (reconnect and try again)";
     if (rc == ZNOAUTH)
-        return "ZooKeeper refused: not authorized (check the znode's ACL)";
+        return "ZooKeeper refused: not authorized (this identity may not do that; check "
+               "--zk-auth-file: its password, and that it is the role's own, e.g. admin "
+               "for ringctl)";
     if (rc == ZCLOSING)
         return "the ZooKeeper handle is closing";
     return zerror(rc);

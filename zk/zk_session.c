@@ -1,4 +1,5 @@
 /* zk_session.c: keep one ZooKeeper session alive on a libevent loop for an owner object. */
+#include "zk_auth.h"
 #include "zk_session.h"
 
 #include <errno.h>
@@ -46,6 +47,16 @@ static void zk_session_on_watch(zhandle_t *zh, int type, int state, const char *
 
     if (type != ZOO_SESSION_EVENT)
         return;
+    /* zoo_add_auth refuses while the handle has no connection yet (state 0,
+     * e.g. the server is down when the session is made); then the identity
+     * is added here, once connected and before the loop hears of it and
+     * sends anything. Once added, the client sends it on every reconnect. */
+    if ((state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE)) {
+        struct zk_session_handle *handle = (struct zk_session_handle *)ctx;
+
+        if (!handle->auth_added && zk_auth_apply(zh, zk_auth_process()) == ZOK)
+            handle->auth_added = 1;
+    }
     item = zk_session_item_new(ctx, ZK_SESSION_ITEM_EVENT, sizeof(*item));
     if (item != NULL) {
         item->state = state;
@@ -71,6 +82,7 @@ static int zk_session_open(struct zk_session *s)
         return -1;
     handle->session = s;
     handle->gen = s->gen + 1;
+    handle->auth_added = 0;
     zh = zookeeper_init2(s->hosts, zk_session_on_watch, s->session_timeout_ms, NULL, handle, 0,
                          zk_glue_log);
     if (zh == NULL) {
@@ -79,6 +91,11 @@ static int zk_session_open(struct zk_session *s)
         errno = err;
         return -1;
     }
+    /* Queued before anything else on the connection: every request of this
+     * handle runs as the process's identity (or, if refused now, added on
+     * connect by zk_session_on_watch). */
+    if (zk_auth_apply(zh, zk_auth_process()) == ZOK)
+        handle->auth_added = 1;
     s->gen = handle->gen;
     s->handle = handle;
     s->zh = zh;

@@ -61,6 +61,7 @@ struct zk_session_ops {
 struct zk_session_handle {
     struct zk_session *session;
     unsigned gen;
+    int auth_added; /* the process's identity is in the handle's auth list */
 };
 
 struct zk_session {

@@ -67,3 +67,10 @@ uint64_t ratelimit_wait_ms(const struct ratelimit *rl, uint64_t now_ms)
     wait_us = full_at + rl->interval_us - cap - now;
     return (wait_us + 999) / 1000;
 }
+
+int ratelimit_full(const struct ratelimit *rl, uint64_t now_ms)
+{
+    uint64_t now = (now_ms > RATELIMIT_NOW_MS_MAX ? RATELIMIT_NOW_MS_MAX : now_ms) * 1000;
+
+    return rl->full_at_us <= now;
+}

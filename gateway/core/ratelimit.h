@@ -50,4 +50,8 @@ int ratelimit_allow(struct ratelimit *rl, uint64_t now_ms);
  * 1: 0 if it would now. Does not change the bucket. */
 uint64_t ratelimit_wait_ms(const struct ratelimit *rl, uint64_t now_ms);
 
+/* Returns 1 when the bucket is full at now_ms (as if new: forgetting it
+ * would change no answer), else 0. */
+int ratelimit_full(const struct ratelimit *rl, uint64_t now_ms);
+
 #endif

@@ -50,6 +50,7 @@ const char *friends_db_strerror(int err)
     case FRIENDS_DB_ERR_INVALID: return "invalid user id";
     case FRIENDS_DB_ERR_DOWN: return "database unavailable";
     case FRIENDS_DB_ERR_DB: return "database error";
+    case FRIENDS_DB_ERR_BUSY: return "database queue full";
     case FRIENDS_DB_ERR_CLOSED: return "database connection closed";
     default: return "unknown error";
     }
@@ -72,8 +73,8 @@ static int from_pg(int err)
     case PG_CONN_OK: return FRIENDS_DB_OK;
     case PG_CONN_ERR_NOMEM: return FRIENDS_DB_ERR_NOMEM;
     case PG_CONN_ERR_INVALID: return FRIENDS_DB_ERR_INVALID;
-    case PG_CONN_ERR_DOWN:
-    case PG_CONN_ERR_FULL: return FRIENDS_DB_ERR_DOWN;
+    case PG_CONN_ERR_DOWN: return FRIENDS_DB_ERR_DOWN;
+    case PG_CONN_ERR_FULL: return FRIENDS_DB_ERR_BUSY;
     case PG_CONN_ERR_CLOSED: return FRIENDS_DB_ERR_CLOSED;
     default: return FRIENDS_DB_ERR_DB;
     }

@@ -34,6 +34,8 @@ enum friends_db_err {
     FRIENDS_DB_ERR_DOWN = -3,    /* PostgreSQL unreachable; nothing was changed */
     FRIENDS_DB_ERR_DB = -4,      /* the request failed in PostgreSQL or the connection
                                   * died with it in flight (outcome unknown) */
+    FRIENDS_DB_ERR_BUSY = -5,    /* the connection's queue is full (pg_pool's session
+                                  * bound): nothing was sent; try again later */
     FRIENDS_DB_ERR_CLOSED = -7,  /* the pg_conn was freed first */
 };
 

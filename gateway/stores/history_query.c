@@ -21,6 +21,7 @@ const char *history_query_strerror(int err)
     case HISTORY_QUERY_ERR_DOWN: return "database unavailable";
     case HISTORY_QUERY_ERR_DB: return "database error";
     case HISTORY_QUERY_ERR_CLOSED: return "database connection closed";
+    case HISTORY_QUERY_ERR_BUSY: return "database queue full";
     default: return "unknown error";
     }
 }
@@ -31,8 +32,8 @@ static int from_pg(int err)
     case PG_CONN_OK: return HISTORY_QUERY_OK;
     case PG_CONN_ERR_NOMEM: return HISTORY_QUERY_ERR_NOMEM;
     case PG_CONN_ERR_INVALID: return HISTORY_QUERY_ERR_INVALID;
-    case PG_CONN_ERR_DOWN:
-    case PG_CONN_ERR_FULL: return HISTORY_QUERY_ERR_DOWN;
+    case PG_CONN_ERR_DOWN: return HISTORY_QUERY_ERR_DOWN;
+    case PG_CONN_ERR_FULL: return HISTORY_QUERY_ERR_BUSY;
     case PG_CONN_ERR_CLOSED: return HISTORY_QUERY_ERR_CLOSED;
     default: return HISTORY_QUERY_ERR_DB;
     }

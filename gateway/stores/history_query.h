@@ -24,6 +24,7 @@ enum history_query_err {
     HISTORY_QUERY_ERR_DOWN = -3,    /* PostgreSQL unreachable */
     HISTORY_QUERY_ERR_DB = -4,      /* the statement failed or the connection died with it */
     HISTORY_QUERY_ERR_CLOSED = -5,  /* the pg_conn was freed first */
+    HISTORY_QUERY_ERR_BUSY = -6,    /* the connection's queue is full: nothing was sent */
 };
 
 struct history_point {

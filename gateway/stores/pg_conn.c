@@ -702,6 +702,11 @@ void pg_conn_forget(struct pg_conn *pc, void *arg)
     }
 }
 
+size_t pg_conn_queued(const struct pg_conn *pc)
+{
+    return pc ? pc->queued : 0;
+}
+
 bool pg_conn_healthy(const struct pg_conn *pc)
 {
     return pc && !pc->dead && pc->state == PG_STATE_READY;

@@ -114,6 +114,9 @@ int pg_conn_copy_in(struct pg_conn *pc, const char *sql, const char *data, size_
  * (other queued requests then fail with PG_CONN_ERR_DOWN). */
 void pg_conn_forget(struct pg_conn *pc, void *arg);
 
+/* Returns the requests waiting, the one in flight included. */
+size_t pg_conn_queued(const struct pg_conn *pc);
+
 /* True when connected and usable (for /healthz). */
 bool pg_conn_healthy(const struct pg_conn *pc);
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -21,6 +22,8 @@
 #include <event2/util.h>
 
 #include "proto.h"
+#include "proxy_v2.h"
+#include "ratelimit.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
 
@@ -34,8 +37,13 @@
 #define HTTP_WRITE_IOV 64
 #define HTTP_ACCEPT_RETRY_MS 100
 #define HTTP_DEFAULT_MESSAGE 4096
+/* Keepalive probes once the socket has been silent for keepalive_s: this
+ * many, this far apart, before the kernel gives up on the peer. */
+#define HTTP_KEEPALIVE_INTERVAL_S 10
+#define HTTP_KEEPALIVE_PROBES 6
 
 enum conn_state {
+    CONN_PROXY,        /* from a trusted proxy: reading its PROXY v2 header */
     CONN_HTTP,         /* reading a request head and body */
     CONN_HTTP_PENDING, /* on_request has the request; waiting for http_reply */
     CONN_WS,           /* open WebSocket */
@@ -65,6 +73,14 @@ struct http_conn {
     bool keep_alive;                    /* of the request being answered */
     bool http10;
     bool head_method;
+    bool trusted_peer;                  /* the socket's peer is a trusted proxy */
+    bool admitted;                      /* on_connect served it: on_disconnect owed */
+    bool overflow;                      /* a frame passed output_max: reset at once */
+    bool ping_sent;                     /* pinged since the peer last sent anything */
+    bool served_one;                    /* its first request or upgrade is in */
+    uint64_t last_rx_ms;                /* monotonic: when the peer last sent bytes */
+    struct ratelimit control;           /* the peer's ping, pong and close frames */
+    uint8_t addr[16];                   /* the client's IP; IPv4 as ::ffff:a.b.c.d */
     unsigned head_tries;                /* parses of the current head so far */
     size_t req_total;                   /* head + body of the current request, once known */
     unsigned close_code;                /* the code of the close frame we sent */
@@ -81,7 +97,11 @@ struct http_server {
     struct http_callbacks cb;
     void *arg;                          /* ref: caller's */
     size_t max_message;
-    unsigned http_idle_ms, ws_idle_ms, close_wait_ms;
+    unsigned http_idle_ms, close_wait_ms;
+    struct http_limits limits;
+    struct http_addr_range *trusted;    /* may send PROXY headers */
+    size_t trusted_count;
+    bool freeing;                       /* http_server_free: no more callbacks */
     unsigned port;
     struct http_conn *conns;            /* every connection not yet freed */
     size_t nconn;                       /* of them, the ones with a socket */
@@ -95,6 +115,26 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* --- connection life ------------------------------------------------------ */
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The socket is closing: tells the owner once, if on_connect served it. */
+static void conn_disconnected(struct http_conn *c)
+{
+    struct http_server *s = c->srv;
+
+    if (!c->admitted)
+        return;
+    c->admitted = false;
+    if (s->cb.on_disconnect && !s->freeing)
+        s->cb.on_disconnect(s->arg, c);
+}
+
 static void conn_free(struct http_conn *c)
 {
     struct http_server *s = c->srv;
@@ -106,6 +146,7 @@ static void conn_free(struct http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     if (!c->dead) {
+        conn_disconnected(c);
         evutil_closesocket(c->fd);
         s->nconn--;
     }
@@ -133,9 +174,36 @@ static void conn_kill(struct http_conn *c)
     event_del(c->ev_read);
     event_del(c->ev_write);
     event_del(c->ev_timer);
+    conn_disconnected(c);
     evutil_closesocket(c->fd);
     c->fd = -1;
     c->srv->nconn--;
+}
+
+/* Closes the socket with a reset: the peer reads nothing anyway, and the
+ * kernel drops what is still queued for it at once. */
+static void conn_reset(struct http_conn *c)
+{
+    struct linger lg = {1, 0};
+
+    if (!c->dead)
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    conn_kill(c);
+}
+
+/* Serves a connection whose client address is now known, unless on_connect
+ * refuses it. Returns true when served; false when it was closed. */
+static bool conn_admit(struct http_conn *c)
+{
+    struct http_server *s = c->srv;
+
+    if (s->cb.on_connect && s->cb.on_connect(s->arg, c) != 0) {
+        s->stats.refused++;
+        conn_kill(c);
+        return false;
+    }
+    c->admitted = true;
+    return true;
 }
 
 static void conn_hold(struct http_conn *c)
@@ -339,6 +407,8 @@ static void http_request_fill(struct http_request *hr, const struct ws_request *
     };
 }
 
+static void ws_idle_arm(struct http_conn *c, uint64_t now);
+
 /* An upgrade the parser found valid: asks on_ws_open, then answers 101 or the
  * refusal. Returns the bytes consumed (the head, or all n when refused). */
 static size_t http_upgrade(struct http_conn *c, const struct ws_request *req, size_t head_len,
@@ -381,8 +451,10 @@ static size_t http_upgrade(struct http_conn *c, const struct ws_request *req, si
         return n;
     }
     s->stats.ws_opened++;
+    c->served_one = true;
+    c->last_rx_ms = mono_ms();
     if (c->state == CONN_WS)
-        conn_timer(c, s->ws_idle_ms);
+        ws_idle_arm(c, c->last_rx_ms);
     conn_schedule_write(c);
     return head_len;
 }
@@ -397,6 +469,13 @@ static size_t http_step(struct http_conn *c, uint8_t *p, size_t n)
     size_t total;
     int r;
 
+    /* Only a trusted proxy may say where a client is. */
+    if (!c->served_one && n >= PROXY_V2_SIGNATURE_LEN &&
+        memcmp(p, PROXY_V2_SIGNATURE, PROXY_V2_SIGNATURE_LEN) == 0) {
+        s->stats.proxy_untrusted++;
+        conn_kill(c);
+        return n;
+    }
     if (c->req_total) {
         if (n < c->req_total)
             return 0;
@@ -427,6 +506,7 @@ static size_t http_step(struct http_conn *c, uint8_t *p, size_t n)
     }
     c->req_total = 0;
     c->head_tries = 0;
+    c->served_one = true;
     http_request_fill(&hr, &req, p + r, (size_t)req.content_length);
     c->state = CONN_HTTP_PENDING;
     c->reply_owed = true;
@@ -445,6 +525,31 @@ static size_t http_step(struct http_conn *c, uint8_t *p, size_t n)
 void http_reply(struct http_conn *c, int status, const char *content_type, const char *body,
                 size_t len)
 {
+    http_reply_headers(c, status, content_type, NULL, body, len);
+}
+
+/* True when headers is NULL, "", or whole header lines: each ends with
+ * CRLF, none is empty, and no CR or LF stands anywhere else. */
+static bool header_block_ok(const char *headers)
+{
+    const char *p = headers;
+
+    if (headers == NULL)
+        return true;
+    while (*p) {
+        const char *eol = strchr(p, '\r');
+        size_t line = eol ? (size_t)(eol - p) : strlen(p);
+
+        if (eol == NULL || eol[1] != '\n' || line == 0 || memchr(p, '\n', line))
+            return false;
+        p = eol + 2;
+    }
+    return true;
+}
+
+void http_reply_headers(struct http_conn *c, int status, const char *content_type,
+                        const char *headers, const char *body, size_t len)
+{
     bool keep, no_body;
 
     if (!c || !c->reply_owed)
@@ -455,13 +560,19 @@ void http_reply(struct http_conn *c, int status, const char *content_type, const
             conn_free(c);
         return;
     }
-    if (status < 100 || status > 999)
+    if (status < 100 || status > 999 || !header_block_ok(headers)) {
         status = 500;
+        content_type = NULL;
+        headers = NULL;
+        len = 0;
+    }
     keep = c->keep_alive && !c->read_eof;
     no_body = status < 200 || status == 204 || status == 304;
     evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
     if (content_type)
         evbuffer_add_printf(c->out, "Content-Type: %s\r\n", content_type);
+    if (headers)
+        evbuffer_add(c->out, headers, strlen(headers));
     if (!no_body)
         evbuffer_add_printf(c->out, "Content-Length: %zu\r\n", len);
     if (!keep)
@@ -487,7 +598,25 @@ void http_reply(struct http_conn *c, int status, const char *content_type, const
 
 /* --- WebSocket ------------------------------------------------------------- */
 
-/* Queues one unmasked frame. Returns 0 or HTTP_ERR_NOMEM. */
+/* Returns 0 when n more bytes fit within output_max. Otherwise marks c to
+ * be reset at the end of the loop round (the peer is not reading: nothing
+ * more is read from it or queued for it) and returns HTTP_ERR_FULL. */
+static int out_admit(struct http_conn *c, size_t n)
+{
+    if (c->overflow)
+        return HTTP_ERR_FULL;
+    if (evbuffer_get_length(c->out) + n <= c->srv->limits.output_max)
+        return 0;
+    c->overflow = true;
+    event_del(c->ev_read);
+    /* Even when the write event waits for room that never comes. */
+    c->write_scheduled = true;
+    event_active(c->ev_write, EV_WRITE, 1);
+    return HTTP_ERR_FULL;
+}
+
+/* Queues one unmasked frame. Returns 0, HTTP_ERR_FULL (dropped; c will be
+ * reset) or HTTP_ERR_NOMEM. */
 static int ws_queue(struct http_conn *c, int opcode, const uint8_t *payload, size_t len)
 {
     uint8_t hdr[WS_FRAME_HEADER_MAX];
@@ -495,6 +624,8 @@ static int ws_queue(struct http_conn *c, int opcode, const uint8_t *payload, siz
 
     if (h < 0)
         return HTTP_ERR_INVALID;
+    if (out_admit(c, (size_t)h + len) < 0)
+        return HTTP_ERR_FULL;
     if (evbuffer_add(c->out, hdr, (size_t)h) < 0 ||
         (len > 0 && evbuffer_add(c->out, payload, len) < 0))
         return HTTP_ERR_NOMEM;
@@ -512,7 +643,7 @@ static void ws_queue_close(struct http_conn *c, unsigned code, const char *reaso
         n = ws_close_frame(buf, sizeof buf, code, NULL, 0, NULL);
     if (n < 0)
         n = ws_close_frame(buf, sizeof buf, WS_CLOSE_NORMAL, NULL, 0, NULL);
-    if (n > 0) {
+    if (n > 0 && out_admit(c, (size_t)n) == 0) {
         evbuffer_add(c->out, buf, (size_t)n);
         conn_schedule_write(c);
     }
@@ -520,17 +651,21 @@ static void ws_queue_close(struct http_conn *c, unsigned code, const char *reaso
 
 /* A protocol error (a WS_ERR_*): close with its code without waiting for the
  * peer, whose stream can no longer be read. */
-static void ws_fail(struct http_conn *c, int err)
+static void ws_fail_with(struct http_conn *c, unsigned code, const char *reason)
 {
-    unsigned code = ws_err_close_code(err);
-
     if (c->state == CONN_WS) {
-        c->srv->stats.ws_errors++;
-        ws_queue_close(c, code, ws_strerror(err));
+        ws_queue_close(c, code, reason);
         c->close_code = code;
     }
     conn_ws_gone(c, c->close_code);
     conn_finish(c);
+}
+
+static void ws_fail(struct http_conn *c, int err)
+{
+    if (c->state == CONN_WS)
+        c->srv->stats.ws_errors++;
+    ws_fail_with(c, ws_err_close_code(err), ws_strerror(err));
 }
 
 static void ws_close_received(struct http_conn *c, const uint8_t *payload, size_t len)
@@ -571,6 +706,13 @@ static size_t ws_step(struct http_conn *c, uint8_t *p, size_t n)
     }
     payload = p + f.header_len;
     ws_mask(payload, f.payload_len, f.mask, 0);
+    if ((f.opcode == WS_OP_PING || f.opcode == WS_OP_PONG || f.opcode == WS_OP_CLOSE) &&
+        c->state == CONN_WS && s->limits.control_rate > 0 &&
+        !ratelimit_allow(&c->control, mono_ms())) {
+        s->stats.control_floods++;
+        ws_fail_with(c, WS_CLOSE_POLICY, "too many control frames");
+        return n;
+    }
     switch (f.opcode) {
     case WS_OP_CLOSE:
         ws_close_received(c, payload, f.payload_len);
@@ -615,6 +757,8 @@ int http_ws_send(struct http_conn *c, const uint8_t *payload, size_t len)
         return HTTP_ERR_INVALID;
     if (c->dead || c->state != CONN_WS || !c->ws_open)
         return HTTP_ERR_CLOSING;
+    if (c->overflow)
+        return HTTP_ERR_FULL;
     rc = ws_queue(c, WS_OP_BINARY, payload, len);
     if (rc == 0)
         c->srv->stats.frames_out++;
@@ -644,6 +788,93 @@ void http_ws_notify_drained(struct http_conn *c)
         c->notify_drained = true;
 }
 
+/* Arms the timer of an open WebSocket for the next thing silence brings:
+ * the ping after ws_ping_ms, the close after ws_idle_ms (a pinged peer
+ * without a close is looked at again every ws_ping_ms); none when neither
+ * is set. Reads touch no timer: the check compares with last_rx_ms. */
+static void ws_idle_arm(struct http_conn *c, uint64_t now)
+{
+    const struct http_limits *l = &c->srv->limits;
+    unsigned ping = l->ws_ping_ms && (!l->ws_idle_ms || l->ws_ping_ms < l->ws_idle_ms)
+                        ? l->ws_ping_ms : 0;
+    uint64_t silent = now - c->last_rx_ms, due = 0;
+
+    if (ping && !c->ping_sent)
+        due = ping;
+    else if (l->ws_idle_ms)
+        due = l->ws_idle_ms;
+    else if (ping)
+        due = silent + ping;
+    conn_timer(c, due == 0 ? 0 : due > silent ? (unsigned)(due - silent) : 1);
+}
+
+/* The WebSocket's timer: ping it, or close it, if it has been silent long
+ * enough; otherwise look again when it would have been. */
+static void ws_idle_check(struct http_conn *c)
+{
+    struct http_server *s = c->srv;
+    const struct http_limits *l = &s->limits;
+    uint64_t now = mono_ms(), silent = now - c->last_rx_ms;
+
+    if (l->ws_idle_ms && silent >= l->ws_idle_ms) {
+        s->stats.idle_closed++;
+        http_ws_close(c, WS_CLOSE_GOING_AWAY, "idle");
+        return;
+    }
+    if (l->ws_ping_ms && !c->ping_sent && silent >= l->ws_ping_ms) {
+        c->ping_sent = true;
+        s->stats.pings_sent++;
+        if (ws_queue(c, WS_OP_PING, NULL, 0) < 0)
+            return; /* not reading: reset at the end of the round */
+    }
+    ws_idle_arm(c, now);
+}
+
+/* --- PROXY protocol ------------------------------------------------------- */
+
+/* Writes ip (16 bytes, IPv4 mapped) and port as "1.2.3.4:80" or "[::1]:80". */
+static void addr_format(char *out, size_t cap, const uint8_t ip[16], unsigned port)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char host[INET6_ADDRSTRLEN];
+
+    if (memcmp(ip, mapped, 12) == 0) {
+        if (!inet_ntop(AF_INET, ip + 12, host, sizeof host))
+            strcpy(host, "?");
+        snprintf(out, cap, "%s:%u", host, port);
+    } else {
+        if (!inet_ntop(AF_INET6, ip, host, sizeof host))
+            strcpy(host, "?");
+        snprintf(out, cap, "[%s]:%u", host, port);
+    }
+}
+
+/* Reads the PROXY v2 header a trusted proxy must send first. Returns the
+ * bytes used, 0 when more are needed, n after closing the connection. */
+static size_t proxy_step(struct http_conn *c, uint8_t *p, size_t n)
+{
+    struct http_server *s = c->srv;
+    struct proxy_v2_header h;
+    int r = proxy_v2_parse(p, n, &h);
+
+    if (r == PROXY_V2_NEED_MORE)
+        return 0;
+    if (r < 0) {
+        s->stats.proxy_errors++;
+        conn_kill(c);
+        return n;
+    }
+    s->stats.proxy_headers++;
+    if (h.has_client) {
+        memcpy(c->addr, h.client.ip, sizeof c->addr);
+        addr_format(c->peer, sizeof c->peer, h.client.ip, h.client.port);
+    }
+    c->state = CONN_HTTP;
+    if (!conn_admit(c))
+        return n;
+    return (size_t)r;
+}
+
 /* --- I/O ------------------------------------------------------------------- */
 
 /* Parses what p[0..n) holds in the connection's current state. Returns the
@@ -652,8 +883,10 @@ static size_t conn_process(struct http_conn *c, uint8_t *p, size_t n)
 {
     size_t off = 0, r;
 
-    while (!c->dead && off < n) {
-        if (c->state == CONN_HTTP)
+    while (!c->dead && !c->overflow && off < n) {
+        if (c->state == CONN_PROXY)
+            r = proxy_step(c, p + off, n - off);
+        else if (c->state == CONN_HTTP)
             r = http_step(c, p + off, n - off);
         else if (c->state == CONN_WS || c->state == CONN_WS_CLOSING)
             r = ws_step(c, p + off, n - off);
@@ -665,7 +898,7 @@ static size_t conn_process(struct http_conn *c, uint8_t *p, size_t n)
             break;
         off += r;
     }
-    return c->dead ? n : off;
+    return c->dead || c->overflow ? n : off;
 }
 
 /* Takes n new bytes (possibly 0: look at what is buffered again). */
@@ -747,8 +980,9 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         if (n > 0) {
             s->stats.read_calls++;
             s->stats.bytes_in += (uint64_t)n;
-            if (c->state == CONN_WS && s->ws_idle_ms)
-                conn_timer(c, s->ws_idle_ms);
+            /* No timer is touched per read: the idle timer looks at this. */
+            c->last_rx_ms = mono_ms();
+            c->ping_sent = false;
             conn_feed(c, s->scratch, (size_t)n);
         } else if (n == 0) {
             conn_eof(c);
@@ -795,6 +1029,11 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 
     conn_hold(c);
     c->write_scheduled = false;
+    if (c->overflow && !c->dead) {
+        c->srv->stats.output_overflows++;
+        conn_ws_gone(c, WS_CLOSE_POLICY);
+        conn_reset(c);
+    }
     if (!c->dead && evbuffer_get_length(c->out) > 0 && conn_send(c) < 0 &&
         errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         conn_abort(c);
@@ -827,10 +1066,16 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     case CONN_HTTP_PENDING:
         break;
     case CONN_WS:
-        http_ws_close(c, WS_CLOSE_GOING_AWAY, "idle");
+        ws_idle_check(c);
         break;
     case CONN_WS_CLOSING:
         conn_ws_gone(c, c->close_code);
+        conn_kill(c);
+        break;
+    case CONN_PROXY:
+    case CONN_HTTP:
+        if (!c->served_one)
+            c->srv->stats.handshake_timeouts++;
         conn_kill(c);
         break;
     default:
@@ -842,23 +1087,60 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- the listener ---------------------------------------------------------- */
 
-static void peer_format(char *out, size_t cap, const struct sockaddr *sa)
+/* Sets c's address and its text from the socket's peer. */
+static void conn_set_peer(struct http_conn *c, const struct sockaddr *sa)
 {
-    char host[INET6_ADDRSTRLEN];
+    unsigned port = 0;
 
+    memset(c->addr, 0, sizeof c->addr);
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        if (!inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host))
-            strcpy(host, "?");
-        snprintf(out, cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+
+        memcpy(c->addr, &a->sin6_addr, 16);
+        port = ntohs(a->sin6_port);
     } else if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        if (!inet_ntop(AF_INET, &a->sin_addr, host, sizeof host))
-            strcpy(host, "?");
-        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+
+        c->addr[10] = c->addr[11] = 0xff;
+        memcpy(c->addr + 12, &a->sin_addr, 4);
+        port = ntohs(a->sin_port);
     } else {
-        snprintf(out, cap, "?");
+        snprintf(c->peer, sizeof c->peer, "?");
+        return;
     }
+    addr_format(c->peer, sizeof c->peer, c->addr, port);
+}
+
+static bool range_match(const struct http_addr_range *r, const uint8_t ip[16])
+{
+    unsigned full = r->prefix / 8, rest = r->prefix % 8;
+    uint8_t mask;
+
+    if (memcmp(r->ip, ip, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    mask = (uint8_t)(0xffu << (8 - rest));
+    return (r->ip[full] & mask) == (ip[full] & mask);
+}
+
+static bool trusted(const struct http_server *s, const uint8_t ip[16])
+{
+    for (size_t i = 0; i < s->trusted_count; i++)
+        if (range_match(&s->trusted[i], ip))
+            return true;
+    return false;
+}
+
+static void set_keepalive(evutil_socket_t fd, unsigned idle_s)
+{
+    int one = 1, idle = (int)idle_s, intvl = HTTP_KEEPALIVE_INTERVAL_S,
+        cnt = HTTP_KEEPALIVE_PROBES;
+
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
 static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -892,10 +1174,17 @@ static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
     }
     /* Frames are small and already coalesced per loop round. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    peer_format(c->peer, sizeof c->peer, sa);
-    c->state = CONN_HTTP;
+    if (s->limits.keepalive_s)
+        set_keepalive(fd, s->limits.keepalive_s);
+    conn_set_peer(c, sa);
+    c->trusted_peer = trusted(s, c->addr);
+    c->state = c->trusted_peer ? CONN_PROXY : CONN_HTTP;
+    if (s->limits.control_rate > 0)
+        ratelimit_init(&c->control, s->limits.control_rate, s->limits.control_burst);
     ws_message_init(&c->msg, NULL, 0);
-    conn_timer(c, s->http_idle_ms);
+    conn_timer(c, s->limits.handshake_ms);
+    if (!c->trusted_peer && !conn_admit(c))
+        conn_free(c);
 }
 
 static void http_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -995,6 +1284,12 @@ struct http_server *http_server_new(struct event_base *base, const char *listen_
         s->max_message = WS_PAYLOAD_LIMIT_MAX;
     s->http_idle_ms = HTTP_IDLE_MS_DEFAULT;
     s->close_wait_ms = HTTP_CLOSE_WAIT_MS_DEFAULT;
+    s->limits = (struct http_limits){
+        .output_max = HTTP_OUTPUT_MAX_DEFAULT,
+        .control_rate = HTTP_CONTROL_RATE_DEFAULT,
+        .control_burst = HTTP_CONTROL_BURST_DEFAULT,
+        .handshake_ms = HTTP_HANDSHAKE_MS_DEFAULT,
+    };
     s->ev_accept_retry = evtimer_new(base, http_accept_retry_cb, s);
     if (!s->ev_accept_retry) {
         why = "out of memory";
@@ -1034,9 +1329,77 @@ void http_server_set_timeouts(struct http_server *s, unsigned http_idle_ms, unsi
 {
     if (http_idle_ms)
         s->http_idle_ms = http_idle_ms;
-    s->ws_idle_ms = ws_idle_ms;
+    s->limits.ws_idle_ms = ws_idle_ms;
     if (close_wait_ms)
         s->close_wait_ms = close_wait_ms;
+}
+
+void http_server_set_limits(struct http_server *s, const struct http_limits *l)
+{
+    struct http_limits next = *l;
+    struct ratelimit probe;
+
+    if (!next.output_max)
+        next.output_max = s->limits.output_max;
+    if (!next.control_burst)
+        next.control_burst = s->limits.control_burst;
+    if (!next.handshake_ms)
+        next.handshake_ms = s->limits.handshake_ms;
+    /* A rate the bucket cannot hold counts as none. */
+    if (next.control_rate > 0 && ratelimit_init(&probe, next.control_rate, next.control_burst) < 0)
+        next.control_rate = 0;
+    s->limits = next;
+}
+
+int http_addr_range_parse(const char *text, struct http_addr_range *out)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *slash = text ? strchr(text, '/') : NULL;
+    size_t hlen = slash ? (size_t)(slash - text) : (text ? strlen(text) : 0);
+    struct http_addr_range r;
+    unsigned long prefix;
+    unsigned max;
+    char *end;
+
+    if (!text || hlen == 0 || hlen >= sizeof host)
+        return HTTP_ERR_INVALID;
+    memcpy(host, text, hlen);
+    host[hlen] = 0;
+    memset(&r, 0, sizeof r);
+    if (inet_pton(AF_INET, host, r.ip + 12) == 1) {
+        r.ip[10] = r.ip[11] = 0xff;
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, r.ip) == 1) {
+        max = 128;
+    } else {
+        return HTTP_ERR_INVALID;
+    }
+    prefix = max;
+    if (slash) {
+        if (slash[1] < '0' || slash[1] > '9')
+            return HTTP_ERR_INVALID;
+        errno = 0;
+        prefix = strtoul(slash + 1, &end, 10);
+        if (errno || *end || prefix > max)
+            return HTTP_ERR_INVALID;
+    }
+    r.prefix = (unsigned)prefix + (max == 32 ? 96 : 0);
+    *out = r;
+    return 0;
+}
+
+int http_server_add_trusted_proxy(struct http_server *s, const char *range)
+{
+    struct http_addr_range r, *grown;
+
+    if (http_addr_range_parse(range, &r) < 0)
+        return HTTP_ERR_INVALID;
+    grown = realloc(s->trusted, (s->trusted_count + 1) * sizeof *grown);
+    if (!grown)
+        return HTTP_ERR_NOMEM;
+    s->trusted = grown;
+    s->trusted[s->trusted_count++] = r;
+    return 0;
 }
 
 unsigned http_server_port(const struct http_server *s)
@@ -1057,11 +1420,13 @@ void http_server_free(struct http_server *s)
 {
     if (!s)
         return;
+    s->freeing = true;
     http_server_stop_listening(s);
     while (s->conns)
         conn_free(s->conns);
     if (s->ev_accept_retry)
         event_free(s->ev_accept_retry);
+    free(s->trusted);
     free(s->scratch);
     free(s);
 }
@@ -1089,4 +1454,9 @@ void *http_conn_data(const struct http_conn *c)
 const char *http_conn_peer(const struct http_conn *c)
 {
     return c->peer;
+}
+
+void http_conn_addr(const struct http_conn *c, uint8_t ip[16])
+{
+    memcpy(ip, c->addr, sizeof c->addr);
 }

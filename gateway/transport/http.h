@@ -14,9 +14,10 @@
  * the handler has called http_reply(). A head over WS_HS_HEAD_MAX (8 KiB)
  * gets 431, a body over HTTP_BODY_MAX 413, Transfer-Encoding 411, anything
  * malformed 400 (or the status ws_handshake_status() names); each of these
- * closes the connection. A connection with no request in progress for
- * http_idle_ms (default 30 s) is closed; so is one whose next request has not
- * fully arrived by then.
+ * closes the connection. A connection's first request must be whole within
+ * handshake_ms (default 10 s) of the accept; after a reply, a kept-alive
+ * connection with no request in progress for http_idle_ms (default 30 s) is
+ * closed, and so is one whose next request has not fully arrived by then.
  *
  * WebSocket. Pings are answered with pongs by the server; pongs are ignored.
  * A close frame from the peer is echoed with its code and ends the
@@ -25,10 +26,41 @@
  * (1002, 1007). Outgoing frames are appended to the connection's output
  * buffer and written once the current loop round is over, so many sends in
  * one round become one writev (sendmsg with MSG_NOSIGNAL: no SIGPIPE). The
- * output buffer has no cap: the owner watches http_ws_pending() for a phone
- * that does not keep up, and coalesces or closes it. After any close the server shuts down its
- * side, drains what the peer still sends and closes the socket when the peer
- * does, or after close_wait_ms (default 2 s).
+ * owner watches http_ws_pending() for a phone that does not keep up, and
+ * coalesces; after any close the server shuts down its side, drains what the
+ * peer still sends and closes the socket when the peer does, or after
+ * close_wait_ms (default 2 s).
+ *
+ * Limits (http_server_set_limits), so that no client holds more than a
+ * bounded share of the gateway whatever it sends or fails to read:
+ *   - Output: every frame queued on a WebSocket (data, pongs, pings, close
+ *     frames) counts against output_max. A frame that would take the queue
+ *     past it is dropped (HTTP_ERR_FULL), and the connection is reset at the
+ *     end of the loop round without a close frame (the peer reads nothing):
+ *     on_ws_close(1008), counted in output_overflows. A plain connection
+ *     holds at most one reply (requests are read one at a time).
+ *   - Control frames from the peer (ping, pong, close) above control_rate a
+ *     second (bursts of control_burst) close with 1008, counted in
+ *     control_floods.
+ *   - Silence: a WebSocket that has sent nothing for ws_ping_ms is pinged
+ *     once; after ws_idle_ms of silence it is closed with 1001 (idle_closed).
+ *   - The first request head (and a PROXY header before it) must be whole
+ *     within handshake_ms of the accept, else the socket is closed
+ *     (handshake_timeouts); later requests on a kept-alive connection get
+ *     http_idle_ms.
+ *   - TCP keepalive probes after keepalive_s of silence on the socket.
+ * on_connect may refuse a connection as soon as its client address is known
+ * (per-address limits); it is then closed at once, with no answer.
+ *
+ * PROXY protocol v2 (proto/proxy_v2.h). A connection from an address added
+ * with http_server_add_trusted_proxy must start with a PROXY v2 header (a
+ * load balancer's); its client address, not the balancer's, is then the
+ * connection's address (http_conn_peer, http_conn_addr, on_connect), or the
+ * balancer's own for a LOCAL header (its health checks). A connection from a
+ * trusted address without a valid header, or whose header is not whole
+ * within handshake_ms, is closed (proxy_errors). A PROXY header from any
+ * other address is refused (proxy_untrusted): only the balancer may speak
+ * for a client.
  *
  * Callbacks run on the loop, one at a time. From inside any callback a
  * handler may call http_reply, http_ws_send, http_ws_close, http_conn_* on
@@ -61,12 +93,37 @@ struct http_conn;
 #define HTTP_BODY_MAX (64u * 1024)           /* largest request body accepted */
 #define HTTP_IDLE_MS_DEFAULT 30000u
 #define HTTP_CLOSE_WAIT_MS_DEFAULT 2000u
+#define HTTP_OUTPUT_MAX_DEFAULT (1u << 20)   /* bytes queued on one WebSocket */
+#define HTTP_CONTROL_RATE_DEFAULT 10.0       /* control frames a second from one peer */
+#define HTTP_CONTROL_BURST_DEFAULT 10u
+#define HTTP_HANDSHAKE_MS_DEFAULT 10000u
 
 enum http_err {
     HTTP_OK = 0,
     HTTP_ERR_CLOSING = -1, /* the connection is closing or is not an open WebSocket */
     HTTP_ERR_NOMEM = -2,
     HTTP_ERR_INVALID = -3, /* bad argument */
+    HTTP_ERR_FULL = -4,    /* the frame would pass output_max: dropped, the connection is reset */
+};
+
+/* What one connection may cost (see the file comment); http_server_new
+ * starts with the defaults noted. */
+struct http_limits {
+    size_t output_max;      /* bytes queued per WebSocket; HTTP_OUTPUT_MAX_DEFAULT */
+    double control_rate;    /* control frames a second from the peer; HTTP_CONTROL_RATE_DEFAULT;
+                             * 0: no limit */
+    unsigned control_burst; /* HTTP_CONTROL_BURST_DEFAULT */
+    unsigned handshake_ms;  /* first request head in by then; HTTP_HANDSHAKE_MS_DEFAULT */
+    unsigned ws_ping_ms;    /* ping a WebSocket silent this long; 0: never (default) */
+    unsigned ws_idle_ms;    /* close (1001) one silent this long; 0: never (default) */
+    unsigned keepalive_s;   /* TCP keepalive idle time; 0: off (default) */
+};
+
+/* An address range a trusted proxy may connect from: ip (16 bytes, IPv4 as
+ * ::ffff:a.b.c.d) and the number of leading bits that must match. */
+struct http_addr_range {
+    uint8_t ip[16];
+    unsigned prefix; /* 0..128 */
 };
 
 /* One request head, all borrowed from the connection's input: valid only
@@ -106,6 +163,14 @@ struct http_callbacks {
     /* Once after http_ws_notify_drained(c): everything queued for c has gone
      * to the kernel. May be NULL. */
     void (*on_ws_drained)(void *arg, struct http_conn *c);
+    /* A new connection whose client address is known (after its PROXY
+     * header, if from a trusted proxy). Returns 0 to serve it, anything else
+     * to close it at once, unanswered. May be NULL (every one is served). */
+    int (*on_connect)(void *arg, struct http_conn *c);
+    /* A connection on_connect served has closed its socket (once, before
+     * any freeing; not at http_server_free). It must not call into the
+     * server. May be NULL. */
+    void (*on_disconnect)(void *arg, struct http_conn *c);
 };
 
 /* Counters since http_server_new, for /metrics and tests. */
@@ -122,6 +187,15 @@ struct http_server_stats {
     uint64_t write_calls;     /* writev(2) calls */
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t refused;            /* connections on_connect refused */
+    uint64_t output_overflows;   /* WebSockets reset (1008): a frame would pass output_max */
+    uint64_t control_floods;     /* WebSockets closed (1008): control frames above the rate */
+    uint64_t pings_sent;         /* pings to WebSockets silent for ws_ping_ms */
+    uint64_t idle_closed;        /* WebSockets closed (1001) after ws_idle_ms of silence */
+    uint64_t handshake_timeouts; /* connections closed before their first request was in */
+    uint64_t proxy_headers;      /* PROXY v2 headers read from trusted peers */
+    uint64_t proxy_errors;       /* trusted peers closed for a bad or missing PROXY header */
+    uint64_t proxy_untrusted;    /* PROXY headers from peers not trusted, refused */
 };
 
 /* Binds listen_host_port ("127.0.0.1:8080", "[::1]:8080", ":8080" for every
@@ -142,6 +216,20 @@ struct http_server *http_server_new(struct event_base *base, const char *listen_
  * started from now on. */
 void http_server_set_timeouts(struct http_server *s, unsigned http_idle_ms,
                               unsigned ws_idle_ms, unsigned close_wait_ms);
+
+/* Replaces the limits with *l (zero fields of output_max, control_burst
+ * and handshake_ms keep their current values). Applies to what happens
+ * from now on. */
+void http_server_set_limits(struct http_server *s, const struct http_limits *l);
+
+/* Reads "1.2.3.4", "10.0.0.0/8", "::1" or "2001:db8::/32" into *out.
+ * Returns 0, or HTTP_ERR_INVALID (out unchanged). */
+int http_addr_range_parse(const char *text, struct http_addr_range *out);
+
+/* Trusts connections from range to start with a PROXY v2 header (see the
+ * file comment). Returns 0, HTTP_ERR_INVALID for a bad range text, or
+ * HTTP_ERR_NOMEM. */
+int http_server_add_trusted_proxy(struct http_server *s, const char *range);
 
 /* Returns the bound TCP port (useful after binding port 0). */
 unsigned http_server_port(const struct http_server *s);
@@ -171,9 +259,21 @@ void http_server_get_stats(const struct http_server *s, struct http_server_stats
 void http_reply(struct http_conn *c, int status, const char *content_type, const char *body,
                 size_t len);
 
+/* As http_reply, with more header lines after Content-Type: headers is NULL,
+ * "", or whole lines such as "Cache-Control: no-store\r\n", each ending
+ * with CRLF (copied). A block with a bare CR or LF, an empty line or a last
+ * line without CRLF would let a value inject headers: the reply is then a
+ * body-less 500 instead. Content-Length and Connection are the server's;
+ * do not pass them. */
+void http_reply_headers(struct http_conn *c, int status, const char *content_type,
+                        const char *headers, const char *body, size_t len);
+
 /* Queues one binary frame carrying payload[0..len) (copied) on an open
  * WebSocket. Returns 0, or HTTP_ERR_CLOSING when c is not an open WebSocket
- * (closing, closed, a plain connection), or HTTP_ERR_NOMEM. */
+ * (closing, closed, a plain connection), HTTP_ERR_FULL when the frame would
+ * pass output_max (the connection is then reset at the end of the loop
+ * round: on_ws_close(1008) follows, not from inside this call), or
+ * HTTP_ERR_NOMEM. */
 int http_ws_send(struct http_conn *c, const uint8_t *payload, size_t len);
 
 /* Starts the close handshake: queues a close frame with code (an invalid code
@@ -194,8 +294,12 @@ void http_ws_notify_drained(struct http_conn *c);
 void http_conn_set_data(struct http_conn *c, void *data);
 void *http_conn_data(const struct http_conn *c);
 
-/* Returns the peer's address as "1.2.3.4:5678" or "[::1]:5678", for logs;
- * owned by c. */
+/* Returns the client's address as "1.2.3.4:5678" or "[::1]:5678", for logs
+ * (the phone's, from a trusted proxy's PROXY header); owned by c. */
 const char *http_conn_peer(const struct http_conn *c);
+
+/* Copies the client's IP address (as in http_conn_peer) into ip: IPv6 as
+ * is, IPv4 as ::ffff:a.b.c.d. */
+void http_conn_addr(const struct http_conn *c, uint8_t ip[16]);
 
 #endif

@@ -17,6 +17,13 @@
 # same (option httpchk works in tcp backends). http: HAProxy parses every request and then
 # tunnels the WebSocket, as before; kept for comparison. Either way HAProxy's stats page is
 # on STATS_PORT, a listener of its own, not on the phones' port.
+#
+# HAProxy speaks to the gateways from its own address, HAPROXY_SOURCE, and starts every
+# connection to them (health checks too) with a PROXY protocol v2 header naming the
+# phone, so the gateways' per-address limits and logs see the phone's address: give the
+# gateways --trusted-proxy "$HAPROXY_SOURCE". Per client address it refuses more than
+# HAPROXY_IP_MAX_CONNS open connections or HAPROXY_IP_CONN_RATE new ones a second
+# (averaged over 10 s), before a gateway sees them (both L4 rules, in either mode).
 
 # haproxy_cfg_ports CFG: the ports the config binds, one a line (the phones' first).
 haproxy_cfg_ports() {
@@ -25,6 +32,11 @@ haproxy_cfg_ports() {
 
 HAPROXY_START_DEADLINE=${HAPROXY_START_DEADLINE:-30} # seconds until /healthz through it is 200
 HAPROXY_STOP_DEADLINE=10
+# Not 127.0.0.1: direct connections from there (curl, tests, load generators) must not
+# count as coming from the trusted proxy, and not 127.0.0.2-41 (scripts/bench's sources).
+HAPROXY_SOURCE=${NEARBY_LB_SOURCE:-127.0.0.254}
+HAPROXY_IP_MAX_CONNS=${HAPROXY_IP_MAX_CONNS:-200}
+HAPROXY_IP_CONN_RATE=${HAPROXY_IP_CONN_RATE:-20}
 
 haproxy_pid() {
     live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
@@ -68,6 +80,12 @@ $http_timeout
 
 frontend phones
     bind 127.0.0.1:$port
+    # Per client address: open connections and new ones in the last 10 s; over either
+    # limit the connection is closed before anything is read from it.
+    stick-table type ipv6 size 1m expire 60s store conn_cur,conn_rate(10s)
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if { sc_conn_cur(0) gt $HAPROXY_IP_MAX_CONNS }
+    tcp-request connection reject if { sc_conn_rate(0) gt $((HAPROXY_IP_CONN_RATE * 10)) }
     default_backend gateways
 
 listen stats
@@ -83,9 +101,11 @@ backend gateways
     # An HTTP check in either mode: a gateway is in only while its /healthz says 200.
     option httpchk GET /healthz
     http-check expect status 200
+    # The phone's address for the gateways (--trusted-proxy $HAPROXY_SOURCE).
+    source $HAPROXY_SOURCE
 EOF
         for s in "$@"; do
-            printf '    server %s %s check inter 1s fall 2 rise 2\n' "${s%%=*}" "${s#*=}"
+            printf '    server %s %s check inter 1s fall 2 rise 2 send-proxy-v2\n' "${s%%=*}" "${s#*=}"
         done
     } >"$dir/haproxy.cfg.tmp" && mv -f -- "$dir/haproxy.cfg.tmp" "$dir/haproxy.cfg"
 }

@@ -8,8 +8,27 @@
 #
 #   secrets_make DIR      makes whatever is missing in DIR/secrets, and the ACL files
 #   secret_file DIR NAME  the path of a password file (NAME: redis-admin, redis-gateway, ...)
+#   zk_auth_file DIR ROLE the ZooKeeper auth file of ROLE (admin, autopilot, gateway)
+#
+# ZooKeeper: one digest identity per role (zk/zk_auth.h): admin for ringctl in people's
+# hands, autopilot for 'ringctl autopilot', gateway for every gateway. Each role's auth
+# file names its own USER:PASSWORD and the digest ids of all three, which every program
+# needs for the ACLs of the znodes it creates.
 
-SECRET_NAMES=(redis-admin redis-gateway redis-ringctl redis-exporter pg-owner pg-gateway)
+SECRET_NAMES=(redis-admin redis-gateway redis-ringctl redis-exporter pg-owner pg-gateway
+    zk-admin zk-autopilot zk-gateway)
+ZK_ROLES=(admin autopilot gateway)
+
+secret_file() { echo "$1/secrets/$2.password"; }
+zk_auth_file() { echo "$1/secrets/zk-$2.auth"; }
+
+# zk_digest USER PASSWORD: ZooKeeper's digest id, USER:base64(sha1(USER:PASSWORD)).
+zk_digest() {
+    local b64
+    b64=$(printf '%s:%s' "$1" "$2" | openssl sha1 -binary | base64) ||
+        die "cannot hash with openssl (install 'openssl', scripts/deps)"
+    printf '%s:%s' "$1" "$b64"
+}
 
 secret_file() { echo "$1/secrets/$2.password"; }
 
@@ -42,6 +61,17 @@ secrets_make() {
     chmod 700 "$s"
     for name in "${SECRET_NAMES[@]}"; do
         new_password "$(secret_file "$dir" "$name")"
+    done
+    # ZooKeeper: the user of each role is its name ("nearby-" prefixed).
+    local role roles_text='' pw
+    for role in "${ZK_ROLES[@]}"; do
+        pw=$(<"$(secret_file "$dir" "zk-$role")")
+        roles_text+="role $role $(zk_digest "nearby-$role" "$pw")"$'\n'
+    done
+    for role in "${ZK_ROLES[@]}"; do
+        pw=$(<"$(secret_file "$dir" "zk-$role")")
+        printf '# ZooKeeper identity of the %s role (zk/zk_auth.h)\nauth nearby-%s:%s\n%s' \
+            "$role" "$role" "$pw" "$roles_text" | write_private "$(zk_auth_file "$dir" "$role")"
     done
     # The pub/sub nodes: gateways publish and subscribe on user, cell and heartbeat
     # channels and touch no key; ringctl asks who subscribes where (remove, autopilot).

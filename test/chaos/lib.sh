@@ -158,6 +158,7 @@ chaos_up() {
     [[ $NEARBY_ZK == "$ZK" ]] || die "the cluster's NEARBY_ZK is $NEARBY_ZK, not $ZK"
     # ringctl (remove) and redis_cli use the cluster's credentials.
     export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
+    export NEARBY_ZK_AUTH_FILE # ringctl as admin; the autopilot has its own below
     say "cluster up: $nodes nodes, $gateways gateways, $CHAOS_ZK ZooKeeper in $((SECONDS - t0)) s"
 }
 
@@ -289,7 +290,7 @@ chaos_loadgen() {
     local seconds=$1
     shift
     "$loadgen" --url "ws://127.0.0.1:$LB_PORT/ws" \
-        --secret-file "$NEARBY_JWT_SECRET_FILE" --users "$CHAOS_PHONES" --phones "$CHAOS_PHONES" \
+        --secret-file "$NEARBY_JWT_KEY_FILE" --users "$CHAOS_PHONES" --phones "$CHAOS_PHONES" \
         --interval-ms "$CHAOS_INTERVAL_MS" --spread-km 1 --ramp-per-s 1000 \
         --duration "$seconds" --drain-ms 3000 --report-every 1 --seed 7 "$@" \
         >"$dir/loadgen.out" 2>"$dir/loadgen.err" </dev/null &
@@ -419,7 +420,7 @@ chaos_node_failover() {
     chaos_seed "$CHAOS_PHONES" "$CHAOS_FRIENDS"
     chaos_redis "$s1_port"
     rctl add-standby "s1=127.0.0.1:$s1_port" >>"$dir/t-ringctl.log" 2>&1 || die "ringctl add-standby failed"
-    "$ringctl" --zk "$ZK" autopilot --grace 0.1 --interval-ms 100 >"$log" 2>&1 </dev/null &
+    NEARBY_ZK_AUTH_FILE=$NEARBY_ZK_AUTOPILOT_AUTH_FILE "$ringctl" --zk "$ZK" autopilot --grace 0.1 --interval-ms 100 >"$log" 2>&1 </dev/null &
     ap=$!
     extra_pids+=("$ap")
     t0=$SECONDS

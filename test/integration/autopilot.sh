@@ -16,6 +16,8 @@ s1_port=27011 s2_port=27012
 grace=1.5 session_ms=3000
 zk="127.0.0.1:$zk_port"
 dir=$(mktemp -d /tmp/nearby-test-autopilot.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 declare -A ap_pid=()
 
@@ -88,7 +90,8 @@ count() { cat "$dir"/autopilot-*.log | grep -c -E "$1" || true; }
 start_autopilot() { # NAME [FLAGS...]
     local name=$1
     shift
-    "$ringctl" --zk "$zk" autopilot --session-timeout-ms "$session_ms" "$@" \
+    NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-autopilot.auth \
+        "$ringctl" --zk "$zk" autopilot --session-timeout-ms "$session_ms" "$@" \
         >>"$dir/autopilot-$name.log" 2>&1 &
     ap_pid[$name]=$!
 }

@@ -31,6 +31,8 @@ for c in curl haproxy; do
 done
 
 dir=$(mktemp -d /tmp/nearby-test-cluster.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 lg_pid='' ok=0 t0=$SECONDS
 
@@ -103,18 +105,26 @@ source "$dir/cluster.env"
     fail "cluster.env has LB_MODE=$LB_MODE LB_STATS_PORT=$LB_STATS_PORT, not tcp and $((lb_port - 1))"
 [[ $NEARBY_GATEWAYS == "gw1=127.0.0.1:$((gw_base + 1)) gw2=127.0.0.1:$((gw_base + 2))" ]] ||
     fail "cluster.env has NEARBY_GATEWAYS=$NEARBY_GATEWAYS"
-[[ -f $NEARBY_JWT_SECRET_FILE && $(stat -c %a "$NEARBY_JWT_SECRET_FILE") == 600 ]] ||
-    fail "the token secret $NEARBY_JWT_SECRET_FILE is missing or not mode 600"
+[[ -f $NEARBY_JWT_KEY_FILE && $(stat -c %a "$NEARBY_JWT_KEY_FILE") == 600 ]] ||
+    fail "the token key $NEARBY_JWT_KEY_FILE is missing or not mode 600"
 token=$(NEARBY_BUILD=$build "$src/scripts/token" 42 --dir "$dir" --ttl 60) || fail "scripts/token failed"
-[[ $("$build/auth/nearby-token" --secret-file "$NEARBY_JWT_SECRET_FILE" --verify "$token") == 42 ]] ||
+[[ $("$build/auth/nearby-token" --secret-file "$NEARBY_JWT_KEY_FILE" --verify "$token") == 42 ]] ||
     fail "scripts/token made a token that does not verify as user 42"
+[[ $("$build/auth/nearby-token" --public-key-file "$NEARBY_JWT_PUBLIC_KEY_FILE" --verify "$token") == 42 ]] ||
+    fail "scripts/token's token does not verify with the public key $NEARBY_JWT_PUBLIC_KEY_FILE"
+# The gateways are given the public key alone: nothing they read can mint a token.
+for f in "$dir"/gateway-gw*.pid; do
+    args=$(tr '\0' ' ' <"/proc/$(head -n 1 "$f")/cmdline")
+    [[ $args == *"--jwt-public-key-file $NEARBY_JWT_PUBLIC_KEY_FILE"* && $args != *jwt-ed25519.key* &&
+        $args != *jwt-secret* ]] || fail "a gateway is not run with the public key alone: $args"
+done
 
 timeout 60 "$src/scripts/seed-graph" --users "$users" --avg-friends 20 --pg "$NEARBY_PG" >/dev/null ||
     fail "scripts/seed-graph failed"
 
 # -- phones through HAProxy; one gateway stopped while they run
 timeout -s TERM $((duration + 30)) "$loadgen" --url "ws://127.0.0.1:$lb_port/ws" \
-    --secret-file "$NEARBY_JWT_SECRET_FILE" --users "$users" --phones "$users" \
+    --secret-file "$NEARBY_JWT_KEY_FILE" --users "$users" --phones "$users" \
     --interval-ms 1000 --duration "$duration" --report-every 1 --seed 7 \
     >"$dir/loadgen.out" 2>&1 </dev/null &
 lg_pid=$!

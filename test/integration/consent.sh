@@ -13,6 +13,8 @@ src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$src/scripts/lib/common.sh" # wait_until, http_ok
 build=${NEARBY_BUILD_ROOT:-$src/build}
 dir=$(mktemp -d /tmp/nearby-test-consent.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir"
 zk_port=22381 redis_base=27300 pg_port=25550 gw_ports=(28801 28802)
 gw_pids=()
@@ -44,7 +46,9 @@ for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
         --jwt-secret-file "$dir/secret" \
-        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
+        --zk-auth-file "$dir/secrets/zk-gateway.auth" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --ip-max-conns 0 --ip-handshake-rate 0 \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
 done

@@ -12,6 +12,8 @@ build=${NEARBY_BUILD_ROOT:-$src/build}
 loadgen=${NEARBY_LOADGEN:-$build/test/loadgen/nearby-loadgen}
 export NEARBY_BUILD=$build # scripts/cluster finds ringctl there
 dir=$(mktemp -d /tmp/nearby-test-loadgen.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir"
 zk_port=22311 redis_base=26700 pg_port=25472 gw_ports=(28181 28182)
 users=500
@@ -52,7 +54,9 @@ for i in 0 1; do
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
         --jwt-secret-file "$dir/secret" \
-        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
+        --zk-auth-file "$dir/secrets/zk-gateway.auth" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
+        --ip-max-conns 0 --ip-handshake-rate 0 \
         >"$dir/gw$i.log" 2>&1 &
     gw_pids+=($!)
 done

@@ -34,6 +34,8 @@ done
 [[ -x $loadgen ]] || fail "$loadgen is not built"
 
 dir=$(mktemp -d /tmp/nearby-test-prometheus.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir" # PostgreSQL runs as another user when we are root
 dir2=$dir/no-prometheus
 lg_pid='' stopped_pid='' ok=0 t0=$SECONDS
@@ -116,7 +118,7 @@ say "all 8 targets up $((SECONDS - t0)) s in"
 # -- phones: nearby_sessions through the API counts them
 timeout 60 "$src/scripts/seed-graph" --users "$users" --avg-friends 8 --pg "$NEARBY_PG" >/dev/null ||
     fail "scripts/seed-graph failed"
-timeout -s TERM 90 "$loadgen" --url "ws://127.0.0.1:$lb_port/ws" --secret-file "$NEARBY_JWT_SECRET_FILE" \
+timeout -s TERM 90 "$loadgen" --url "ws://127.0.0.1:$lb_port/ws" --secret-file "$NEARBY_JWT_KEY_FILE" \
     --users "$users" --phones "$users" --interval-ms 1000 --spread-km 1 --duration 60 \
     --report-every 5 --seed 3 >"$dir/loadgen.out" 2>&1 </dev/null &
 lg_pid=$!

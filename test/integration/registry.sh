@@ -8,6 +8,8 @@ src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build
 dir=$(mktemp -d /tmp/nearby-test-registry.XXXXXX)
+# ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
+export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir"
 zk_port=22331 redis_base=26950 pg_port=25495 gw_ports=(28401 28402 28403)
 r3_port=$((redis_base + 3))
@@ -59,8 +61,9 @@ start_gateway() { # INDEX [FLAGS...]
     "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
         --zk "$zk" --cache "127.0.0.1:$redis_base" \
         --pg "host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass" \
-        --jwt-secret-file "$dir/jwt-secret" --drain-seconds 1 \
-        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" "$@" \
+        --jwt-public-key-file "$dir/jwt-ed25519.pub" --drain-seconds 1 \
+        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
+        --zk-auth-file "$dir/secrets/zk-gateway.auth" "$@" \
         >>"$dir/gw$i.log" 2>&1 &
     gw_pids[i]=$!
 }

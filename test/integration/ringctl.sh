@@ -163,7 +163,7 @@ grep -q '"id":"r7","addr":"127.0.0.1:7007","weight":1,"state":"active"' <<<"$out
 # stand-in for a gateway's ephemeral znode): add waits, --timeout rolls back with one more
 # epoch, --no-wait stops after phase 1, and the same command resumes and finishes once the
 # gateway reports the epoch.
-zkcli create /nearby/gateways ""
+# (ringctl init made /nearby/gateways, so that gateways need not create under the root.)
 zkcli create /nearby/gateways/stuck "addr=127.0.0.1:1 epoch=1 pending=5"
 before=$(epoch)
 expect 1 add --timeout 1 r9=127.0.0.1:7009

@@ -2,8 +2,6 @@
 // checks, waits, distances, and a raw Redis client for forging what only a broken or hostile
 // pub/sub node could send. Written with the npm packages ws and @msgpack/msgpack, so the wire
 // format is checked by code that is not ours.
-import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { encode, decode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
@@ -15,19 +13,9 @@ export function parseArgs(argv) {
   }, []));
 }
 
-export function readSecret(path) {
-  return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-}
-
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-// An HS256 token for user, valid ttl seconds (negative: expired), signed with secret.
-export function makeToken(secret, user, ttl = 3600) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+// Tokens: one implementation for every JS test (token.mjs). readSecret reads a signing key
+// file, an Ed25519 private key or an HS256 secret.
+export { makeToken, readSigningKey as readSecret } from './token.mjs';
 
 export class Checker {
   constructor() { this.checks = 0; this.failures = 0; }

@@ -56,8 +56,7 @@ struct loadgen {
     struct sockaddr_in *sources;      /* ref: owned by main; NULL: the kernel picks */
     size_t source_count;
     size_t next_source;
-    uint8_t key[TOKEN_KEY_MAX];
-    size_t key_len;
+    struct token_key key; /* HS256 secret or Ed25519 private key: signs the tokens */
     uint64_t rng;                     /* xorshift64* state, never 0 */
     double center_lat, center_lng;
     double spread_km;

@@ -112,8 +112,10 @@ static void usage(FILE *out)
         "                             required with --protocol socketio\n"
         "  --assign A                 round-robin: phone i starts on url (i-1) mod U; hash: on\n"
         "                             url hash(i) mod U, friends on random gateways\n"
-        "                             (default round-robin)\n"
-        "  --secret-file F            HS256 key file shared with the gateways (required)\n"
+        "                             (default round-robin)\n", EIO_PATH);
+    fprintf(out,
+        "  --secret-file F            the tokens' signing key: the HS256 secret of the\n"
+        "                             gateways or the Ed25519 private key (required)\n"
         "  --users N                  user ids 1..N exist (default 10000)\n"
         "  --phones P                 simulated phones, users 1..P, P <= N (default 1000)\n"
         "  --interval-ms MS           each phone sends loc this often, +-20%% (default 30000)\n"
@@ -148,7 +150,7 @@ static void usage(FILE *out)
         "                             window open\" on stderr marks its start, for a caller\n"
         "                             that samples CPU over the same seconds\n"
         "  --help                     this help\n"
-        "\n", EIO_PATH, LOADGEN_CONVERGE_EVERY_MS, LOADGEN_ONLINE_WAIT_S);
+        "\n", LOADGEN_CONVERGE_EVERY_MS, LOADGEN_ONLINE_WAIT_S);
     fprintf(out,
         "Status line: t sessions updates_per_s pushes_per_s p50_ms p99_ms reconnects errors\n"
         "check_failures rate_limited lost dup, and behind (pairs not up to date at the\n"
@@ -850,7 +852,7 @@ static int setup(struct loadgen_run *run)
         }
         lg->friend_file = run->friend_file;
     }
-    rc = token_key_load(run->flags.secret_file, lg->key, sizeof(lg->key), &lg->key_len);
+    rc = token_key_load_secret(run->flags.secret_file, &lg->key);
     if (rc < 0) {
         fprintf(stderr, "nearby-loadgen: --secret-file %s: %s%s%s\n", run->flags.secret_file,
                 token_strerror(rc), rc == TOKEN_ERR_IO ? ": " : "",

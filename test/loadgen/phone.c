@@ -230,9 +230,9 @@ static void fetch_friends(struct phone *p)
     socklen_t src_len = 0;
     const struct sockaddr *src = loadgen_next_source(p->lg, &src_len);
 
-    if (token_sign(p->lg->key, p->lg->key_len, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
+    if (token_sign_key(&p->lg->key, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
                    token, sizeof(token)) < 0) {
-        error_seen(p, "token_sign failed");
+        error_seen(p, "token_sign_key failed");
         retry_later(p);
         return;
     }
@@ -268,7 +268,7 @@ static void on_open(void *arg)
         p->sio_connected = 0;
         return;
     }
-    tlen = token_sign(p->lg->key, p->lg->key_len, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
+    tlen = token_sign_key(&p->lg->key, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
                       token, sizeof(token));
     n = tlen < 0 ? tlen : proto_msg_encode_init(frame, sizeof(frame), token, (size_t)tlen);
     if (n < 0 || wsclient_send(p->ws, WS_OP_BINARY, frame, (size_t)n) < 0) {
@@ -523,7 +523,7 @@ static void sio_open(struct phone *p)
         check_failed(p, "a second Engine.IO open packet");
         return;
     }
-    tlen = token_sign(p->lg->key, p->lg->key_len, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
+    tlen = token_sign_key(&p->lg->key, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
                       token, sizeof(token));
     if (tlen < 0 || sio_send(p, frame, eio_encode_connect(frame, sizeof(frame), token,
                                                           (size_t)tlen)) < 0) {

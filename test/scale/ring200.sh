@@ -177,7 +177,7 @@ t0=$(now_ns)
 up_ms=$(ms_since "$t0")
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
-export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE
+export NEARBY_REDIS_USER NEARBY_REDIS_PASSWORD_FILE NEARBY_REDIS_ADMIN_PASSWORD_FILE NEARBY_ZK_AUTH_FILE
 say "cluster up: $NODES nodes (maxmemory $MAXMEMORY), 2 gateways in $(secs "$up_ms") s"
 
 rss_kb=0
@@ -236,7 +236,7 @@ for p in "${added_ports[@]}"; do
 done
 
 "$loadgen" --url "ws://127.0.0.1:$((GW_BASE + 1))/ws" --url "ws://127.0.0.1:$((GW_BASE + 2))/ws" \
-    --secret-file "$NEARBY_JWT_SECRET_FILE" --users "$USERS" --phones "$PHONES" \
+    --secret-file "$NEARBY_JWT_KEY_FILE" --users "$USERS" --phones "$PHONES" \
     --interval-ms "$INTERVAL_MS" --spread-km 1 --ramp-per-s 1000 \
     --duration 0 --drain-ms 3000 --report-every 1 --seed 7 \
     >"$dir/loadgen.out" 2>"$dir/loadgen.err" </dev/null &

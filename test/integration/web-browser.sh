@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The live map and the admin page in a real browser: Debian's chromium driven by puppeteer-core
+# (web/test/browser.mjs) against scripts/cluster with 2 gateways behind HAProxy, the map opened
+# through HAProxy and the admin page on gw1's internal port; a fourth Redis is started for
+# `ringctl add`. Screenshots go to $NEARBY_BUILD_ROOT/web-screenshots/ (map.png, admin.png,
+# admin-joining.png). Ports 31721-31722 (gateways), 32721-32722 (their internal ports: below
+# 32768, where outgoing connections take their local ports), 32381, 32400-32403, 32409, 32450,
+# 32480; everything it starts is stopped by PID.
+set -euo pipefail
+
+src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${NEARBY_BUILD_ROOT:-$src/build}
+out=$build/web-screenshots
+dir=$(mktemp -d /tmp/nearby-test-web-browser.XXXXXX)
+chmod 755 "$dir"
+zk_port=32381 redis_base=32400 new_node_port=32409
+
+cleanup() {
+    "$src/scripts/redis" stop --dir "$dir" --port "$new_node_port" >/dev/null 2>&1 || true
+    NEARBY_BUILD=$build "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+command -v node >/dev/null || { echo "web-browser test: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
+[ -x /usr/bin/chromium ] || { echo "web-browser test: /usr/bin/chromium is missing (scripts/deps installs chromium)" >&2; exit 1; }
+for pkg in "$src/web/client:ws" "$src/web/test:puppeteer-core"; do
+    if [ ! -d "${pkg%%:*}/node_modules/${pkg#*:}" ]; then
+        (cd "${pkg%%:*}" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
+    fi
+done
+
+t0=$(date +%s%N)
+NEARBY_BUILD=$build "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 2 \
+    --zk-port "$zk_port" --redis-base-port "$redis_base" --pg-port 32450 \
+    --gateway-base-port 31720 --lb-port 32480 --drain-seconds 1 --no-prometheus \
+    >"$dir/cluster.out" 2>&1 || { cat "$dir/cluster.out"; exit 1; }
+"$src/scripts/redis" start --dir "$dir" --port "$new_node_port" >/dev/null
+
+rc=0
+timeout 150 node "$src/web/test/browser.mjs" --secret "$dir/jwt-ed25519.key" \
+    --url "http://127.0.0.1:32480" --ws "ws://127.0.0.1:32480/ws" --admin "http://127.0.0.1:32721" \
+    --ringctl "$build/ringctl/ringctl" --zk "127.0.0.1:$zk_port" --zk-auth-file "$dir/secrets/zk-admin.auth" \
+    --new-node "r4=127.0.0.1:$new_node_port" --out "$out" --profile "$dir/chromium-profile" || rc=$?
+if [ "$rc" -ne 0 ]; then
+    for i in 1 2; do echo "--- gateway-gw$i.log (last 30 lines)"; tail -n 30 "$dir/gateway-gw$i.log"; done
+fi
+echo "web-browser: $(( ($(date +%s%N) - t0) / 1000000 )) ms; screenshots in $out"
+exit "$rc"
