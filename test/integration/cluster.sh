@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/cluster end to end: the whole local cluster (ZooKeeper, 3 Redis pub/sub nodes, the
-# cache, PostgreSQL, 2 gateways behind HAProxy) on ports of its own, 300 phones of
+# cache, PostgreSQL, 2 gateways behind HAProxy in mode tcp, its stats on a port of their own) on
+# ports of its own, 300 phones of
 # nearby-loadgen through HAProxy, and one gateway stopped with SIGTERM in the middle: its
 # phones must come back through HAProxy to the other gateway with every check passing, the
 # stopped gateway must drain and exit cleanly, and 'scripts/cluster down' must leave no
@@ -92,9 +93,16 @@ trap 'exit 130' INT TERM
 say "cluster up in $((SECONDS - t0)) s"
 code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$lb_port/healthz" || true)
 [[ $code == 200 ]] || fail "/healthz through HAProxy answered $code, not 200"
+# HAProxy forwards TCP (scripts/cluster's default) and keeps its stats page off the phones' port.
+code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$((lb_port - 1))/lb-stats" || true)
+[[ $code == 200 ]] || fail "HAProxy's stats page on $((lb_port - 1)) answered $code, not 200"
+code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$lb_port/lb-stats" || true)
+[[ $code == 404 ]] || fail "/lb-stats on the phones' port answered $code, not the gateway's 404"
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
 [[ $NEARBY_LB == "127.0.0.1:$lb_port" ]] || fail "cluster.env has NEARBY_LB=$NEARBY_LB"
+[[ $LB_MODE == tcp && $LB_STATS_PORT == $((lb_port - 1)) ]] ||
+    fail "cluster.env has LB_MODE=$LB_MODE LB_STATS_PORT=$LB_STATS_PORT, not tcp and $((lb_port - 1))"
 [[ $NEARBY_GATEWAYS == "gw1=127.0.0.1:$((gw_base + 1)) gw2=127.0.0.1:$((gw_base + 2))" ]] ||
     fail "cluster.env has NEARBY_GATEWAYS=$NEARBY_GATEWAYS"
 [[ -f $NEARBY_JWT_KEY_FILE && $(stat -c %a "$NEARBY_JWT_KEY_FILE") == 600 ]] ||
