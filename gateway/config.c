@@ -501,7 +501,7 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_STRANGERS_PRECISION: bad = parse_unsigned(arg, 1, 8, &cfg->strangers_precision); break;
         case OPT_STRANGERS_RADIUS: bad = parse_double(arg, 0.0, 5000.0, &cfg->strangers_radius_km); break;
         case OPT_STRANGERS_MAX: bad = parse_unsigned(arg, 1, 100000, &cfg->strangers_max); break;
-        case OPT_STRANGERS_CELL_RATE: bad = parse_double(arg, 0.0, 1000000.0, &cfg->strangers_cell_rate); break;
+        case OPT_STRANGERS_CELL_RATE: bad = parse_rate(arg, &cfg->strangers_cell_rate); break;
         case OPT_DRAIN: bad = parse_unsigned(arg, 0, 3600, &cfg->drain_seconds); break;
         case OPT_LOC_RATE: bad = parse_double(arg, 0.0, 1000.0, &cfg->loc_rate); break;
         case OPT_LOC_BURST: bad = parse_unsigned(arg, 1, 10000, &cfg->loc_burst); break;
