@@ -2,6 +2,7 @@
 // checks, waits, distances, and a raw Redis client for forging what only a broken or hostile
 // pub/sub node could send. Written with the npm packages ws and @msgpack/msgpack, so the wire
 // format is checked by code that is not ours.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { encode, decode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
@@ -138,7 +139,7 @@ export function redisCommand(port, args, auth = null, timeoutMs = 3000) {
   return new Promise((resolve, reject) => {
     const sock = net.createConnection({ host: '127.0.0.1', port });
     const out = [];
-    if (auth) out.push(resp(['AUTH', auth.user, readSecret(auth.passwordFile)]));
+    if (auth) out.push(resp(['AUTH', auth.user, readFileSync(auth.passwordFile, 'utf8').trim()]));
     out.push(resp(args));
     let got = Buffer.alloc(0);
     const timer = setTimeout(() => { sock.destroy(); reject(new Error('redis timeout')); }, timeoutMs);
