@@ -24,6 +24,17 @@
  * gateway.c's apply_ring moves them in the same two phases, and publishing
  * reaches both owners while a node joins or leaves; views drop the second
  * copy by seq.
+ *
+ * Catching up: a cell channel confirmed on a node (first subscribed, moved,
+ * or subscribed again after its subscriber connection was cut) is asked
+ * (stranger_ask) for what it carries: every gateway publishes the last
+ * position of each of its sessions in that cell again, with its seq, within
+ * the cell's bound. Views that had it drop it; one that missed it while the
+ * cell was cut off, or a view new to the cell, shows it now rather than at
+ * the next move. The counterpart of channel_sync.c's cache read for user
+ * channels. A cell is asked once per confirmation (subscriptions are few:
+ * one per cell per node, again only after a cut or a move), and answered
+ * within the cell's bound.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -217,6 +228,7 @@ static void publish_loc(struct gateway *gw, struct stranger_view *v)
     p.seq = next_seq(v);
     p.stranger.sid = v->sid;
     p.stranger.ts = s->ts;
+    v->pub_last = p;
     metrics_counter_inc(gw->m.strangers_published);
     gateway_publish_on(gw, v->pub_cell->channel, v->pub_cell->channel_len, &p);
 }
@@ -445,6 +457,24 @@ static void heard_gone(struct gateway *gw, struct cell *cell, const struct proto
     }
 }
 
+/* A gateway asked cell for its strangers: the last position of each local
+ * session published there goes out again, with its seq, within the cell's
+ * bound. */
+static void heard_ask(struct gateway *gw, struct cell *cell)
+{
+    uint64_t now = gateway_now_ms();
+
+    for (uint32_t i = 0; i < cell->listener_count; i++) {
+        struct stranger_view *v = cell->listeners[i];
+
+        if (v->pub_cell != cell || v->pub_last.kind != PROTO_PAYLOAD_STRANGER || v->pub_dirty)
+            continue; /* nothing here yet, or a newer position waits its turn anyway */
+        if (gw->cfg.strangers_cell_rate > 0 && !ratelimit_allow(&cell->publish, now))
+            break;
+        gateway_publish_on(gw, cell->channel, cell->channel_len, &v->pub_last);
+    }
+}
+
 void cell_channels_on_message(struct gateway *gw, const char *channel, size_t channel_len,
                               const uint8_t *data, size_t len)
 {
@@ -463,6 +493,8 @@ void cell_channels_on_message(struct gateway *gw, const char *channel, size_t ch
         heard_stranger(gw, cell, &p);
     else if (p.kind == PROTO_PAYLOAD_STRANGER_GONE)
         heard_gone(gw, cell, &p);
+    else if (p.kind == PROTO_PAYLOAD_STRANGER_ASK)
+        heard_ask(gw, cell);
     else
         metrics_counter_inc(gw->m.misrouted); /* a user's kinds go on u:<user> only */
 }
@@ -478,6 +510,11 @@ void cell_channels_confirmed(struct gateway *gw, const char *channel, size_t cha
     cell = cells_get(gw->cells, channel + 2, channel_len - 2);
     if (cell == NULL || cell->listener_count == 0)
         return;
+    {
+        struct proto_payload ask = {.kind = PROTO_PAYLOAD_STRANGER_ASK};
+
+        gateway_publish_on(gw, cell->channel, cell->channel_len, &ask);
+    }
     /* try_release may release cells, this one too: walk a copy. */
     n = cell->listener_count;
     views = malloc(n * sizeof(*views));

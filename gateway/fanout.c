@@ -105,6 +105,7 @@ void fanout_apply(struct gateway *gw, uint64_t user, const struct proto_payload 
     case PROTO_PAYLOAD_ERASED:
     case PROTO_PAYLOAD_STRANGER:       /* never on a user's channel (fanout_on_message) */
     case PROTO_PAYLOAD_STRANGER_GONE:
+    case PROTO_PAYLOAD_STRANGER_ASK:
         break;
     }
 }
@@ -127,7 +128,8 @@ void fanout_on_message(struct gateway *gw, const char *channel, size_t channel_l
     metrics_counter_inc(gw->m.updates_in);
     /* Whoever can publish on u:A may say anything about A, never about B. */
     if (p.kind == PROTO_PAYLOAD_HB || p.kind == PROTO_PAYLOAD_STRANGER ||
-        p.kind == PROTO_PAYLOAD_STRANGER_GONE || user == 0 || p.user != user) {
+        p.kind == PROTO_PAYLOAD_STRANGER_GONE || p.kind == PROTO_PAYLOAD_STRANGER_ASK ||
+        user == 0 || p.user != user) {
         metrics_counter_inc(gw->m.misrouted);
         return;
     }

@@ -18,6 +18,7 @@ static const uint32_t kind_elements[] = {
     [PROTO_PAYLOAD_ERASED] = 2,
     [PROTO_PAYLOAD_STRANGER] = 6,
     [PROTO_PAYLOAD_STRANGER_GONE] = 4,
+    [PROTO_PAYLOAD_STRANGER_ASK] = 2,
 };
 
 static const char *const kind_names[] = {
@@ -32,6 +33,7 @@ static const char *const kind_names[] = {
     [PROTO_PAYLOAD_ERASED] = "erased",
     [PROTO_PAYLOAD_STRANGER] = "stranger",
     [PROTO_PAYLOAD_STRANGER_GONE] = "stranger_gone",
+    [PROTO_PAYLOAD_STRANGER_ASK] = "stranger_ask",
 };
 
 #define KINDS (sizeof(kind_names) / sizeof(kind_names[0]))

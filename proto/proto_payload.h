@@ -20,6 +20,9 @@
  *   [1, 10, user, seq, sid, next]    stranger_gone  that session left this cell for
  *                                                the cell next, or (next "") switched
  *                                                strangers off or disconnected
+ *   [1, 11, 0, 0]                    stranger_ask   a gateway (re)subscribed this cell:
+ *                                                publish the last stranger sent here
+ *                                                again, with its seq
  *
  * Kinds 0 to 8 but hb are published on user's own channel u:<user>, and a
  * receiver believes them only there (the caller checks the channel). The
@@ -85,6 +88,7 @@ enum proto_payload_kind {
     PROTO_PAYLOAD_ERASED = 8,
     PROTO_PAYLOAD_STRANGER = 9,
     PROTO_PAYLOAD_STRANGER_GONE = 10,
+    PROTO_PAYLOAD_STRANGER_ASK = 11,
 };
 
 struct proto_payload {
@@ -125,7 +129,7 @@ struct proto_payload {
 };
 
 /* Returns "loc", "off", "friend_add", "friend_del", "hb", "on", "block", "gone",
- * "erased", "stranger", "stranger_gone", or NULL. */
+ * "erased", "stranger", "stranger_gone", "stranger_ask", or NULL. */
 const char *proto_payload_kind_name(enum proto_payload_kind kind);
 
 /* Encodes p into buf. Returns the bytes written, PROTO_ERR_INVALID (unknown

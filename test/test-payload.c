@@ -51,6 +51,7 @@ static int same_payload(const struct proto_payload *a, const struct proto_payloa
         return a->user == b->user && a->seq == b->seq && a->friend.other == b->friend.other;
     case PROTO_PAYLOAD_GONE:
     case PROTO_PAYLOAD_ERASED:
+    case PROTO_PAYLOAD_STRANGER_ASK:
         return a->user == b->user && a->seq == b->seq;
     case PROTO_PAYLOAD_STRANGER:
         return a->user == b->user && a->seq == b->seq && a->stranger.sid == b->stranger.sid &&
@@ -160,6 +161,9 @@ static struct proto_payload sample(int which)
         p.stranger_gone.next = "u09tvzzzzzzz";
         p.stranger_gone.next_len = 12;
         break;
+    case 13:
+        p.kind = PROTO_PAYLOAD_STRANGER_ASK;
+        break;
     case 12:
         p.kind = PROTO_PAYLOAD_STRANGER_GONE;
         p.user = 25;
@@ -179,7 +183,7 @@ static struct proto_payload sample(int which)
     return p;
 }
 
-#define SAMPLES 14
+#define SAMPLES 15
 
 static void test_names(void)
 {
@@ -194,7 +198,8 @@ static void test_names(void)
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_ERASED), "erased") == 0);
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_STRANGER), "stranger") == 0);
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_STRANGER_GONE), "stranger_gone") == 0);
-    CHECK(proto_payload_kind_name((enum proto_payload_kind)11) == NULL);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_STRANGER_ASK), "stranger_ask") == 0);
+    CHECK(proto_payload_kind_name((enum proto_payload_kind)12) == NULL);
 }
 
 /* The format other gateways (maybe of another version) parse must not drift. */
@@ -291,10 +296,11 @@ static void test_reject(void)
         {"[3 u:2 u:1 {1 s:new [0", PROTO_ERR_VERSION, "payload: unknown version"},
         {"[4 s:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
         {"[4 d:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
-        {"[4 u:1 u:11 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[4 u:1 u:12 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 u64:18446744073709551615 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 i:-1 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
-        {"[3 u:1 u:12 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[3 u:1 u:13 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[3 u:1 u:11 u:0", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
         /* Strangers: sid never 0, next a short str. */
         {"[8 u:1 u:9 u:1 u:1 u:0 d:1 d:2 u:3", PROTO_ERR_RANGE, "payload: sid is 0"},
         {"[8 u:1 u:9 u:1 u:1 s:ab d:1 d:2 u:3", PROTO_ERR_SCHEMA, "payload: sid is not an unsigned integer"},
@@ -427,7 +433,7 @@ static void test_encoder_errors(void)
         CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
     }
     p = sample(0);
-    p.kind = (enum proto_payload_kind)11;
+    p.kind = (enum proto_payload_kind)12;
     CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
     p = sample(10);
     p.stranger.sid = 0;
@@ -505,7 +511,7 @@ static void test_mutations(void)
         CHECK(rc == 0 || (rc < 0 && rc >= PROTO_ERR_VERSION && why != NULL));
         if (rc == 0) {
             accepted++;
-            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_STRANGER_GONE);
+            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_STRANGER_ASK);
             if (q.kind == PROTO_PAYLOAD_LOC)
                 CHECK(fabs(q.loc.lat) <= 90 && fabs(q.loc.lng) <= 180);
             if (q.kind == PROTO_PAYLOAD_HB)

@@ -33,6 +33,7 @@
 
 #include "cellset.h"
 #include "geo.h"
+#include "proto_payload.h"
 #include "session.h"
 #include "stranger.h"
 
@@ -89,6 +90,7 @@ struct stranger_view {
     unsigned held_count;
     struct cell *pub_cell;    /* ref: the cell last published in, NULL: none */
     uint64_t pub_seq;
+    struct proto_payload pub_last; /* the last position published on pub_cell (kind 0: none) */
     int pub_dirty;            /* a position waits in pub_cell's queue */
     struct stranger_view *qprev, *qnext; /* pub_cell's queue */
     struct stranger_view *prev, *next;   /* every view of the gateway */

@@ -2,7 +2,8 @@
 # Strangers end to end against real servers: ZooKeeper, 3 Redis pub/sub nodes, the cache,
 # PostgreSQL and two gateways started here (HS256 secret of this test's own, location TTL
 # 6 s), phones in Node.js (test/js/strangers-e2e.mjs, npm ws and @msgpack/msgpack): near and
-# far, anonymity and coarseness, friends, blocks, off, disconnect, silence, the border walk
+# far, anonymity and coarseness, friends, blocks, off, disconnect, silence, a subscriber cut,
+# the border walk
 # and the privacy check over every frame. Ports 24180-24260 and 24401-24412 (the strangers
 # range 24000-24499); override with STRANGERS_PORT_BASE (default 24000: ZooKeeper +181,
 # Redis +200.., PostgreSQL +250, gateways +401/+402, their admin ports +411/+412).
@@ -59,6 +60,8 @@ done
 
 rc=0
 timeout 240 node "$src/test/js/strangers-e2e.mjs" --secret "$dir/secret" --ttl-s 6 \
+    --node-ports "$((redis_base + 1)),$((redis_base + 2)),$((redis_base + 3))" \
+    --redis-admin-password-file "$dir/secrets/redis-admin.password" \
     --gateways "ws://127.0.0.1:${gw_ports[0]}/ws,ws://127.0.0.1:${gw_ports[1]}/ws" || rc=$?
 # The cell channels were really used, and released again once everyone left.
 sleep 2

@@ -1,12 +1,12 @@
 // strangers-e2e.mjs: strangers end to end on two real gateways (README "Strangers"): two
 // opted-in non-friends near each other see each other as anonymous, coarse strangers; one far
 // away sees neither; friends see each other only as friends; a block hides; off and disconnect
-// are stranger_gone within a second, silence at the TTL; a phone walking across several cell borders never loses
+// are stranger_gone within a second, silence at the TTL, a subscriber cut is caught up; a phone walking across several cell borders never loses
 // a stranger standing still in range; and no frame to any phone ever carries the user id of
 // anyone but a friend. Each case has a place of its own, tens of km from the others, so what a
 // phone sees comes from its own case only. Exits 1 on any failed check.
 import {
-  Checker, Phone, haversine, makeToken, parseArgs, readSecret, rest, sleep,
+  Checker, Phone, haversine, makeToken, parseArgs, readSecret, redisCommand, rest, sleep,
 } from './lib.mjs';
 
 const args = parseArgs(process.argv);
@@ -243,7 +243,29 @@ async function caseSilence() {
   x.close(); y.close();
 }
 
-// 6. No frame to any phone carries the id of a user who is not its friend.
+// 6. A cut: every gateway's subscriber connections are killed (CLIENT KILL TYPE pubsub) and the
+// stranger moves once at that moment, then keeps still. What was published while the cell
+// channels were cut off comes back when they are subscribed again (stranger_ask): the viewer
+// ends up showing the stranger's last position without its sending again.
+async function caseCut() {
+  if (!args['node-ports']) return;
+  const admin = { user: 'admin', passwordFile: args['redis-admin-password-file'] };
+  const x = await stranger(51.5, 2.3522, 0);
+  const y = await stranger(51.5027, 2.3522, 1);
+  await holding([x, y], () => t.waitFor(() => x.strangers.size === 1, 8000, 'cut: seen first'));
+  for (const port of args['node-ports'].split(',')) {
+    await redisCommand(Number(port), ['CLIENT', 'KILL', 'TYPE', 'pubsub'], admin);
+  }
+  y.move(51.5090, 2.3522); // 700 m north of where it was: another coarse cell
+  const want = haversine(51.5, 2.3522, 51.5090, 2.3522);
+  await t.waitFor(() => {
+    const [s] = [...x.strangers.values()];
+    return s && Math.abs(haversine(51.5, 2.3522, s.lat, s.lng) - want) < 0.12;
+  }, 8000, 'cut: the position sent while the cell channels were cut off is shown');
+  x.close(); y.close();
+}
+
+// 7. No frame to any phone carries the id of a user who is not its friend.
 function privacyCheck() {
   const ids = new Set(phones.map((p) => p.user));
   let frames = 0;
@@ -271,6 +293,7 @@ try {
   await caseBlock();
   await caseBorderWalk();
   await caseSilence();
+  await caseCut();
   privacyCheck();
 } catch (e) {
   check(false, `exception: ${e.stack}`);
