@@ -52,19 +52,17 @@ const struct stranger_shown *stranger_view_find(const struct stranger_view *v, u
     return i < v->count && v->shown[i].sid == sid ? &v->shown[i] : NULL;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
 static int blocked(const struct stranger_view *v, uint64_t user)
 {
-    size_t lo = 0, hi = v->block_count;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (v->blocks[mid] < user)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->block_count && v->blocks[lo] == user;
+    return v->block_count > 0 &&
+           bsearch(&user, v->blocks, v->block_count, sizeof(*v->blocks), cmp_u64) != NULL;
 }
 
 /* The one rule of who may be shown at all; distance and K come after. */
@@ -124,13 +122,6 @@ static void hide_where(struct stranger_view *v, int (*drop)(const struct strange
         else
             i++;
     }
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
 }
 
 static int not_allowed(const struct stranger_view *v, const struct stranger_shown *e,
