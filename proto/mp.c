@@ -276,6 +276,8 @@ static int writer_append(void *data, const char *bytes, size_t n)
         w->overflow = 1;
         return -1;
     }
+    if (n == 0)
+        return 0; /* an empty str's body: bytes may be NULL, which memcpy may not take */
     memcpy(w->buf + w->len, bytes, n);
     w->len += n;
     return 0;

@@ -234,6 +234,9 @@ static void test_pinned(void)
     p = sample(12);
     n = proto_payload_encode(out, sizeof(out), &p);
     CHECK(n == 7 && hex_equal(out, (size_t)n, "96 01 0a 19 1a 02 a0"));
+    p.stranger_gone.next = NULL; /* none: allowed with length 0, the same bytes */
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 7 && hex_equal(out, (size_t)n, "96 01 0a 19 1a 02 a0"));
 }
 
 static void test_round_trip(void)

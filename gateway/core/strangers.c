@@ -150,7 +150,8 @@ int stranger_view_add_blocks(struct stranger_view *v, const uint64_t *users, siz
     if (n > 0)
         memcpy(v->blocks + v->block_count, users, n * sizeof(*users));
     v->block_count += n;
-    qsort(v->blocks, v->block_count, sizeof(*v->blocks), cmp_u64);
+    if (v->block_count > 1)
+        qsort(v->blocks, v->block_count, sizeof(*v->blocks), cmp_u64);
     for (size_t i = 0; i < v->block_count; i++)
         if (out == 0 || v->blocks[out - 1] != v->blocks[i])
             v->blocks[out++] = v->blocks[i];
