@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # haproxy.sh: HAProxy in front of the gateways, for scripts/cluster. Sourced after
 # common.sh, never run. One HAProxy per DIR: config DIR/haproxy.cfg, PID DIR/haproxy.pid,
-# log DIR/haproxy.log; it listens on 127.0.0.1 only and is stopped by its recorded PID.
+# log DIR/haproxy.log; it listens on 127.0.0.1 (or HAPROXY_BIND) and is stopped by its
+# recorded PID.
 #
 #   haproxy_write_cfg DIR LB_PORT ID=HOST:PORT...   writes DIR/haproxy.cfg
 #
@@ -10,7 +11,10 @@
 # phone, so the gateways' per-address limits and logs see the phone's address: give the
 # gateways --trusted-proxy "$HAPROXY_SOURCE". Per client address it refuses more than
 # HAPROXY_IP_MAX_CONNS open connections or HAPROXY_IP_CONN_RATE new ones a second
-# (averaged over 10 s), before a gateway sees them.
+# (averaged over 10 s), before a gateway sees them. HAPROXY_BIND is the address phones
+# connect to (default 127.0.0.1; a host's address when HAProxy runs in a network namespace,
+# scripts/netns); with HAPROXY_SHUTDOWN_ON_DOWN=1 a gateway marked down (its /healthz 503)
+# also loses its open WebSockets, so its phones reconnect to the gateways that are up.
 #   haproxy_start DIR LB_PORT                       starts it, waits until /healthz is 200
 #   haproxy_stop DIR                                SIGTERM to the recorded PID
 #   haproxy_status DIR LB_PORT                      one line; 0 if it runs and forwards
@@ -23,6 +27,8 @@ HAPROXY_STOP_DEADLINE=10
 HAPROXY_SOURCE=${NEARBY_LB_SOURCE:-127.0.0.254}
 HAPROXY_IP_MAX_CONNS=${HAPROXY_IP_MAX_CONNS:-200}
 HAPROXY_IP_CONN_RATE=${HAPROXY_IP_CONN_RATE:-20}
+HAPROXY_BIND=${HAPROXY_BIND:-127.0.0.1}
+HAPROXY_SHUTDOWN_ON_DOWN=${HAPROXY_SHUTDOWN_ON_DOWN:-0}
 
 haproxy_pid() {
     live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
@@ -30,7 +36,7 @@ haproxy_pid() {
 
 # haproxy_write_cfg DIR LB_PORT SERVER...: SERVER is ID=127.0.0.1:PORT.
 haproxy_write_cfg() {
-    local dir=$1 port=$2 s maxconn nofile
+    local dir=$1 port=$2 s maxconn nofile on_down=''
     shift 2
     # Each phone holds two fds in HAProxy (client and server side); stay within the limit
     # it may raise itself to (the hard limit), with room for checks and listeners.
@@ -39,6 +45,7 @@ haproxy_write_cfg() {
     maxconn=$(((nofile - 100) / 2))
     ((maxconn <= 100000)) || maxconn=100000
     ((maxconn >= 100)) || maxconn=100
+    ((HAPROXY_SHUTDOWN_ON_DOWN == 0)) || on_down=' on-marked-down shutdown-sessions'
     {
         cat <<EOF
 # Written by scripts/cluster up; rewritten on every up. HAProxy $(haproxy -v 2>/dev/null | head -n 1 | awk '{print $3}')
@@ -59,7 +66,7 @@ defaults
     retries 3
 
 frontend phones
-    bind 127.0.0.1:$port
+    bind $HAPROXY_BIND:$port
     stats enable
     stats uri /lb-stats
     stats refresh 5s
@@ -79,12 +86,12 @@ backend gateways
     source $HAPROXY_SOURCE
 EOF
         for s in "$@"; do
-            printf '    server %s %s check inter 1s fall 2 rise 2 send-proxy-v2\n' "${s%%=*}" "${s#*=}"
+            printf '    server %s %s check inter 1s fall 2 rise 2 send-proxy-v2%s\n' "${s%%=*}" "${s#*=}" "$on_down"
         done
     } >"$dir/haproxy.cfg.tmp" && mv -f -- "$dir/haproxy.cfg.tmp" "$dir/haproxy.cfg"
 }
 
-# haproxy_start DIR LB_PORT: prints "haproxy up on 127.0.0.1:P (pid N)".
+# haproxy_start DIR LB_PORT: prints "haproxy up on HAPROXY_BIND:P (pid N)".
 haproxy_start() {
     local dir=$1 port=$2 pid rc=0 cfg=$1/haproxy.cfg log=$1/haproxy.log
     need_cmd haproxy "install 'haproxy' (scripts/deps)"
@@ -103,16 +110,16 @@ haproxy_start() {
     spawn "$log" haproxy -f "$cfg" -db
     pid=$SPAWNED_PID
     write_pidfile "$dir/haproxy.pid" "$pid"
-    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "http://127.0.0.1:$port/healthz" || rc=$?
+    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "http://$HAPROXY_BIND:$port/healthz" || rc=$?
     if ((rc != 0)); then
         tail_log "$log"
         if ((rc == 2)); then
             rm -f -- "$dir/haproxy.pid"
             die "haproxy exited during start-up (see $log)"
         fi
-        die "haproxy on 127.0.0.1:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "http://127.0.0.1:$port/healthz")); see $log and the gateway logs"
+        die "haproxy on $HAPROXY_BIND:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "http://$HAPROXY_BIND:$port/healthz")); see $log and the gateway logs"
     fi
-    echo "haproxy up on 127.0.0.1:$port (pid $pid)"
+    echo "haproxy up on $HAPROXY_BIND:$port (pid $pid)"
 }
 
 haproxy_stop() {
@@ -122,7 +129,7 @@ haproxy_stop() {
         echo "haproxy: not running (dir $dir)"
         return 0
     fi
-    port=$(sed -n 's/^ *bind 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$dir/haproxy.cfg" 2>/dev/null | head -n 1)
+    port=$(sed -n 's/^ *bind [0-9.]*:\([0-9][0-9]*\)$/\1/p' "$dir/haproxy.cfg" 2>/dev/null | head -n 1)
     # SIGTERM is HAProxy's hard stop: it closes every tunnel now (SIGUSR1 would wait up
     # to "timeout tunnel" for the phones to leave).
     stop_pid "$pid" haproxy "$HAPROXY_STOP_DEADLINE"
@@ -139,11 +146,11 @@ haproxy_status() {
         echo "haproxy: not running (dir $dir)"
         return 1
     fi
-    code=$(http_code "http://127.0.0.1:$port/healthz")
+    code=$(http_code "http://$HAPROXY_BIND:$port/healthz")
     if [[ $code == 200 ]]; then
-        echo "haproxy up on 127.0.0.1:$port (pid $pid), /healthz through it: 200; stats: http://127.0.0.1:$port/lb-stats"
+        echo "haproxy up on $HAPROXY_BIND:$port (pid $pid), /healthz through it: 200; stats: http://$HAPROXY_BIND:$port/lb-stats"
         return 0
     fi
-    echo "haproxy: pid $pid runs but /healthz through 127.0.0.1:$port answers $code (no healthy gateway?)"
+    echo "haproxy: pid $pid runs but /healthz through $HAPROXY_BIND:$port answers $code (no healthy gateway?)"
     return 1
 }
