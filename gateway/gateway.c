@@ -268,6 +268,11 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
 
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
 {
+    struct gateway *gw = arg;
+
+    for (size_t i = 0; i < gw->node_count; i++)
+        if (gw->nodes[i].node == node)
+            gw->nodes[i].dead_since_ms = state == PUBSUB_NODE_DEAD ? gateway_now_ms() : 0;
     update_registry(arg, node, state);
     if (state == PUBSUB_NODE_DEAD)
         sync_confirmed(arg);
@@ -323,6 +328,7 @@ static int ensure_nodes(struct gateway *gw, const struct ring *ring)
             }
             snprintf(node->id, sizeof(node->id), "%s", rn->id);
             snprintf(node->addr, sizeof(node->addr), "%s", addr);
+            node->since_epoch = ring_epoch(ring);
             gw->node_count++;
         }
         node->in_ring = 1;
@@ -428,6 +434,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     limit_table_sweep(gw->start_limits, now);
     limit_table_sweep(gw->rest_limits, now);
     admin_tick(gw);
+    peer_view_tick(gw->peers);
 }
 
 /* Raises counter to value (a total kept elsewhere that only grows). */
@@ -503,7 +510,9 @@ void gateway_refresh_metrics(struct gateway *gw)
 /* Ready means: this gateway serves phones as well as any other would. What
  * every gateway suffers alike (ZooKeeper away while the ring is cached, a
  * dead pub/sub node that autopilot is replacing) is said but does not take
- * it out of the balancer, which would only move the phones around. */
+ * it out of the balancer, which would only move the phones around; a node
+ * dead here that most other gateways reach (a partition between this
+ * gateway and it, which the autopilot leaves alone) does. */
 int gateway_ready(struct gateway *gw, char *buf, size_t cap)
 {
     int len;
@@ -521,6 +530,8 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap)
         if (pubsub_node_state(gw->nodes[i].node) == PUBSUB_NODE_CONNECTING)
             return snprintf(buf, cap, "pub/sub node %s (%s) is connecting", gw->nodes[i].id,
                             gw->nodes[i].addr), 0;
+    if (peer_view_minority(gw->peers, buf, cap))
+        return 0;
     len = snprintf(buf, cap, "ok");
     if (!ring_watch_connected(gw->watch) && len >= 0 && (size_t)len < cap)
         len += snprintf(buf + len, cap - (size_t)len, "; zookeeper not connected, serving "
@@ -674,6 +685,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     gw->admin = admin_new(gw, errbuf, errlen);
     if (gw->admin == NULL)
         goto fail;
+    gw->peers = peer_view_new(gw, errbuf, errlen);
+    if (gw->peers == NULL)
+        goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     /* The session connections' queue: the sessions that may be starting,
      * each one friend list, and room for the batched consent reads. */
@@ -770,6 +784,7 @@ void gateway_free(struct gateway *gw)
     control_free(gw->control);
     rest_free(gw->rest);
     admin_free(gw->admin);
+    peer_view_free(gw->peers);
     history_free(gw->history);
     pg_pool_free(gw->pg);
     location_cache_free(gw->cache);

@@ -29,6 +29,7 @@ HAPROXY_IP_MAX_CONNS=${HAPROXY_IP_MAX_CONNS:-200}
 HAPROXY_IP_CONN_RATE=${HAPROXY_IP_CONN_RATE:-20}
 HAPROXY_BIND=${HAPROXY_BIND:-127.0.0.1}
 HAPROXY_SHUTDOWN_ON_DOWN=${HAPROXY_SHUTDOWN_ON_DOWN:-0}
+HAPROXY_CHECK_INTER=${HAPROXY_CHECK_INTER:-1s} # each gateway's /healthz this often; down after 2
 
 haproxy_pid() {
     live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
@@ -86,7 +87,8 @@ backend gateways
     source $HAPROXY_SOURCE
 EOF
         for s in "$@"; do
-            printf '    server %s %s check inter 1s fall 2 rise 2 send-proxy-v2%s\n' "${s%%=*}" "${s#*=}" "$on_down"
+            printf '    server %s %s check inter %s fall 2 rise 2 send-proxy-v2%s\n' "${s%%=*}" "${s#*=}" \
+                "$HAPROXY_CHECK_INTER" "$on_down"
         done
     } >"$dir/haproxy.cfg.tmp" && mv -f -- "$dir/haproxy.cfg.tmp" "$dir/haproxy.cfg"
 }

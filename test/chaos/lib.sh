@@ -580,8 +580,8 @@ gateway_detail() {
 
 # gateway_metric I NAME: the value of metric line NAME (e.g. 'nearby_sessions') of gwI.
 gateway_metric() {
-    on ctl curl -s -m 2 "http://$(host_addr "gw$1"):$NS_ADMIN_PORT/metrics" 2>/dev/null |
-        awk -v n="$2" '$1 == n {print $2; exit}'
+    { on ctl curl -s -m 2 "http://$(host_addr "gw$1"):$NS_ADMIN_PORT/metrics" 2>/dev/null || true; } |
+        awk -v n="$2" '$1 == n && !found {print $2; found = 1}'
 }
 
 # chaos_hosts_up NODES GATEWAYS STANDBYS [HOST...]: the hosts (see the top of this file),
@@ -707,6 +707,7 @@ haproxy_up() {
         # shellcheck source=scripts/lib/haproxy.sh
         source "$src/scripts/lib/haproxy.sh"
         HAPROXY_SOURCE=$(host_addr lb) HAPROXY_BIND=$(host_addr lb) HAPROXY_SHUTDOWN_ON_DOWN=1 \
+            HAPROXY_CHECK_INTER=500ms \
             HAPROXY_IP_MAX_CONNS=100000 HAPROXY_IP_CONN_RATE=10000 \
             haproxy_write_cfg "$dir" "$NS_LB_PORT" "${servers[@]}"
     ) || die "could not write haproxy.cfg"
