@@ -79,6 +79,12 @@ struct gateway {
     /* The epoch whose subscriptions Redis has confirmed: what the registry
      * reports, so that ringctl waits for real subscriptions, not intentions. */
     uint64_t confirmed_epoch;
+    /* The ring watcher's session expired: the registry reports no epoch
+     * until the new session has read the ring and its subscriptions are
+     * confirmed, so that a gateway back from a long cut never reports an
+     * epoch older than the newest as applied (ringctl stopped waiting for
+     * it when its znode went). */
+    int rejoining;
     uint64_t pending_reported_ms; /* when the registry last heard the pending count */
     struct event *confirm_timer;
     struct gw_node *nodes;

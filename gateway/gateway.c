@@ -238,8 +238,21 @@ static void update_registry(struct gateway *gw, const struct pubsub_node *node,
         len += (size_t)n;
     }
     gateway_registry_set(gw->registry, gw->cfg.listen,
-                         gw->ring ? gw->confirmed_epoch : GATEWAY_REGISTRY_NO_EPOCH,
+                         gw->ring && !gw->rejoining ? gw->confirmed_epoch
+                                                    : GATEWAY_REGISTRY_NO_EPOCH,
                          pending_subscriptions(gw), dead);
+}
+
+/* Ends rejoining once the new session has read the ring and its
+ * subscriptions are confirmed: the registry reports that epoch from now on. */
+static void rejoin_check(struct gateway *gw)
+{
+    if (!gw->rejoining || !ring_watch_current(gw->watch) || gw->ring == NULL ||
+        gw->confirmed_epoch != ring_epoch(gw->ring))
+        return;
+    gw->rejoining = 0;
+    LOG_INFO("zookeeper: rejoined at ring epoch %" PRIu64 ", the newest; reporting it", gw->confirmed_epoch);
+    update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
 }
 
 /* Polls until the applied ring's subscriptions are confirmed, then records
@@ -251,8 +264,10 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
     struct timeval again = {0, 50000};
     uint64_t now = gateway_now_ms();
 
-    if (gw->ring == NULL || gw->confirmed_epoch == ring_epoch(gw->ring))
+    if (gw->ring == NULL || gw->confirmed_epoch == ring_epoch(gw->ring)) {
+        rejoin_check(gw);
         return;
+    }
     if (pending_subscriptions(gw) != 0) {
         if (now >= gw->pending_reported_ms + 250) {
             gw->pending_reported_ms = now;
@@ -264,6 +279,7 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
     gw->confirmed_epoch = ring_epoch(gw->ring);
     metrics_gauge_set(gw->m.ring_epoch_confirmed, (double)gw->confirmed_epoch);
     update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+    rejoin_check(gw);
 }
 
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
@@ -397,6 +413,8 @@ static void on_ring(const struct ring *ring, int32_t version, void *arg)
 
 static void on_ring_event(enum ring_watch_event event, const char *detail, void *arg)
 {
+    struct gateway *gw = arg;
+
     static const char *const names[] = {"connected", "reconnected", "disconnected",
                                         "expired", "missing", "corrupt", "denied"};
 
@@ -404,6 +422,10 @@ static void on_ring_event(enum ring_watch_event event, const char *detail, void 
         LOG_INFO("zookeeper: %s %s", names[event], detail ? detail : "");
     else
         LOG_WARN("zookeeper: %s %s", names[event], detail ? detail : "");
+    if (event == RING_WATCH_EXPIRED && !gw->rejoining) {
+        gw->rejoining = 1;
+        update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+    }
 }
 
 /* -- once a second ------------------------------------------------------- */
@@ -435,6 +457,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     limit_table_sweep(gw->rest_limits, now);
     admin_tick(gw);
     peer_view_tick(gw->peers);
+    rejoin_check(gw); /* the new session's read found the ring unchanged */
 }
 
 /* Raises counter to value (a total kept elsewhere that only grows). */
