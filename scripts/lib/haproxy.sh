@@ -25,9 +25,27 @@
 # HAPROXY_IP_MAX_CONNS open connections or HAPROXY_IP_CONN_RATE new ones a second
 # (averaged over 10 s), before a gateway sees them (both L4 rules, in either mode).
 
+#
+# TLS: with HAPROXY_TLS_PEM set (a certificate and its key in one PEM file, as
+# tls_make in secrets.sh writes DIR/tls/lb.pem), the phones' frontend terminates TLS
+# (wss://, https://) and the gateways behind see plain TCP as before; the certificate's
+# CA is the ca.pem beside that file. Empty: plain ws:// and http://.
+
 # haproxy_cfg_ports CFG: the ports the config binds, one a line (the phones' first).
 haproxy_cfg_ports() {
-    sed -n 's/^ *bind 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null
+    sed -n 's/^ *bind 127\.0\.0\.1:\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' "$1" 2>/dev/null
+}
+
+# haproxy_health DIR PORT: "URL CA" of /healthz through the phones' frontend of DIR's
+# config (CA empty without TLS), for http_ok and http_code.
+haproxy_health() {
+    local crt
+    crt=$(sed -n 's/^ *bind 127\.0\.0\.1:[0-9]* ssl crt \([^ ]*\).*/\1/p' "$1/haproxy.cfg" 2>/dev/null | head -n 1)
+    if [[ -n $crt ]]; then
+        echo "https://127.0.0.1:$2/healthz $(dirname "$crt")/ca.pem"
+    else
+        echo "http://127.0.0.1:$2/healthz"
+    fi
 }
 
 HAPROXY_START_DEADLINE=${HAPROXY_START_DEADLINE:-30} # seconds until /healthz through it is 200
@@ -79,7 +97,7 @@ $http_timeout
     retries 3
 
 frontend phones
-    bind 127.0.0.1:$port
+    bind 127.0.0.1:$port${HAPROXY_TLS_PEM:+ ssl crt $HAPROXY_TLS_PEM alpn http/1.1}
     # Per client address: open connections and new ones in the last 10 s; over either
     # limit the connection is closed before anything is read from it.
     stick-table type ipv6 size 1m expire 60s store conn_cur,conn_rate(10s)
@@ -133,14 +151,16 @@ haproxy_start() {
     spawn "$log" haproxy -f "$cfg" -db
     pid=$SPAWNED_PID
     write_pidfile "$dir/haproxy.pid" "$pid"
-    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "http://127.0.0.1:$port/healthz" || rc=$?
+    local health
+    read -ra health <<<"$(haproxy_health "$dir" "$port")"
+    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "${health[@]}" || rc=$?
     if ((rc != 0)); then
         tail_log "$log"
         if ((rc == 2)); then
             rm -f -- "$dir/haproxy.pid"
             die "haproxy exited during start-up (see $log)"
         fi
-        die "haproxy on 127.0.0.1:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "http://127.0.0.1:$port/healthz")); see $log and the gateway logs"
+        die "haproxy on 127.0.0.1:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "${health[@]}")); see $log and the gateway logs"
     fi
     echo "haproxy up on 127.0.0.1:$port (pid $pid)"
 }
@@ -171,13 +191,15 @@ haproxy_status() {
         echo "haproxy: not running (dir $dir)"
         return 1
     fi
-    code=$(http_code "http://127.0.0.1:$port/healthz")
+    local health
+    read -ra health <<<"$(haproxy_health "$dir" "$port")"
+    code=$(http_code "${health[@]}")
     stats_port=$(haproxy_cfg_ports "$dir/haproxy.cfg" | sed -n 2p)
     mode=$(sed -n 's/^ *mode \(tcp\|http\)$/\1/p' "$dir/haproxy.cfg" | head -n 1)
     if [[ $code == 200 ]]; then
-        echo "haproxy up on 127.0.0.1:$port (pid $pid, mode $mode), /healthz through it: 200; stats: http://127.0.0.1:$stats_port/lb-stats"
+        echo "haproxy up on 127.0.0.1:$port (pid $pid, mode $mode${health[1]:+, TLS}), /healthz through it: 200; stats: http://127.0.0.1:$stats_port/lb-stats"
         return 0
     fi
-    echo "haproxy: pid $pid runs but /healthz through 127.0.0.1:$port answers $code (no healthy gateway?)"
+    echo "haproxy: pid $pid runs but ${health[0]} answers $code (no healthy gateway?)"
     return 1
 }

@@ -289,7 +289,7 @@ rctl() {
 chaos_loadgen() {
     local seconds=$1
     shift
-    "$loadgen" --url "ws://127.0.0.1:$LB_PORT/ws" \
+    "$loadgen" --url "$NEARBY_WS_URL" ${NEARBY_LB_CA:+--ca-file "$NEARBY_LB_CA"} \
         --secret-file "$NEARBY_JWT_KEY_FILE" --users "$CHAOS_PHONES" --phones "$CHAOS_PHONES" \
         --interval-ms "$CHAOS_INTERVAL_MS" --spread-km 1 --ramp-per-s 1000 \
         --duration "$seconds" --drain-ms 3000 --report-every 1 --seed 7 "$@" \
