@@ -8,7 +8,9 @@
  * rest of the gateway's work is what scripts/bench measures against this.
  * Writes are batched like the gateway's: frames are appended to a
  * connection's buffer and each dirty connection gets one send(2) after the
- * event-loop round that filled it.
+ * event-loop round that filled it. A connection may begin with a PROXY v2
+ * header, as HAProxy configured like the cluster's sends one to its backends
+ * (send-proxy-v2, health checks too); it is read and ignored.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,11 +31,12 @@
 
 #include "graph.h"
 #include "proto_msg.h"
+#include "proxy_v2.h"
 #include "token.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
 
-#define FLOOR_IN_CAP (WS_HS_HEAD_MAX + PROTO_FRAME_MAX + WS_FRAME_HEADER_MAX)
+#define FLOOR_IN_CAP (PROXY_V2_HEADER_MAX + WS_HS_HEAD_MAX + PROTO_FRAME_MAX + WS_FRAME_HEADER_MAX)
 #define FLOOR_OUT_MAX (8u << 20) /* a phone this far behind is closed, like a slow phone */
 #define FLOOR_FRAME_MAX 256
 
@@ -46,6 +49,7 @@ struct floor_conn {
     int fd;
     enum floor_state state;
     int live;                 /* init accepted: receives pushes */
+    int past_proxy;           /* a PROXY v2 header was read, or the connection has none */
     int dirty;                /* on the server's dirty list */
     int dead;                 /* closed; freed by the flush that holds it */
     uint32_t user;
@@ -83,7 +87,7 @@ static void usage(FILE *out)
         "loc is only copied, as one pre-encoded friend frame, to every online friend.\n"
         "Friends are the graph of bench/graph.h for P users with K friends each.\n"
         "\n"
-        "  --listen HOST:PORT       where to listen (default 127.0.0.1:28830)\n"
+        "  --listen HOST:PORT       where to listen (default 127.0.0.1:33030)\n"
         "  --jwt-secret-file F      HS256 key the tokens are checked with (required)\n"
         "  --users P                users 1..P (required)\n"
         "  --friends K              friends per user, even, below P (required)\n"
@@ -291,6 +295,30 @@ static void serve_friends(struct floor_conn *c, const struct ws_request *req)
     http_reply(c, 200, "OK", s->scratch, len);
 }
 
+static long http_step(struct floor_conn *c);
+
+/* Reads the PROXY v2 header a connection may start with. Returns the bytes
+ * used (0 once there is none, and the request follows), 0 for more too
+ * while the header is incomplete, or -1 when c was closed (a broken header). */
+static long proxy_step(struct floor_conn *c)
+{
+    struct proxy_v2_header hdr;
+    int n = proxy_v2_parse(c->in, c->in_len, &hdr);
+
+    if (n == PROXY_V2_NEED_MORE)
+        return 0;
+    if (n == PROXY_V2_ERR_SIGNATURE) {
+        c->past_proxy = 1; /* a client of its own: the request starts here */
+        return http_step(c);
+    }
+    if (n < 0) {
+        conn_close(c);
+        return -1;
+    }
+    c->past_proxy = 1;
+    return n;
+}
+
 /* Handles one request head. Returns the bytes used, 0 for more, or -1 when c was closed. */
 static long http_step(struct floor_conn *c)
 {
@@ -452,7 +480,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             c->in_len = 0; /* closing: whatever else comes is dropped */
             return;
         }
-        used = c->state == FLOOR_HTTP ? http_step(c) : ws_step(c);
+        used = !c->past_proxy ? proxy_step(c) : c->state == FLOOR_HTTP ? http_step(c) : ws_step(c);
         if (used < 0)
             return;
         if (used == 0)
@@ -537,7 +565,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static struct floor_server srv;
-    const char *listen_addr = "127.0.0.1:28830", *secret = NULL;
+    const char *listen_addr = "127.0.0.1:33030", *secret = NULL;
     unsigned long users = 0, friends = 0;
     struct event *ev_listen = NULL, *ev_int = NULL, *ev_term = NULL;
     struct rlimit rl;

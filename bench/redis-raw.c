@@ -69,7 +69,7 @@ static void usage(FILE *out)
         "(PUBLISHes), messages (delivered to subscribers), their rates and latency\n"
         "percentiles, all counted after the warmup.\n"
         "\n"
-        "  --redis HOST:PORT   the Redis node (default 127.0.0.1:29501)\n"
+        "  --redis HOST:PORT   the Redis node (default 127.0.0.1:33450)\n"
         "  --users P           users 1..P, all of them phones (required)\n"
         "  --friends F         friends per user, even, below P (required)\n"
         "  --gateways G        subscriber connections (default 2)\n"
@@ -258,7 +258,7 @@ static int parse_flags(int argc, char **argv, struct raw_flags *f)
     const char *colon;
     int opt;
 
-    *f = (struct raw_flags){.host = "127.0.0.1", .port = 29501, .gateways = 2, .warmup_s = 2,
+    *f = (struct raw_flags){.host = "127.0.0.1", .port = 33450, .gateways = 2, .warmup_s = 2,
                             .duration_s = 10, .pipeline = 256};
     while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {

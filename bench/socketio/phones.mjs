@@ -5,25 +5,40 @@
 // point, with a ts that rises strictly per user. Latency is receive time minus ts of
 // each friend message after the first from that friend (as nearby-loadgen times
 // moves of a shown friend), in 1 ms buckets reported by their upper edge.
+//
+// The counted window, as nearby-loadgen's: locs whose ts falls in it should each reach
+// every friend of the sender (--graph); friend messages about exactly those locs are
+// counted whenever they arrive, and for --drain-ms after the window phones send nothing
+// and keep reading. It runs from --warmup to --duration or, with --window S, for S
+// seconds from when every phone is online (after --warmup; "window open" on stderr).
 import { performance } from 'node:perf_hooks';
 import { io } from 'socket.io-client';
-import { loadKey, parseFlags, signToken } from './common.mjs';
+import { loadGraph, loadKey, parseFlags, signToken } from './common.mjs';
 
 const flags = parseFlags(process.argv.slice(2), {
-    url: 'http://127.0.0.1:28841', 'secret-file': '', phones: '2000', 'interval-ms': '2000',
-    warmup: '4', duration: '14', 'spread-km': '3', 'ramp-per-s': '2000',
+    url: 'http://127.0.0.1:33041', 'secret-file': '', phones: '2000', 'interval-ms': '2000',
+    warmup: '4', duration: '14', 'spread-km': '3', 'ramp-per-s': '2000', graph: '', 'drain-ms': '0', window: '0',
 });
 const urls = flags.url.split(',');
 const phones = Number(flags.phones), interval = Number(flags['interval-ms']);
 const warmupMs = Number(flags.warmup) * 1000, durationMs = Number(flags.duration) * 1000;
 const spreadKm = Number(flags['spread-km']);
 const key = loadKey(flags['secret-file']);
+const drainMs = Number(flags['drain-ms']), windowMs = Number(flags.window) * 1000;
+const t0 = performance.now() + performance.timeOrigin;
+const friendCount = new Uint32Array(phones + 1);
+if (flags.graph) for (const [u, list] of loadGraph(flags.graph)) if (u <= phones) friendCount[u] = list.length;
 const now = () => performance.timeOrigin + performance.now();
 
 const FINE = 2000, BUCKETS = FINE + 581;
 const hist = new Uint32Array(BUCKETS);
-let counting = false, samples = 0, maxMs = 0;
+let counting = false, quiet = false, samples = 0, maxMs = 0;
 let updates = 0, pushes = 0, errors = 0, nearbys = 0, sessions = 0;
+// The window's edges are set above every ts used, so no loc is counted on one side of an edge as
+// sent and on the other as delivered.
+let windowFrom = Infinity, windowTo = Infinity, tsMax = 0, windowFromMs = 0, windowToMs = 0, windowSessions = 0;
+const win = { updates: 0, expected: 0, delivered: 0 };
+const edge = () => Math.max(Math.floor(Date.now()) + 1, tsMax + 1);
 
 function record(ms) {
     if (!(ms > 0)) ms = 0;
@@ -52,13 +67,20 @@ function startPhone(user) {
         transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: signToken(key, user) },
     });
     const seen = new Set();
+    const shownTs = new Map(); // friend -> newest ts shown: a repeat is not a delivery
     let timer = null;
     const send = () => {
+        if (quiet) return;
         let ts = Math.floor(Date.now());
         if (ts <= lastTs[user]) ts = lastTs[user] + 1;
         lastTs[user] = ts;
+        if (ts > tsMax) tsMax = ts;
         socket.emit('loc', { lat, lng, ts });
         if (counting) updates++;
+        if (ts >= windowFrom && ts < windowTo) {
+            win.updates++;
+            win.expected += friendCount[user];
+        }
         timer = setTimeout(send, interval * (0.8 + 0.4 * Math.random()));
     };
     socket.on('nearby', () => {
@@ -67,6 +89,11 @@ function startPhone(user) {
         send();
     });
     socket.on('friend', (m) => {
+        const shown = shownTs.get(m.id) ?? 0;
+        if (m.ts > shown) {
+            shownTs.set(m.id, m.ts);
+            if (m.ts >= windowFrom && m.ts < windowTo) win.delivered++;
+        }
         if (!counting) {
             seen.add(m.id);
             return;
@@ -88,14 +115,39 @@ const ramp = setInterval(() => {
     for (let i = 0; i < n && started < phones; i++) startPhone(++started);
     if (started >= phones) clearInterval(ramp);
 }, 10);
-setTimeout(() => { counting = true; }, warmupMs);
-setTimeout(() => {
+// The window opens after --warmup, or once every phone is online if later (30 s at most), and,
+// with --window, lasts that many seconds (else until --duration); then --drain-ms of quiet.
+const openWindow = () => {
+    if (windowMs && sessions < phones && now() - t0 < warmupMs + 30000) {
+        setTimeout(openWindow, 50);
+        return;
+    }
+    counting = true;
+    windowFrom = edge();
+    windowFromMs = now();
+    windowSessions = sessions;
+    if (windowMs) {
+        console.error(`phones.mjs: window open, ${sessions} of ${phones} phones online`);
+        setTimeout(closeWindow, windowMs);
+    }
+};
+const closeWindow = () => {
+    windowTo = edge();
+    windowToMs = now();
+    quiet = true;
+    setTimeout(finish, drainMs);
+};
+const finish = () => {
     counting = false;
-    const secs = (durationMs - warmupMs) / 1000;
+    const secs = (windowToMs - windowFromMs) / 1000;
     console.log(JSON.stringify({
         kind: 'summary', sessions, updates, pushes, updates_per_s: Math.round(updates / secs),
         pushes_per_s: Math.round(pushes / secs), p50_ms: percentile(0.5), p99_ms: percentile(0.99),
         p999_ms: percentile(0.999), max_ms: Math.round(maxMs), latency_samples: samples, errors, nearby: nearbys,
+        window_s: secs, window_updates: win.updates, window_skipped: 0,
+        window_expected: flags.graph ? win.expected : null, window_delivered: win.delivered, window_sessions: windowSessions,
     }));
     process.exit(0);
-}, durationMs);
+};
+setTimeout(openWindow, warmupMs);
+if (!windowMs) setTimeout(closeWindow, durationMs);

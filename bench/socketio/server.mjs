@@ -13,10 +13,12 @@ import { Server } from 'socket.io';
 import { loadGraph, loadKey, parseFlags, verifyToken } from './common.mjs';
 
 const flags = parseFlags(process.argv.slice(2), {
-    port: '28841', redis: 'redis://127.0.0.1:29501', graph: '', 'secret-file': '', 'radius-km': '8.047',
+    port: '33041', redis: 'redis://127.0.0.1:33450', graph: '', 'secret-file': '', 'radius-km': '8.047',
+    'ping-interval-ms': '25000', 'ping-timeout-ms': '20000',
 });
 if (!flags.graph || !flags['secret-file']) {
-    console.error('usage: node server.mjs --graph FILE --secret-file F [--port P] [--redis URL]');
+    console.error('usage: node server.mjs --graph FILE --secret-file F [--port P] [--redis URL]\n' +
+        '       [--radius-km KM] [--ping-interval-ms MS] [--ping-timeout-ms MS] (Socket.IO defaults 25000, 20000)');
     process.exit(2);
 }
 const friends = loadGraph(flags.graph);
@@ -33,6 +35,8 @@ const io = new Server(httpServer, {
     transports: ['websocket'],
     serveClient: false,
     perMessageDeflate: false,
+    pingInterval: Number(flags['ping-interval-ms']),
+    pingTimeout: Number(flags['ping-timeout-ms']),
 });
 
 io.use((socket, next) => {

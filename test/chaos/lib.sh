@@ -31,7 +31,8 @@
 # the load generator), ctl (ringctl, redis-cli, the probes) and any extra hosts a test names.
 # Nothing listens on the machine's own 127.0.0.1, so no port there is taken; inside the
 # hosts ZooKeeper zkI serves on 2180+I, Redis on 6400 (the cache), 6400+I (rI) and 6450+I
-# (sI), PostgreSQL on 5432, gateways on 8080 (internal port 9080), HAProxy on 8000.
+# (sI), PostgreSQL on 5432, gateways on 8080 (internal port 9080), HAProxy on 8000 (plain
+# ws://: its certificate names 127.0.0.1; stats on 8001).
 #
 # Load: CHAOS_PHONES phones (default 2500), each sending loc every CHAOS_INTERVAL_MS
 # (default 1250, +-20 %: never faster than the gateways' 1/s rate limit), i.e. 2000 updates/s,
@@ -86,7 +87,7 @@ extra_redis=() # ports of Redis servers started beside the cluster (standbys, ne
 extra_pids=()  # other processes the test started (autopilot, ...), stopped by PID
 stopped_pids=() # processes the test froze with SIGSTOP: continued before anything else
 ns_state=''     # scripts/netns's records while the test's hosts exist
-LB_URL=ws://127.0.0.1:$LB_PORT/ws # where the phones connect
+LB_URL='' # where the phones connect with CHAOS_NETNS (plain ws://); else the cluster's NEARBY_WS_URL
 
 say() { printf 'chaos %s: %s\n' "$CHAOS_NAME" "$*" >&2; }
 
@@ -335,7 +336,8 @@ rctl() {
 chaos_loadgen() {
     local seconds=$1
     shift
-    ${ns_state:+"$src/scripts/netns" exec --state "$ns_state" lb --} "$loadgen" --url "$LB_URL" \
+    ${ns_state:+"$src/scripts/netns" exec --state "$ns_state" lb --} "$loadgen" \
+        --url "${LB_URL:-$NEARBY_WS_URL}" ${NEARBY_LB_CA:+--ca-file "$NEARBY_LB_CA"} \
         --secret-file "$NEARBY_JWT_KEY_FILE" --users "$CHAOS_PHONES" --phones "$CHAOS_PHONES" \
         --interval-ms "$CHAOS_INTERVAL_MS" --spread-km 1 --ramp-per-s 1000 \
         --duration "$seconds" --drain-ms 3000 --report-every 1 --seed 7 "$@" \
@@ -533,7 +535,7 @@ common_checks() {
 NS_SUBNET=10.231.0 # the hosts' /24, inside the namespaces only
 NS_PREFIX=nbp$$    # namespace names nbp<pid>-HOST, the switch nbp<pid>-switch
 declare -A HOST_ADDR=()
-NS_GW_PORT=8080 NS_ADMIN_PORT=9080 NS_LB_PORT=8000 NS_PG_PORT=5432
+NS_GW_PORT=8080 NS_ADMIN_PORT=9080 NS_LB_PORT=8000 NS_LB_STATS_PORT=8001 NS_PG_PORT=5432
 
 # on HOST CMD...: CMD inside HOST's namespace (its PID is CMD's: scripts/netns execs).
 on() {
@@ -709,7 +711,7 @@ haproxy_up() {
         HAPROXY_SOURCE=$(host_addr lb) HAPROXY_BIND=$(host_addr lb) HAPROXY_SHUTDOWN_ON_DOWN=1 \
             HAPROXY_CHECK_INTER=500ms \
             HAPROXY_IP_MAX_CONNS=100000 HAPROXY_IP_CONN_RATE=10000 \
-            haproxy_write_cfg "$dir" "$NS_LB_PORT" "${servers[@]}"
+            haproxy_write_cfg "$dir" "$NS_LB_PORT" "$NS_LB_STATS_PORT" tcp "${servers[@]}"
     ) || die "could not write haproxy.cfg"
     (exec setsid "$src/scripts/netns" exec --state "$ns_state" lb -- haproxy -f "$dir/haproxy.cfg" -db \
         </dev/null >>"$dir/haproxy.log" 2>&1) &
@@ -722,7 +724,7 @@ haproxy_up() {
 
 # lb_server_state GW: HAProxy's state of gateway GW (UP, DOWN, ...), from its stats.
 lb_server_state() {
-    on lb curl -s -m 2 "http://$(host_addr lb):$NS_LB_PORT/lb-stats;csv" 2>/dev/null |
+    on lb curl -s -m 2 "http://$(host_addr lb):$NS_LB_STATS_PORT/lb-stats;csv" 2>/dev/null |
         awk -F, -v s="$1" '$1 == "gateways" && $2 == s {print $18; exit}'
 }
 

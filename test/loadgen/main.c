@@ -16,8 +16,11 @@
 #include <event2/event.h>
 
 #include "converge.h"
+#include "eio.h"
+#include "friend_file.h"
 #include "ledger.h"
 #include "loadgen.h"
+#include "tls_io.h"
 #include "phone.h"
 
 #define LOADGEN_URLS_MAX 64
@@ -25,11 +28,14 @@
 #define LOADGEN_CLOSE_WAIT_MS 3000
 #define LOADGEN_LEDGER_DEPTH 1024 /* ts kept per user: 17 minutes at one loc a second */
 #define LOADGEN_CONVERGE_EVERY_MS 50
+#define LOADGEN_ONLINE_POLL_MS 50   /* --window: how often the end of the warmup looks again */
+#define LOADGEN_ONLINE_WAIT_S 30    /* --window: the longest wait for every phone after --warmup */
 
 struct loadgen_flags {
     const char *urls[LOADGEN_URLS_MAX];
     size_t url_count;
     const char *secret_file;
+    const char *ca_file; /* --ca-file: what wss:// servers are verified against */
     uint64_t users;
     uint64_t phones;
     unsigned interval_ms;
@@ -46,10 +52,15 @@ struct loadgen_flags {
     unsigned converge_slack_ms;
     unsigned converge_hold_ms;
     unsigned warmup_s;
+    unsigned window_s;
+    enum loadgen_protocol protocol;
+    const char *friends_file;
+    int assign_hash;
 };
 
 /* The run: loadgen state shared with phones, plus what only main drives. */
 struct loadgen_run {
+    struct tls_io_ctx *tls; /* for wss:// targets; NULL when none */
     struct loadgen lg;
     struct loadgen_flags flags;
     struct phone *phones;
@@ -58,6 +69,7 @@ struct loadgen_run {
     double ramp_budget;
     double start_ms;
     double counted_from_ms;   /* the summary's totals start here: the start or the warmup's end */
+    struct friend_file *friend_file;
     double last_report_ms;
     double stop_ms;
     uint32_t sessions_at_stop;
@@ -83,15 +95,32 @@ struct loadgen_run {
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: nearby-loadgen --url ws://HOST:PORT/ws [--url ...] --secret-file F [FLAGS]\n"
+        "usage: nearby-loadgen --url ws[s]://HOST:PORT/ws [--url ...] --secret-file F [FLAGS]\n"
         "\n"
         "Simulated phones for nearby: each fetches its friend list (GET /v1/friends),\n"
         "holds a WebSocket to a gateway, sends init, walks and sends loc, and checks\n"
         "every frame it gets. Phone i is user i (users 1..P), so with --phones equal to\n"
-        "--users every user is online; phone i starts on url (i-1) mod U and moves to\n"
-        "the next url each time it reconnects.\n"
+        "--users every user is online; phone i starts on url (i-1) mod U (see --assign)\n"
+        "and moves to the next url each time it reconnects.\n"
         "\n"
-        "  --url ws://HOST:PORT/PATH  gateway WebSocket endpoint, numeric host; repeatable\n"
+        "  --url ws://HOST:PORT/PATH  gateway WebSocket endpoint, numeric host; repeatable;\n"
+        "                             wss:// for TLS (and https for GET /v1/friends)\n"
+        "  --ca-file F                wss://: trust the CA certificates in F (PEM), e.g. a\n"
+        "                             local cluster's DIR/tls/ca.pem (default: the\n"
+        "                             system's); the server's certificate must name HOST\n"
+        "                             For Socket.IO the path is %s\n"
+        "  --protocol P               nearby: the gateway's msgpack frames; socketio:\n"
+        "                             Socket.IO v4 (Engine.IO v4 over WebSocket, text\n"
+        "                             frames: open, 40 connect with auth {token}, 42\n"
+        "                             events nearby/friend in and loc out, pings answered),\n"
+        "                             as bench/socketio's server speaks it (default nearby)\n"
+        "  --friends-file F           friend lists from F, USER<TAB>FRIEND lines (what\n"
+        "                             nearby-bench-graph writes), instead of GET /v1/friends;\n"
+        "                             required with --protocol socketio\n"
+        "  --assign A                 round-robin: phone i starts on url (i-1) mod U; hash: on\n"
+        "                             url hash(i) mod U, friends on random gateways\n"
+        "                             (default round-robin)\n", EIO_PATH);
+    fprintf(out,
         "  --secret-file F            the tokens' signing key: the HS256 secret of the\n"
         "                             gateways or the Ed25519 private key (required)\n"
         "  --users N                  user ids 1..N exist (default 10000)\n"
@@ -122,8 +151,14 @@ static void usage(FILE *out)
         "  --warmup S                 the summary's counts, rates and latencies leave out\n"
         "                             the first S seconds (connecting, ramping), except\n"
         "                             check_failures and errors (default 0)\n"
+        "  --window S                 instead of --duration: count S seconds from the end of\n"
+        "                             --warmup or, if later, from when every phone is online\n"
+        "                             (waiting %d s at most), then stop; \"nearby-loadgen:\n"
+        "                             window open\" on stderr marks its start, for a caller\n"
+        "                             that samples CPU over the same seconds\n"
         "  --help                     this help\n"
-        "\n"
+        "\n", LOADGEN_CONVERGE_EVERY_MS, LOADGEN_ONLINE_WAIT_S);
+    fprintf(out,
         "Status line: t sessions updates_per_s pushes_per_s p50_ms p99_ms reconnects errors\n"
         "check_failures rate_limited lost dup, and behind (pairs not up to date at the\n"
         "last check) once an event is marked. Latency is receive time minus the ts of a\n"
@@ -136,10 +171,15 @@ static void usage(FILE *out)
         "newer than shown; each also a failed check), converged_ms (from the last event\n"
         "until every phone was online and up to date, for --converge-hold-ms; -1: no\n"
         "event, or not converged by the end), p999_ms. Every loc ts rises strictly per\n"
-        "user and is the update's sequence number.\n"
+        "user and is the update's sequence number. The counted window runs from the\n"
+        "end of --warmup to the end of the run: window_updates (locs sent with a ts in\n"
+        "it), window_skipped, window_expected (those locs times their senders' friends)\n"
+        "and window_delivered (friend frames about them, whenever received: with\n"
+        "--drain-ms the tail arrives too), over window_s seconds; window_sessions:\n"
+        "phones online when it opened.\n"
         "\n"
         "Exit status: 0 run completed without check failures, 1 a check failed (or the\n"
-        "run could not start), 2 bad usage.\n", LOADGEN_CONVERGE_EVERY_MS);
+        "run could not start), 2 bad usage.\n");
 }
 
 double loadgen_random(struct loadgen *lg)
@@ -233,18 +273,22 @@ static int parse_center(const char *s, double *lat, double *lng)
 }
 
 /* Parses ws://HOST:PORT/PATH with a numeric host into t. Returns 0 or -1. */
+/* Parses ws[s]://HOST:PORT/PATH with a numeric host into t (t->tls is set by
+ * the caller for wss://). Returns 1 for wss://, 0 for ws://, or -1. */
 static int parse_url(const char *url, struct loadgen_target *t)
 {
-    static const char scheme[] = "ws://";
     struct addrinfo hints = {0}, *res = NULL;
     const char *hostport, *slash, *colon;
     char host[LOADGEN_HOST_MAX], port[8];
     size_t hp_len;
-    int rc;
+    int rc, tls;
 
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+    if (strncmp(url, "ws://", 5) == 0)
+        tls = 0, hostport = url + 5;
+    else if (strncmp(url, "wss://", 6) == 0)
+        tls = 1, hostport = url + 6;
+    else
         goto bad;
-    hostport = url + sizeof(scheme) - 1;
     slash = strchr(hostport, '/');
     if (slash == NULL || strlen(slash) >= sizeof(t->path))
         goto bad;
@@ -264,6 +308,7 @@ static int parse_url(const char *url, struct loadgen_target *t)
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
+    strcpy(t->tls_name, host);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
@@ -276,9 +321,10 @@ static int parse_url(const char *url, struct loadgen_target *t)
     memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
     t->addr_len = res->ai_addrlen;
     freeaddrinfo(res);
-    return 0;
+    return tls;
 bad:
-    fprintf(stderr, "nearby-loadgen: --url wants ws://HOST:PORT/PATH, not '%s'\n", url);
+    fprintf(stderr, "nearby-loadgen: --url wants ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, "
+                    "not '%s'\n", url);
     return -1;
 }
 
@@ -320,7 +366,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
 {
     enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
            F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_DRAIN, F_EVENT_AT,
-           F_SLACK, F_HOLD, F_WARMUP, F_HELP };
+           F_SLACK, F_HOLD, F_WARMUP, F_WINDOW, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_CA_FILE, F_HELP };
     static const struct option long_options[] = {
         {"url", required_argument, NULL, F_URL},
         {"secret-file", required_argument, NULL, F_SECRET},
@@ -340,6 +386,11 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         {"converge-slack-ms", required_argument, NULL, F_SLACK},
         {"converge-hold-ms", required_argument, NULL, F_HOLD},
         {"warmup", required_argument, NULL, F_WARMUP},
+        {"window", required_argument, NULL, F_WINDOW},
+        {"protocol", required_argument, NULL, F_PROTOCOL},
+        {"friends-file", required_argument, NULL, F_FRIENDS_FILE},
+        {"assign", required_argument, NULL, F_ASSIGN},
+        {"ca-file", required_argument, NULL, F_CA_FILE},
         {"help", no_argument, NULL, F_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -365,6 +416,9 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
             break;
         case F_SECRET:
             f->secret_file = optarg;
+            break;
+        case F_CA_FILE:
+            f->ca_file = optarg;
             break;
         case F_USERS:
             rc = parse_u64("--users", optarg, 1, UINT32_MAX, &f->users);
@@ -422,6 +476,33 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
             rc = parse_u64("--warmup", optarg, 0, 86400, &v);
             f->warmup_s = (unsigned)v;
             break;
+        case F_WINDOW:
+            rc = parse_u64("--window", optarg, 1, 86400, &v);
+            f->window_s = (unsigned)v;
+            break;
+        case F_PROTOCOL:
+            if (strcmp(optarg, "nearby") == 0) {
+                f->protocol = LOADGEN_PROTOCOL_NEARBY;
+            } else if (strcmp(optarg, "socketio") == 0) {
+                f->protocol = LOADGEN_PROTOCOL_SOCKETIO;
+            } else {
+                fprintf(stderr, "nearby-loadgen: --protocol wants nearby or socketio, not '%s'\n",
+                        optarg);
+                rc = -1;
+            }
+            break;
+        case F_FRIENDS_FILE:
+            f->friends_file = optarg;
+            break;
+        case F_ASSIGN:
+            if (strcmp(optarg, "round-robin") == 0 || strcmp(optarg, "hash") == 0) {
+                f->assign_hash = optarg[0] == 'h';
+            } else {
+                fprintf(stderr, "nearby-loadgen: --assign wants round-robin or hash, not '%s'\n",
+                        optarg);
+                rc = -1;
+            }
+            break;
         case F_HELP:
             return 1;
         default:
@@ -438,12 +519,45 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         fprintf(stderr, "nearby-loadgen: --url and --secret-file are required\n");
         rc = -1;
     }
+    if (rc == 0 && f->protocol == LOADGEN_PROTOCOL_SOCKETIO && f->friends_file == NULL) {
+        fprintf(stderr, "nearby-loadgen: --protocol socketio needs --friends-file (a Socket.IO "
+                        "server has no GET /v1/friends)\n");
+        rc = -1;
+    }
+    if (rc == 0 && f->window_s > 0 && f->duration_s > 0) {
+        fprintf(stderr, "nearby-loadgen: --window and --duration exclude each other\n");
+        rc = -1;
+    }
     if (rc == 0 && f->phones > f->users) {
         fprintf(stderr, "nearby-loadgen: --phones %" PRIu64 " is more than --users %" PRIu64 "\n",
                 f->phones, f->users);
         rc = -1;
     }
     return rc;
+}
+
+/* Returns the length of the counted window in seconds (to now while it runs). */
+static double window_seconds(const struct loadgen_run *run)
+{
+    const struct loadgen_window *w = &run->lg.window;
+    double to = w->to_ts == UINT64_MAX ? loadgen_now_ms() : (double)w->to_ts;
+
+    return to > (double)w->from_ts ? (to - (double)w->from_ts) / 1000.0 : 0;
+}
+
+/* Returns an edge for the window now: the next ms, and above every ts used. */
+static uint64_t window_edge(const struct loadgen_run *run)
+{
+    uint64_t now = (uint64_t)loadgen_now_ms() + 1;
+
+    return now > run->lg.window.ts_max ? now : run->lg.window.ts_max + 1;
+}
+
+/* Ends the counted window now, if it has not ended. */
+static void window_close(struct loadgen_run *run)
+{
+    if (run->lg.window.to_ts == UINT64_MAX)
+        run->lg.window.to_ts = window_edge(run);
 }
 
 /* Prints one status line (or the summary) from counts c and latencies h over seconds. */
@@ -456,6 +570,7 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
     double p50 = stats_percentile(h, 0.50), p99 = stats_percentile(h, 0.99);
     int summary = strcmp(kind, "summary") == 0;
     int event = run->converge.event_ms != 0;
+    const struct loadgen_window *w = &run->lg.window;
 
     if (run->flags.json) {
         printf("{\"kind\":\"%s\",\"t\":%.0f,\"sessions\":%" PRIu32 ",\"updates_per_s\":%.0f,"
@@ -472,11 +587,15 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    ",\"max_ms\":%.0f,\"skipped\":%" PRIu64 ",\"published\":%" PRIu64
                    ",\"delivered\":%" PRIu64 ",\"lost_tail\":%" PRIu64
                    ",\"converged_ms\":%.0f,\"behind_max\":%" PRIu64 ",\"short_counts\":%" PRIu64
-                   ",\"p999_ms\":%.0f",
+                   ",\"p999_ms\":%.0f,\"window_s\":%.3f,\"window_updates\":%" PRIu64
+                   ",\"window_skipped\":%" PRIu64 ",\"window_expected\":%" PRIu64
+                   ",\"window_delivered\":%" PRIu64 ",\"window_sessions\":%" PRIu32,
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
                    c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
                    converge_result_ms(&run->converge), run->converge.behind_max,
-                   ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999));
+                   ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999),
+                   window_seconds(run), w->updates, w->skipped, w->expected, w->delivered,
+                   w->sessions);
         printf("}\n");
     } else {
         printf("%st=%.0fs sessions=%" PRIu32 " updates_per_s=%.0f pushes_per_s=%.0f p50_ms=%.0f"
@@ -491,11 +610,14 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    " nearby=%" PRIu64 " latency_samples=%" PRIu64 " max_ms=%.0f skipped=%" PRIu64
                    " published=%" PRIu64 " delivered=%" PRIu64 " lost_tail=%" PRIu64
                    " converged_ms=%.0f behind_max=%" PRIu64 " short_counts=%" PRIu64
-                   " p999_ms=%.0f",
+                   " p999_ms=%.0f window_s=%.3f window_updates=%" PRIu64 " window_skipped=%" PRIu64
+                   " window_expected=%" PRIu64 " window_delivered=%" PRIu64 " window_sessions=%" PRIu32,
                    c->updates, c->pushes, c->friends, c->gones, c->nearbys, h->count, h->max_ms,
                    c->skipped, ledger_published(run->lg.ledger), c->friends, run->lost_tail,
                    converge_result_ms(&run->converge), run->converge.behind_max,
-                   ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999));
+                   ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999),
+                   window_seconds(run), w->updates, w->skipped, w->expected, w->delivered,
+                   w->sessions);
         printf("\n");
     }
     fflush(stdout);
@@ -541,6 +663,7 @@ static void stop(struct loadgen_run *run)
         return;
     }
     run->stopped = 1;
+    window_close(run);
     run->stop_ms = loadgen_now_ms();
     run->sessions_at_stop = run->lg.stats.sessions;
     run->lg.shutting_down = 1;
@@ -585,6 +708,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     }
     run->draining = 1;
     run->lg.quiet = 1;
+    window_close(run);
     event_del(run->ramp_timer);
     event_del(run->stop_timer);
     fprintf(stderr, "nearby-loadgen: quiet for %u ms: no more loc, still reading\n",
@@ -628,13 +752,24 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The end of the warmup: the summary counts from here; failed checks and
- * errors of the warmup still count, so the exit status sees them. */
+ * errors of the warmup still count, so the exit status sees them. With
+ * --window it waits, polling, until every phone is online (at most
+ * LOADGEN_ONLINE_WAIT_S), then opens the window and ends the run
+ * --window seconds later. */
 static void on_warmup(evutil_socket_t fd, short what, void *arg)
 {
     struct loadgen_run *run = arg;
     struct stats *s = &run->lg.stats;
+    struct timeval poll_tv = {0, LOADGEN_ONLINE_POLL_MS * 1000};
+    struct timeval window_tv = {run->flags.window_s, 0};
     uint64_t failures, errors;
+    double now = loadgen_now_ms();
 
+    if (run->flags.window_s > 0 && s->sessions < run->phone_count &&
+        now < run->start_ms + (run->flags.warmup_s + LOADGEN_ONLINE_WAIT_S) * 1000.0) {
+        evtimer_add(run->warmup_timer, &poll_tv);
+        return;
+    }
     stats_period_end(s);
     failures = s->total.check_failures;
     errors = s->total.errors;
@@ -644,6 +779,15 @@ static void on_warmup(evutil_socket_t fd, short what, void *arg)
     s->total.errors = errors;
     run->counted_from_ms = loadgen_now_ms();
     run->last_report_ms = run->counted_from_ms;
+    run->lg.window = (struct loadgen_window){
+        .from_ts = window_edge(run), .to_ts = UINT64_MAX, .ts_max = run->lg.window.ts_max,
+        .sessions = s->sessions,
+    };
+    if (run->flags.window_s > 0) {
+        fprintf(stderr, "nearby-loadgen: window open at t=%.3fs, %" PRIu32 " of %zu phones online\n",
+                (now - run->start_ms) / 1000.0, s->sessions, run->phone_count);
+        evtimer_add(run->stop_timer, &window_tv);
+    }
 }
 
 static void on_close_wait(evutil_socket_t fd, short what, void *arg)
@@ -667,6 +811,19 @@ static void raise_nofile(size_t phones)
                 phones, (unsigned long long)rl.rlim_cur);
 }
 
+/* Returns the target user starts on: round-robin, or a hash of the id, so
+ * that with --assign hash each friend sits on a random target. */
+static uint32_t first_target(const struct loadgen_run *run, uint64_t user)
+{
+    uint64_t z = user * 0x9E3779B97F4A7C15ULL;
+
+    if (!run->flags.assign_hash)
+        return (uint32_t)((user - 1) % run->lg.target_count);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (uint32_t)((z ^ (z >> 31)) % run->lg.target_count);
+}
+
 /* Builds the run from its flags. Returns 0 or -1 (message printed). */
 static int setup(struct loadgen_run *run)
 {
@@ -680,9 +837,22 @@ static int setup(struct loadgen_run *run)
     if (lg->targets == NULL)
         return -1;
     lg->target_count = run->flags.url_count;
-    for (size_t i = 0; i < run->flags.url_count; i++)
-        if (parse_url(run->flags.urls[i], &lg->targets[i]) < 0)
+    for (size_t i = 0; i < run->flags.url_count; i++) {
+        rc = parse_url(run->flags.urls[i], &lg->targets[i]);
+        if (rc < 0)
             return -1;
+        if (rc == 1 && run->tls == NULL) {
+            char why[512];
+
+            run->tls = tls_io_ctx_new(run->flags.ca_file, why, sizeof(why));
+            if (run->tls == NULL) {
+                fprintf(stderr, "nearby-loadgen: --ca-file: %s\n", why);
+                return -1;
+            }
+        }
+        if (rc == 1)
+            lg->targets[i].tls = run->tls;
+    }
     if (run->flags.source_ips != NULL &&
         parse_sources(run->flags.source_ips, &lg->sources, &lg->source_count) < 0)
         return -1;
@@ -691,6 +861,26 @@ static int setup(struct loadgen_run *run)
             fprintf(stderr, "nearby-loadgen: --source-ips needs IPv4 --url addresses\n");
             return -1;
         }
+    }
+    lg->protocol = run->flags.protocol;
+    if (run->flags.friends_file != NULL) {
+        size_t bad_line = 0;
+
+        if (run->flags.users > UINT32_MAX - 1)
+            return -1;
+        rc = friend_file_load(run->flags.friends_file, (uint32_t)run->flags.users,
+                              &run->friend_file, &bad_line);
+        if (rc < 0) {
+            fprintf(stderr, "nearby-loadgen: --friends-file %s: %s", run->flags.friends_file,
+                    friend_file_strerror(rc));
+            if (rc == FRIEND_FILE_ERR_IO)
+                fprintf(stderr, ": %s", strerror(errno));
+            if (bad_line > 0)
+                fprintf(stderr, " (line %zu)", bad_line);
+            fputc('\n', stderr);
+            return -1;
+        }
+        lg->friend_file = run->friend_file;
     }
     rc = token_key_load_secret(run->flags.secret_file, &lg->key);
     if (rc < 0) {
@@ -725,7 +915,7 @@ static int setup(struct loadgen_run *run)
         return -1;
     for (size_t i = 0; i < run->flags.phones; i++) {
         run->phone_count++;
-        if (phone_init(&run->phones[i], lg, (uint32_t)(i + 1), (uint32_t)(i % lg->target_count)) < 0) {
+        if (phone_init(&run->phones[i], lg, (uint32_t)(i + 1), first_target(run, i + 1)) < 0) {
             fprintf(stderr, "nearby-loadgen: out of memory at phone %zu\n", i + 1);
             return -1;
         }
@@ -749,7 +939,7 @@ static int setup(struct loadgen_run *run)
     event_add(run->sigint, NULL);
     event_add(run->sigterm, NULL);
     event_add(run->sigusr1, NULL);
-    if (run->flags.warmup_s > 0) {
+    if (run->flags.warmup_s > 0 || run->flags.window_s > 0) {
         struct timeval warmup_tv = {run->flags.warmup_s, 0};
 
         evtimer_add(run->warmup_timer, &warmup_tv);
@@ -765,6 +955,8 @@ static int setup(struct loadgen_run *run)
         evtimer_add(run->stop_timer, &stop_tv);
     run->start_ms = loadgen_now_ms();
     run->counted_from_ms = run->start_ms;
+    lg->window.from_ts = (uint64_t)run->start_ms;
+    lg->window.to_ts = UINT64_MAX;
     run->last_report_ms = run->start_ms;
     on_ramp(-1, 0, run); /* the first phones now, not in 10 ms */
     return 0;
@@ -800,8 +992,10 @@ static void teardown(struct loadgen_run *run)
     if (run->lg.base != NULL)
         event_base_free(run->lg.base);
     free(run->lg.targets);
+    tls_io_ctx_free(run->tls);
     free(run->lg.sources);
     ledger_free(run->lg.ledger);
+    friend_file_free(run->friend_file);
     free(run->due);
     libevent_global_shutdown();
 }

@@ -12,6 +12,8 @@
 
 #include <event2/event.h>
 
+#include "eio.h"
+#include "friend_file.h"
 #include "friend_list.h"
 #include "geo.h"
 #include "http_get.h"
@@ -24,6 +26,7 @@
 #define PHONE_MIN_SPEED_MPS 1.0         /* a slow walk */
 #define PHONE_MAX_SPEED_MPS 6.0         /* a bicycle in town */
 #define PHONE_DIST_SLACK_KM 1e-9
+#define PHONE_SIO_FRAME_MAX 160         /* a loc event, a pong */
 
 static void on_open(void *arg);
 static void on_message(void *arg, int opcode, uint8_t *payload, size_t len);
@@ -104,6 +107,18 @@ int phone_init(struct phone *p, struct loadgen *lg, uint32_t user, uint32_t targ
     p->heading = 2 * M_PI * loadgen_random(lg);
     p->speed_mps = PHONE_MIN_SPEED_MPS +
                    (PHONE_MAX_SPEED_MPS - PHONE_MIN_SPEED_MPS) * loadgen_random(lg);
+    if (lg->friend_file != NULL) {
+        const uint32_t *ids;
+        uint32_t n = friend_file_get(lg->friend_file, user, &ids);
+
+        p->friends = malloc((n ? n : 1) * sizeof(*p->friends));
+        p->shown = calloc(n ? n : 1, sizeof(*p->shown));
+        if (p->friends == NULL || p->shown == NULL)
+            return -1;
+        memcpy(p->friends, ids, n * sizeof(*ids));
+        p->friend_count = n;
+        p->has_friends = 1;
+    }
     return 0;
 }
 
@@ -156,7 +171,7 @@ static void connect_ws(struct phone *p)
     const struct sockaddr *src = loadgen_next_source(p->lg, &src_len);
 
     if (wsclient_connect(p->ws, (const struct sockaddr *)&t->addr, t->addr_len, src, src_len,
-                         t->host, t->path) < 0) {
+                         t->host, t->path, t->tls, t->tls_name) < 0) {
         error_seen(p, "connect: %s", strerror(errno));
         retry_later(p);
         return;
@@ -223,7 +238,7 @@ static void fetch_friends(struct phone *p)
     }
     p->fetch = http_get_start(p->lg->base, (const struct sockaddr *)&t->addr, t->addr_len, src,
                               src_len, t->host, "/v1/friends", token, PHONE_FETCH_TIMEOUT_MS,
-                              on_friends, p);
+                              on_friends, p, t->tls, t->tls_name);
     if (p->fetch == NULL) {
         error_seen(p, "GET /v1/friends: %s", strerror(errno));
         retry_later(p);
@@ -247,6 +262,12 @@ static void on_open(void *arg)
     uint8_t frame[PROTO_FRAME_MAX];
     int tlen, n;
 
+    if (p->lg->protocol == LOADGEN_PROTOCOL_SOCKETIO) {
+        /* The server speaks first: its open packet, then we connect. */
+        p->state = PHONE_AWAIT_OPEN;
+        p->sio_connected = 0;
+        return;
+    }
     tlen = token_sign_key(&p->lg->key, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
                       token, sizeof(token));
     n = tlen < 0 ? tlen : proto_msg_encode_init(frame, sizeof(frame), token, (size_t)tlen);
@@ -292,63 +313,89 @@ static void walk(struct phone *p, double now_ms)
 
 /* Sends loc with a ts above every earlier one of this user, and records it
  * in the ledger once it is on its way. */
+/* Counts a loc of ts, sent or skipped, in the window when it falls in it. */
+static void window_loc(struct phone *p, uint64_t ts, int sent)
+{
+    struct loadgen_window *w = &p->lg->window;
+
+    if (ts < w->from_ts || ts >= w->to_ts)
+        return;
+    if (sent)
+        w->updates++;
+    else
+        w->skipped++;
+    w->expected += p->friend_count;
+}
+
 static void send_loc(struct phone *p)
 {
-    uint8_t frame[64];
+    char frame[PHONE_SIO_FRAME_MAX];
     double now = loadgen_now_ms();
     uint64_t ts = ledger_next_ts(p->lg->ledger, p->user, (uint64_t)now);
-    int n;
+    int n, opcode = WS_OP_BINARY;
 
+    if (ts > p->lg->window.ts_max)
+        p->lg->window.ts_max = ts;
     walk(p, now);
-    n = proto_msg_encode_loc(frame, sizeof(frame), p->lat, p->lng, ts);
+    if (p->lg->protocol == LOADGEN_PROTOCOL_SOCKETIO) {
+        n = eio_encode_loc(frame, sizeof(frame), p->lat, p->lng, ts);
+        opcode = WS_OP_TEXT;
+    } else {
+        n = proto_msg_encode_loc((uint8_t *)frame, sizeof(frame), p->lat, p->lng, ts);
+    }
     if (n < 0) {
         check_failed(p, "loc (%f, %f) does not encode: %d", p->lat, p->lng, n);
         return;
     }
-    if (wsclient_send(p->ws, WS_OP_BINARY, frame, (size_t)n) < 0) {
+    if (wsclient_send(p->ws, opcode, (const uint8_t *)frame, (size_t)n) < 0) {
         p->lg->stats.period.skipped++;
+        window_loc(p, ts, 0);
         return;
     }
     p->lg->stats.period.updates++;
+    window_loc(p, ts, 1);
     if (ledger_publish(p->lg->ledger, p->user, ts) < 0)
         check_failed(p, "loc ts %" PRIu64 " does not rise", ts);
     wsclient_flush(p->ws);
 }
 
-static void handle_nearby(struct phone *p, const struct proto_msg *m)
+/* A nearby begins: returns 0, or -1 when none was due (a failed check). */
+static int nearby_begin(struct phone *p, double radius_km)
 {
-    struct proto_nearby_iter it;
-    struct proto_friend f;
-    int rc;
-
     if (p->state != PHONE_AWAIT_NEARBY) {
         check_failed(p, "a second nearby on one connection");
-        return;
+        return -1;
     }
-    p->radius_km = m->nearby.radius_km;
+    p->radius_km = radius_km;
     for (uint32_t i = 0; i < p->friend_count; i++)
         p->shown[i].ts = 0;
-    proto_nearby_iter_init(&it, &m->nearby);
-    while ((rc = proto_nearby_iter_next(&it, &f)) == 1) {
-        long i = friend_index(p, f.id);
+    return 0;
+}
 
-        if (f.id == p->user) {
-            check_failed(p, "nearby lists the user itself");
-        } else if (i < 0) {
-            check_failed(p, "nearby lists %" PRIu64 ", who is not a friend", f.id);
-        } else if (p->shown[i].ts != 0) {
-            check_failed(p, "nearby lists %" PRIu64 " twice", f.id);
-        } else {
-            p->shown[i].lat = (float)f.lat;
-            p->shown[i].lng = (float)f.lng;
-            p->shown[i].ts = f.ts ? f.ts : 1;
-        }
-        if (!(f.dist_km <= p->radius_km + PHONE_DIST_SLACK_KM))
-            check_failed(p, "nearby lists %" PRIu64 " at %.6f km, radius %.6f km", f.id,
-                         f.dist_km, p->radius_km);
+/* One friend of the nearby list. */
+static void nearby_friend(struct phone *p, const struct proto_friend *f)
+{
+    long i = friend_index(p, f->id);
+
+    if (f->id == p->user) {
+        check_failed(p, "nearby lists the user itself");
+    } else if (i < 0) {
+        check_failed(p, "nearby lists %" PRIu64 ", who is not a friend", f->id);
+    } else if (p->shown[i].ts != 0) {
+        check_failed(p, "nearby lists %" PRIu64 " twice", f->id);
+    } else {
+        p->shown[i].lat = (float)f->lat;
+        p->shown[i].lng = (float)f->lng;
+        p->shown[i].ts = f->ts ? f->ts : 1;
     }
-    if (rc < 0)
-        check_failed(p, "nearby friends do not decode: %s", proto_strerror(rc));
+    if (!(f->dist_km <= p->radius_km + PHONE_DIST_SLACK_KM))
+        check_failed(p, "nearby lists %" PRIu64 " at %.6f km, radius %.6f km", f->id,
+                     f->dist_km, p->radius_km);
+}
+
+/* The nearby list is read: the session is live, and the phone shows itself. */
+static void nearby_end(struct phone *p)
+{
     p->lg->stats.period.nearbys++;
     p->lg->stats.sessions++;
     if (p->sessions_before++ > 0)
@@ -362,6 +409,22 @@ static void handle_nearby(struct phone *p, const struct proto_msg *m)
     send_loc(p); /* show ourselves at once; then every interval */
     if (p->state == PHONE_LIVE)
         arm(p, p->lg->interval_ms * (0.8 + 0.4 * loadgen_random(p->lg)));
+}
+
+static void handle_nearby(struct phone *p, const struct proto_msg *m)
+{
+    struct proto_nearby_iter it;
+    struct proto_friend f;
+    int rc;
+
+    if (nearby_begin(p, m->nearby.radius_km) < 0)
+        return;
+    proto_nearby_iter_init(&it, &m->nearby);
+    while ((rc = proto_nearby_iter_next(&it, &f)) == 1)
+        nearby_friend(p, &f);
+    if (rc < 0)
+        check_failed(p, "nearby friends do not decode: %s", proto_strerror(rc));
+    nearby_end(p);
 }
 
 /* Returns the ts from which on p counts updates of the friend at index i:
@@ -405,6 +468,8 @@ static void handle_friend(struct phone *p, const struct proto_friend *f)
         p->lg->stats.period.lost +=
             ledger_count_between(p->lg->ledger, (uint32_t)f->id, counted_from(p, (uint32_t)i), f->ts);
     }
+    if (f->ts >= p->lg->window.from_ts && f->ts < p->lg->window.to_ts)
+        p->lg->window.delivered++;
     p->shown[i].lat = (float)f->lat;
     p->shown[i].lng = (float)f->lng;
     p->shown[i].ts = f->ts ? f->ts : 1;
@@ -428,6 +493,147 @@ static void handle_gone(struct phone *p, uint64_t id)
         p->shown[i].ts = 0;
 }
 
+/* The server ended the session inside the protocol (Socket.IO's 41 or 1, or
+ * a refused connect): hang up and try again later, as after a close. */
+static void session_ended(struct phone *p)
+{
+    if (p->state == PHONE_LIVE)
+        p->lg->stats.sessions--;
+    evtimer_del(p->timer);
+    wsclient_abort(p->ws);
+    retry_later(p);
+}
+
+/* Sends one Socket.IO text frame now. Returns 0, or -1 when it did not fit. */
+static int sio_send(struct phone *p, const char *frame, int n)
+{
+    if (n < 0 || wsclient_send(p->ws, WS_OP_TEXT, (const uint8_t *)frame, (size_t)n) < 0)
+        return -1;
+    wsclient_flush(p->ws);
+    return 0;
+}
+
+/* Socket.IO's open packet: connect to namespace "/" with the token as auth. */
+static void sio_open(struct phone *p)
+{
+    char token[TOKEN_LEN_MAX], frame[TOKEN_LEN_MAX + 32];
+    int tlen;
+
+    if (p->state != PHONE_AWAIT_OPEN) {
+        check_failed(p, "a second Engine.IO open packet");
+        return;
+    }
+    tlen = token_sign_key(&p->lg->key, p->user, (int64_t)time(NULL) + PHONE_TOKEN_TTL_S,
+                      token, sizeof(token));
+    if (tlen < 0 || sio_send(p, frame, eio_encode_connect(frame, sizeof(frame), token,
+                                                          (size_t)tlen)) < 0) {
+        error_seen(p, "could not send the Socket.IO connect");
+        session_ended(p);
+        return;
+    }
+    if (wsclient_is_open(p->ws))
+        p->state = PHONE_AWAIT_NEARBY;
+}
+
+static void sio_event(struct phone *p, const struct eio_packet *pk)
+{
+    struct eio_nearby n;
+    struct eio_nearby_iter it;
+    struct proto_friend f;
+    int rc;
+
+    if (eio_span_is(pk->event.name, "friend")) {
+        rc = eio_decode_friend(pk->event.arg.ptr, pk->event.arg.len, &f);
+        if (rc < 0)
+            check_failed(p, "a friend event does not decode: %s", eio_strerror(rc));
+        else
+            handle_friend(p, &f);
+    } else if (eio_span_is(pk->event.name, "nearby")) {
+        if (!p->sio_connected) {
+            check_failed(p, "nearby before the server's connect (40)");
+            return;
+        }
+        rc = eio_decode_nearby(pk->event.arg.ptr, pk->event.arg.len, &n);
+        if (rc < 0) {
+            check_failed(p, "a nearby event does not decode: %s", eio_strerror(rc));
+            return;
+        }
+        if (nearby_begin(p, n.radius_km) < 0)
+            return;
+        eio_nearby_iter_init(&it, &n);
+        while (eio_nearby_iter_next(&it, &f) == 1)
+            nearby_friend(p, &f);
+        nearby_end(p);
+    } else {
+        check_failed(p, "an event '%.*s' nobody sends", (int)pk->event.name.len,
+                     pk->event.name.ptr);
+    }
+}
+
+/* One Engine.IO packet from a Socket.IO server. */
+static void sio_message(struct phone *p, int opcode, const char *frame, size_t len)
+{
+    char pong[PHONE_SIO_FRAME_MAX];
+    struct eio_packet pk;
+    int rc;
+
+    if (opcode != WS_OP_TEXT) {
+        check_failed(p, "a binary frame of %zu bytes from the Socket.IO server", len);
+        return;
+    }
+    rc = eio_parse(frame, len, &pk);
+    if (rc < 0) {
+        check_failed(p, "a packet of %zu bytes does not parse (%s): %.*s", len, eio_strerror(rc),
+                     (int)(len > 80 ? 80 : len), frame);
+        return;
+    }
+    if (pk.kind >= EIO_KIND_CONNECT && !eio_span_is(pk.ns, "/")) {
+        check_failed(p, "a packet for namespace %.*s", (int)pk.ns.len, pk.ns.ptr);
+        return;
+    }
+    switch (pk.kind) {
+    case EIO_KIND_OPEN:
+        sio_open(p);
+        break;
+    case EIO_KIND_PING:
+        if (sio_send(p, pong, eio_encode_pong(pong, sizeof(pong), pk.ping.data)) < 0) {
+            error_seen(p, "could not answer a ping");
+            session_ended(p);
+        }
+        break;
+    case EIO_KIND_CONNECT:
+        if (p->state != PHONE_AWAIT_NEARBY || p->sio_connected)
+            check_failed(p, "a Socket.IO connect (40) nobody asked for");
+        p->sio_connected = 1;
+        break;
+    case EIO_KIND_CONNECT_ERROR:
+        error_seen(p, "the server refused the connect: %.*s", (int)pk.error.message.len,
+                   pk.error.message.ptr);
+        session_ended(p);
+        break;
+    case EIO_KIND_DISCONNECT:
+    case EIO_KIND_CLOSE:
+        if (!p->lg->shutting_down)
+            error_seen(p, "the server ended the session (%s)",
+                       pk.kind == EIO_KIND_CLOSE ? "close" : "disconnect");
+        session_ended(p);
+        break;
+    case EIO_KIND_EVENT:
+        if (p->state == PHONE_AWAIT_OPEN)
+            check_failed(p, "an event before the open packet");
+        else
+            sio_event(p, &pk);
+        break;
+    case EIO_KIND_OTHER:
+        check_failed(p, "a Socket.IO packet (type %c) nobody asked for", len > 1 ? frame[1] : '?');
+        break;
+    case EIO_KIND_PONG:
+    case EIO_KIND_UPGRADE:
+    case EIO_KIND_NOOP:
+        break;
+    }
+}
+
 static void on_message(void *arg, int opcode, uint8_t *payload, size_t len)
 {
     struct phone *p = arg;
@@ -435,6 +641,10 @@ static void on_message(void *arg, int opcode, uint8_t *payload, size_t len)
     const char *reason = NULL;
     int rc;
 
+    if (p->lg->protocol == LOADGEN_PROTOCOL_SOCKETIO) {
+        sio_message(p, opcode, (const char *)payload, len);
+        return;
+    }
     if (opcode != WS_OP_BINARY) {
         check_failed(p, "a text frame of %zu bytes", len);
         return;
@@ -514,6 +724,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         phone_start(p);
         break;
     case PHONE_CONNECTING:
+    case PHONE_AWAIT_OPEN:
     case PHONE_AWAIT_NEARBY:
         error_seen(p, "no nearby within %d ms", PHONE_NEARBY_DEADLINE_MS);
         wsclient_abort(p->ws);

@@ -1,10 +1,16 @@
 /* phone.h: one simulated phone: friend list, WebSocket session, walk, the checks on what it hears.
  *
  * A phone fetches its friend list once (GET /v1/friends on its first
- * target), then connects, sends init, waits at most PHONE_NEARBY_DEADLINE_MS
- * for `nearby`, and from then on sends `loc` every interval (jittered by
- * +-20 %) while walking, and checks every frame it gets. When its connection
- * ends it waits 100..1000 ms and reconnects to the next target in the list.
+ * target, or from --friends-file), then connects, sends init, waits at most
+ * PHONE_NEARBY_DEADLINE_MS for `nearby`, and from then on sends `loc` every
+ * interval (jittered by +-20 %) while walking, and checks every frame it
+ * gets. When its connection ends it waits 100..1000 ms and reconnects to the
+ * next target in the list.
+ *
+ * Speaking Socket.IO (eio.h) the session is the same with other words: the
+ * server's open packet, then `40{"token"}` as init, the server's `40` and a
+ * `nearby` event, then `loc` events out and `friend` events in, each checked
+ * as the msgpack frames are; every ping is answered with a pong.
  *
  * What it keeps is compact: its friends as a sorted array of 4-byte ids and,
  * beside it, what it shows of each (position as two floats and ts; ts 0 means
@@ -38,6 +44,7 @@ enum phone_state {
     PHONE_IDLE,        /* not started yet */
     PHONE_FETCHING,    /* GET /v1/friends in flight */
     PHONE_CONNECTING,  /* TCP connect or WebSocket handshake */
+    PHONE_AWAIT_OPEN,  /* Socket.IO: WebSocket open, no Engine.IO open packet yet */
     PHONE_AWAIT_NEARBY,/* init sent */
     PHONE_LIVE,        /* got nearby; sending loc */
     PHONE_WAITING,     /* between a close and the next attempt */
@@ -63,6 +70,7 @@ struct phone {
     int has_friends;          /* the friend list was fetched */
     int stopping;             /* phone_stop started a close handshake */
     int sessions_before;      /* nearbys received before on earlier connections */
+    int sio_connected;        /* Socket.IO: the server's 40 arrived on this connection */
     uint32_t *friends;        /* sorted ids */
     struct phone_shown *shown;/* beside friends */
     double lat, lng;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# ZooKeeper digest ACLs of a local cluster (zk/zk_auth.h), against a real ZooKeeper: a client
-# without an identity may neither read nor write anything under the root; the gateways'
-# identity reads the ring and keeps its own registration but cannot write the ring; the
-# autopilot's may write the ring; ringctl as admin may do everything; a gateway whose password
-# is wrong never becomes ready, and says why.
+# The access rules of a local cluster, against the real servers. ZooKeeper digest ACLs
+# (zk/zk_auth.h): a client without an identity may neither read nor write anything under the
+# root; the gateways' identity reads the ring and keeps its own registration but cannot write
+# the ring; the autopilot's may write the ring; ringctl as admin may do everything; a gateway
+# whose password is wrong never becomes ready, and says why. Redis ACLs (scripts/lib/secrets.sh):
+# nobody without a password gets in; each user may run only its own commands on its own
+# channels or keys (no PSUBSCRIBE u:*, no MGET of every position, no PUBLISH by ringctl).
 set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -12,7 +14,7 @@ source "$src/scripts/lib/common.sh" # wait_until, http_ok, http_code
 build=${NEARBY_BUILD_ROOT:-$src/build}
 export NEARBY_BUILD=$build
 ringctl=$build/ringctl/ringctl
-dir=$(mktemp -d /tmp/nearby-test-zk-acl.XXXXXX)
+dir=$(mktemp -d /tmp/nearby-test-acl.XXXXXX)
 chmod 755 "$dir"
 zk_port=22411 redis_base=27650 pg_port=25570 gw_ports=(28761 28762)
 zk="127.0.0.1:$zk_port"
@@ -136,4 +138,66 @@ out=$("$build/gateway/nearby-gateway" --check-config --jwt-public-key-file "$dir
 refused_out=$(NEARBY_ZK_AUTH_FILE=$dir/open.auth "$ringctl" --zk "$zk" show 2>&1) && fail "ringctl took a mode-644 auth file"
 [[ $refused_out == *"chmod 600"* ]] || fail "ringctl refused a mode-644 auth file without saying 'chmod 600': $refused_out"
 echo "ok: an auth file others may read is refused, saying 'chmod 600'"
+
+# -- Redis ACLs ------------------------------------------------------------------------------
+node=$((redis_base + 1)) cache=$redis_base
+# rcli USER PORT CMD...: redis-cli as USER (none: no AUTH), its password from DIR/secrets.
+rcli() {
+    local user=$1 port=$2
+    shift 2
+    if [[ $user == none ]]; then
+        timeout 10 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>&1
+    else
+        REDISCLI_AUTH=$(<"$dir/secrets/redis-$user.password") timeout 10 redis-cli --no-auth-warning \
+            --user "$user" -h 127.0.0.1 -p "$port" "$@" 2>&1
+    fi
+}
+# denied USER PORT CMD...: the command is refused (NOPERM, NOAUTH or a failed AUTH).
+denied() {
+    local out
+    out=$(rcli "$@") || true
+    [[ $out == *NOPERM* || $out == *NOAUTH* || $out == *WRONGPASS* ]] ||
+        fail "redis $1 on $2 ran '${*:3}': $out"
+}
+allowed() {
+    local out
+    out=$(rcli "$@") || fail "redis $1 on $2 could not run '${*:3}': $out"
+    [[ $out != *NOPERM* && $out != *NOAUTH* && $out != *ERR* ]] || fail "redis $1 on $2 refused '${*:3}': $out"
+}
+for port in "$node" "$cache"; do
+    denied none "$port" PING
+    denied none "$port" GET loc:1
+    # the default user is off even with a password
+    out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$port" AUTH default "$(<"$dir/secrets/redis-admin.password")" 2>&1) || true
+    [[ $out == *WRONGPASS* || $out == *"ERR"* ]] || fail "AUTH default on $port: $out"
+done
+echo "ok: no Redis answers without a password, and the default user is off"
+# A gateway on a pub/sub node: its channels, nothing else.
+allowed gateway "$node" PUBLISH u:42 x
+allowed gateway "$node" PUBLISH g:9q8yy x
+denied gateway "$node" PUBLISH other:42 x
+denied gateway "$node" PSUBSCRIBE 'u:*'
+denied gateway "$node" KEYS '*'
+denied gateway "$node" CONFIG SET notify-keyspace-events KEA
+denied gateway "$node" PUBSUB CHANNELS
+denied gateway "$node" CLIENT LIST
+# ...and on the cache: its keys, nothing else; no walking every position.
+allowed gateway "$cache" GET loc:42
+denied gateway "$cache" GET other:42
+denied gateway "$cache" KEYS '*'
+denied gateway "$cache" SCAN 0
+denied gateway "$cache" FLUSHALL
+denied gateway "$cache" SUBSCRIBE u:42
+echo "ok: a gateway may publish on its channels and touch loc:* only (no PSUBSCRIBE u:*, no KEYS, SCAN or FLUSHALL)"
+# ringctl: asks who subscribes; may not listen or publish.
+allowed ringctl "$node" PUBSUB CHANNELS 'u:*'
+denied ringctl "$node" PUBLISH u:42 x
+denied ringctl "$node" PSUBSCRIBE 'u:*'
+denied ringctl "$node" GET loc:42
+denied ringctl "$cache" GET loc:42
+# the exporter: reads INFO, nothing of the data.
+allowed exporter "$node" INFO server
+denied exporter "$cache" GET loc:42
+denied exporter "$node" PUBLISH u:42 x
+echo "ok: ringctl and the exporter may read what they need and neither publish nor read positions"
 echo "PASS"
