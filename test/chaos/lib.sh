@@ -724,8 +724,8 @@ haproxy_up() {
 
 # lb_server_state GW: HAProxy's state of gateway GW (UP, DOWN, ...), from its stats.
 lb_server_state() {
-    on lb curl -s -m 2 "http://$(host_addr lb):$NS_LB_STATS_PORT/lb-stats;csv" 2>/dev/null |
-        awk -F, -v s="$1" '$1 == "gateways" && $2 == s {print $18; exit}'
+    { on lb curl -s -m 2 "http://$(host_addr lb):$NS_LB_STATS_PORT/lb-stats;csv" 2>/dev/null || true; } |
+        awk -F, -v s="$1" '$1 == "gateways" && $2 == s && !found {print $18; found = 1}'
 }
 
 # chaos_add_standbys: ringctl add-standby s1..sSTANDBYS.
