@@ -446,6 +446,36 @@ lagging_gateway() {
     return "$rc"
 }
 
+# since_ms T0: milliseconds since T0 (date +%s%N).
+since_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# wait_replaced NODE ADDR T0: until 'ringctl show' names ADDR for NODE, 20 s from T0 at most;
+# sets REPLACE_MS to the milliseconds since T0 (-1: not within 20 s).
+wait_replaced() {
+    REPLACE_MS=-1
+    while (($(since_ms "$3") < 20000)); do
+        if rctl show 2>/dev/null | grep -qE "^$1 +${2//./\\.} "; then
+            REPLACE_MS=$(since_ms "$3")
+            return 0
+        fi
+        sleep 0.1
+    done
+}
+
+# rctl_bg LOG ARGS...: ringctl ARGS in the background, its output in LOG and the time it
+# ended (date +%s%N) in LOG.end; sets BG_PID (wait for it for ringctl's exit status).
+rctl_bg() {
+    local log=$1
+    shift
+    (
+        rc=0
+        rctl "$@" >"$log" 2>&1 || rc=$?
+        date +%s%N >"$log.end"
+        exit "$rc"
+    ) &
+    BG_PID=$!
+}
+
 # ring_epoch: the ring's epoch from 'ringctl show'.
 ring_epoch() {
     rctl show 2>/dev/null | sed -n 's/.* epoch \([0-9]*\) .*/\1/p' | head -n 1
@@ -490,13 +520,8 @@ chaos_node_failover() {
     kill -USR1 "$lg_pid"
     t0=$(date +%s%N)
     say "SIG$sig to r3 (pid $victim) at $(last_status | cut -d' ' -f1)"
-    while ((($(date +%s%N) - t0) / 1000000 < 20000)); do
-        if rctl show 2>/dev/null | grep -qE "^r3 +127\.0\.0\.1:$s1_port "; then
-            replace_ms=$((($(date +%s%N) - t0) / 1000000))
-            break
-        fi
-        sleep 0.1
-    done
+    wait_replaced r3 "127.0.0.1:$s1_port" "$t0"
+    replace_ms=$REPLACE_MS
     epoch1=$(ring_epoch)
     say "r3 replaced by s1 after $replace_ms ms (epoch $epoch0 -> $epoch1): $(grep 'replaced by' "$log" | tail -n 1)"
     sleep 3 # the gateways resubscribe on s1's address
@@ -822,13 +847,8 @@ chaos_partition_failover() {
     say "cut r2 from every gateway ($mode) at $(last_status | cut -d' ' -f1)"
     sleep 1
     pub_during=$(($(publishes_on "$r2_port") - pub0))
-    while ((($(date +%s%N) - t0) / 1000000 < 20000)); do
-        if rctl show 2>/dev/null | grep -qE "^r2 +$(host_addr s1):$s1_port "; then
-            replace_ms=$((($(date +%s%N) - t0) / 1000000))
-            break
-        fi
-        sleep 0.1
-    done
+    wait_replaced r2 "$(host_addr s1):$s1_port" "$t0"
+    replace_ms=$REPLACE_MS
     epoch1=$(ring_epoch)
     say "r2 replaced by s1 after $replace_ms ms (epoch $epoch0 -> $epoch1): $(grep 'replaced by' "$log" | tail -n 1)"
     sleep 3 # the gateways resubscribe on s1
@@ -837,9 +857,9 @@ chaos_partition_failover() {
 
     for ((i = 1; i <= GATEWAY_COUNT; i++)); do net heal r2 "gw$i" >>"$dir/t-net.log"; done
     t0=$(date +%s%N)
-    while ((($(date +%s%N) - t0) / 1000000 < 90000)); do
+    while (($(since_ms "$t0") < 90000)); do
         if (($(subscriptions_on "$r2_port") == 0)); then
-            subs_gone_ms=$((($(date +%s%N) - t0) / 1000000))
+            subs_gone_ms=$(since_ms "$t0")
             break
         fi
         sleep 0.5

@@ -13,7 +13,6 @@ CHAOS_NAME=partition_autopilot CHAOS_LIMIT=420 CHAOS_NETNS=1
 # shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-since_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 ap1_log=$dir/t-autopilot-ap1.log ap2_log=$dir/t-autopilot-ap2.log
 
 chaos_hosts_up 4 2 2 ap1 ap2
@@ -54,14 +53,8 @@ kill -KILL "$victim"
 kill -USR1 "$lg_pid"
 t1=$(date +%s%N)
 say "kill -9 r3 (pid $victim) at $(last_status | cut -d' ' -f1), zk1 is '$zk1_mode'"
-replace_ms=-1
-while (($(since_ms "$t1") < 20000)); do
-    if rctl show 2>/dev/null | grep -qE "^r3 +$(host_addr s1):$((REDIS_BASE + 51)) "; then
-        replace_ms=$(since_ms "$t1")
-        break
-    fi
-    sleep 0.1
-done
+wait_replaced r3 "$(host_addr s1):$((REDIS_BASE + 51))" "$t1"
+replace_ms=$REPLACE_MS
 say "r3 replaced after $replace_ms ms: $(grep 'replaced by' "$ap2_log" | tail -n 1)"
 sleep 5
 

@@ -11,8 +11,6 @@ CHAOS_NAME=partition_gateway_node CHAOS_LIMIT=420 CHAOS_NETNS=1
 # shellcheck source=test/chaos/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# since_ms T0: milliseconds since T0 (date +%s%N).
-since_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # dead_lists: each gateway's dead list as "gwI=LIST" from 'ringctl status --json', sorted.
 dead_lists() {

@@ -14,7 +14,6 @@ CHAOS_NAME=partition_gateway_zk CHAOS_LIMIT=420 CHAOS_NETNS=1
 source "$(dirname "$0")/lib.sh"
 session_ms=10000 # the gateways' --zk-session-timeout-ms (their default)
 
-since_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # gw1_epoch: gw1's registration as 'ringctl status --json' has it: its epoch, "none" when it
 # reports none, "absent" when it has no znode (or ZooKeeper did not answer).
@@ -44,13 +43,8 @@ for i in 1 2 3; do net cut gw1 "zk$i" >>"$dir/t-net.log"; done
 t0=$(date +%s%N)
 say "cut gw1 from zk1, zk2 and zk3 at $(last_status | cut -d' ' -f1)"
 sleep 2
-(
-    rc=0
-    rctl add "r5=$(host_addr s1):$((REDIS_BASE + 51))" >"$dir/t-ringctl.log" 2>&1 || rc=$?
-    date +%s%N >"$dir/add-end"
-    exit "$rc"
-) &
-add_pid=$!
+rctl_bg "$dir/t-ringctl.log" add "r5=$(host_addr s1):$((REDIS_BASE + 51))"
+add_pid=$BG_PID
 gone_ms=-1 served=1
 while (($(since_ms "$t0") < 25000)); do
     [[ $gone_ms -ge 0 || $(gw1_epoch) != absent ]] || gone_ms=$(since_ms "$t0")
@@ -64,7 +58,7 @@ if ! alive "$add_pid"; then
     add_rc=0
     wait "$add_pid" || add_rc=$?
 fi
-add_ms=$((($(cat "$dir/add-end" 2>/dev/null || echo "$t0") - t0) / 1000000 - 2000))
+add_ms=$((($(cat "$dir/t-ringctl.log.end" 2>/dev/null || echo "$t0") - t0) / 1000000 - 2000))
 epoch1=$(ring_epoch)
 say "gw1's znode gone after $gone_ms ms; ringctl add exited $add_rc after $add_ms ms (epoch $epoch0 -> $epoch1): $(tail -n 1 "$dir/t-ringctl.log")"
 say "gw1 during the cut: /healthz always 200: $served; pushes $pushes0 -> $pushes1; $detail_cut"
