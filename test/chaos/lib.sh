@@ -473,6 +473,7 @@ rctl_bg() {
         date +%s%N >"$log.end"
         exit "$rc"
     ) &
+    # shellcheck disable=SC2034 # read by the caller
     BG_PID=$!
 }
 
@@ -862,6 +863,7 @@ chaos_partition_failover() {
     say "r2 replaced by s1 after $replace_ms ms (epoch $epoch0 -> $epoch1): $(grep 'replaced by' "$log" | tail -n 1)"
     sleep 3 # the gateways resubscribe on s1
     channels_on "$s1_port" >"$dir/channels-s1"
+    # shellcheck disable=SC2034 # read by check's expression
     alive "$r2_pid" && r2_ran=1 || r2_ran=0
 
     for ((i = 1; i <= GATEWAY_COUNT; i++)); do net heal r2 "gw$i" >>"$dir/t-net.log"; done
