@@ -26,7 +26,10 @@ struct peer_view {
     struct gateway *gw;       /* ref: owned by main */
     struct gateway_list *list; /* its own ZooKeeper session, opened on the first read */
     struct peer *peers;
+    struct minority_peer *view; /* the same, for minority_check: strings in peers */
     size_t count;
+    struct minority_node *dead; /* scratch for peer_view_minority, room for dead_cap */
+    size_t dead_cap;
     uint64_t read_ms;         /* when peers were read; 0: never */
     uint64_t started_ms;      /* when the read in flight started */
     int reading;
@@ -37,6 +40,7 @@ static void on_read(void *arg, int err, const struct gateway_list_entry *entries
 {
     struct peer_view *pv = arg;
     struct peer *copy;
+    struct minority_peer *view;
 
     pv->reading = 0;
     if (err != GATEWAY_LIST_OK) {
@@ -45,15 +49,22 @@ static void on_read(void *arg, int err, const struct gateway_list_entry *entries
         return;
     }
     copy = calloc(count ? count : 1, sizeof(*copy));
-    if (copy == NULL)
+    view = calloc(count ? count : 1, sizeof(*view));
+    if (copy == NULL || view == NULL) {
+        free(copy);
+        free(view);
         return;
+    }
     for (size_t i = 0; i < count; i++) {
         memcpy(copy[i].id, entries[i].id, sizeof(copy[i].id));
         memcpy(copy[i].dead, entries[i].reg.dead, sizeof(copy[i].dead));
         copy[i].epoch = entries[i].reg.epoch;
+        view[i] = (struct minority_peer){copy[i].id, copy[i].epoch, copy[i].dead};
     }
     free(pv->peers);
+    free(pv->view);
     pv->peers = copy;
+    pv->view = view;
     pv->count = count;
     pv->read_ms = pv->started_ms;
 }
@@ -82,6 +93,8 @@ void peer_view_free(struct peer_view *pv)
         return;
     gateway_list_free(pv->list);
     free(pv->peers);
+    free(pv->view);
+    free(pv->dead);
     free(pv);
 }
 
@@ -102,29 +115,31 @@ void peer_view_tick(struct peer_view *pv)
 int peer_view_minority(struct peer_view *pv, char *buf, size_t cap)
 {
     struct gateway *gw = pv->gw;
-    struct minority_node dead[64];
-    struct minority_peer peers[64];
     struct minority_verdict v;
-    size_t nd = 0, np = 0;
+    size_t nd = 0;
     uint64_t now = gateway_now_ms();
     int minority = 0;
 
-    for (size_t i = 0; i < gw->node_count && nd < sizeof(dead) / sizeof(dead[0]); i++) {
+    if (gw->node_count > pv->dead_cap) {
+        struct minority_node *grown = realloc(pv->dead, gw->node_count * sizeof(*grown));
+
+        if (grown == NULL)
+            return pv->stepped_out; /* out of memory: keep the last verdict */
+        pv->dead = grown;
+        pv->dead_cap = gw->node_count;
+    }
+    for (size_t i = 0; i < gw->node_count; i++) {
         const struct gw_node *n = &gw->nodes[i];
         const struct ring_node *rn = gw->ring ? ring_find(gw->ring, n->id) : NULL;
 
         /* As in the registry: a node moving away from an address is judged at its new one. */
         if (n->dead_since_ms == 0 || (rn != NULL && strcmp(rn->addr, n->addr) != 0))
             continue;
-        dead[nd++] = (struct minority_node){n->id, n->since_epoch, n->dead_since_ms};
+        pv->dead[nd++] = (struct minority_node){n->id, n->since_epoch, n->dead_since_ms};
     }
-    if (nd > 0 && pv->read_ms != 0 && now <= pv->read_ms + PEER_VIEW_FRESH_MS) {
-        for (size_t i = 0; i < pv->count && np < sizeof(peers) / sizeof(peers[0]); i++)
-            peers[np++] = (struct minority_peer){pv->peers[i].id, pv->peers[i].epoch,
-                                                 pv->peers[i].dead};
-        minority = minority_check(gw->cfg.id, dead, nd, peers, np, pv->read_ms, now,
-                                  PEER_VIEW_GRACE_MS, &v);
-    }
+    if (nd > 0 && pv->read_ms != 0 && now <= pv->read_ms + PEER_VIEW_FRESH_MS)
+        minority = minority_check(gw->cfg.id, pv->dead, nd, pv->view, pv->count, pv->read_ms,
+                                  now, PEER_VIEW_GRACE_MS, &v);
     if (minority)
         snprintf(buf, cap, "pub/sub node %s is dead here but %zu of %zu live gateways reach it: "
                  "leaving the phones to them", v.node_id, v.reach, v.live);
