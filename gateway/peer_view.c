@@ -34,6 +34,7 @@ struct peer_view {
     uint64_t started_ms;      /* when the read in flight started */
     int reading;
     int stepped_out;          /* the last verdict, to log changes once */
+    int braked;               /* the last verdict was held back by minority_fleet_out */
 };
 
 static void on_read(void *arg, int err, const struct gateway_list_entry *entries, size_t count)
@@ -140,6 +141,24 @@ int peer_view_minority(struct peer_view *pv, char *buf, size_t cap)
     if (nd > 0 && pv->read_ms != 0 && now <= pv->read_ms + PEER_VIEW_FRESH_MS)
         minority = minority_check(gw->cfg.id, pv->dead, nd, pv->view, pv->count, pv->read_ms,
                                   now, PEER_VIEW_GRACE_MS, &v);
+    if (minority) {
+        size_t live = 0, out = minority_fleet_out(gw->cfg.id, pv->dead, nd, pv->view, pv->count,
+                                                  &live);
+
+        /* Never so many that fewer than half would serve. */
+        if (2 * out > live) {
+            if (!pv->braked)
+                LOG_WARN("pub/sub node %s is dead here but %zu of %zu live gateways reach it; "
+                         "%zu of %zu would leave the balancer, so this one stays (crossed "
+                         "partitions?)", v.node_id, v.reach, v.live, out, live);
+            pv->braked = 1;
+            minority = 0;
+        } else {
+            pv->braked = 0;
+        }
+    } else {
+        pv->braked = 0;
+    }
     if (minority)
         snprintf(buf, cap, "pub/sub node %s is dead here but %zu of %zu live gateways reach it: "
                  "leaving the phones to them", v.node_id, v.reach, v.live);

@@ -131,6 +131,36 @@ static void test_complement(void)
     }
 }
 
+/* The brake: crossed partitions (each gateway cut from a node the others reach) would
+ * take every gateway out of the balancer; at most half of the live ones step out. */
+static void test_fleet_brake(void)
+{
+    const struct minority_node r2_dead[] = {{"r2", 5, 10000}};
+    const struct minority_peer one_cut[] = {{"gw2", 6, ""}, {"gw3", 6, ""}};
+    const struct minority_peer crossed2[] = {{"gw2", 6, "r3"}};
+    const struct minority_peer crossed3[] = {{"gw2", 6, "r3"}, {"gw3", 6, ""}};
+    const struct minority_peer all_dead[] = {{"gw2", 6, "r2"}, {"gw3", 6, "r2"}};
+    const struct minority_peer stale[] = {{"gw2", -1, "r3"}, {"gw3", 6, ""}};
+    size_t live = 0;
+
+    /* gw1 alone cut from r2 of three: one of three out. */
+    CHECK_EQ(minority_fleet_out("gw1", r2_dead, 1, one_cut, 2, &live), 1);
+    CHECK_EQ(live, 3);
+    /* Of two, gw1 cut from r2 and gw2 from r3: both would leave; 2 * 2 > 2, brake. */
+    CHECK_EQ(minority_fleet_out("gw1", r2_dead, 1, crossed2, 1, &live), 2);
+    CHECK_EQ(live, 2);
+    /* Of three, two crossed: 2 * 2 > 3, brake; the third alone would serve everyone. */
+    CHECK_EQ(minority_fleet_out("gw1", r2_dead, 1, crossed3, 2, &live), 2);
+    /* A node dead for everyone is the autopilot's: nobody else counts as leaving. */
+    CHECK_EQ(minority_fleet_out("gw1", r2_dead, 1, all_dead, 2, &live), 1);
+    /* A peer with no ring applied is not live and does not count. */
+    CHECK_EQ(minority_fleet_out("gw1", r2_dead, 1, stale, 2, &live), 1);
+    CHECK_EQ(live, 2);
+    /* Of two, one cut: 2 * 1 <= 2, it may step out (the other serves everyone). */
+    CHECK_EQ(minority_fleet_out("gw1", r2_dead, 1, one_cut, 1, &live), 1);
+    CHECK_EQ(live, 2);
+}
+
 int main(void)
 {
     test_listed();
@@ -141,6 +171,7 @@ int main(void)
     test_not_counted();
     test_several();
     test_complement();
+    test_fleet_brake();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -53,6 +53,18 @@ int minority_check(const char *self_id, const struct minority_node *dead, size_t
                    const struct minority_peer *peers, size_t peer_count, uint64_t peers_read_ms,
                    uint64_t now_ms, uint64_t grace_ms, struct minority_verdict *out);
 
+/* The fleet's brake on that rule: how many live gateways would step out if
+ * each applied it to what its registration says (this one to dead, which it
+ * is about to step out for), and how many are live (*live, this one
+ * included). A gateway steps out only while at least half of the live ones
+ * are left serving (2 * out <= live): crossed partitions, where every gateway is cut
+ * from some node the others reach, would otherwise leave the balancer with
+ * no gateway at all, and a degraded gateway serves better than none. Peers
+ * are judged without this one's grace and epoch checks: an estimate, from
+ * the same registrations every gateway reads, so they agree. */
+size_t minority_fleet_out(const char *self_id, const struct minority_node *dead, size_t dead_count,
+                          const struct minority_peer *peers, size_t peer_count, size_t *live);
+
 /* Returns 1 when id is one of the comma-separated ids of csv, else 0. */
 int minority_listed(const char *csv, const char *id);
 
