@@ -32,6 +32,7 @@ struct control;       /* control.c: control messages still to publish */
 struct rest;          /* rest.c: erasures still to finish */
 struct admin;         /* admin.c: the admin page's API and published load */
 struct cell_channels; /* cell_channels.c: stranger views, the cells' publish queues */
+struct peer_view;     /* peer_view.c: the other gateways' view of the ring */
 
 /* A pub/sub node of the ring the gateway talks to. */
 struct gw_node {
@@ -39,6 +40,8 @@ struct gw_node {
     char id[RING_ID_MAX + 1];
     char addr[RING_ADDR_MAX + 1];
     int in_ring;              /* scratch while applying a ring */
+    uint64_t since_epoch;     /* the ring epoch that made this client (at this address) */
+    uint64_t dead_since_ms;   /* when it was found dead; 0 while it is not */
 };
 
 struct gateway_metrics {
@@ -83,6 +86,12 @@ struct gateway {
     /* The epoch whose subscriptions Redis has confirmed: what the registry
      * reports, so that ringctl waits for real subscriptions, not intentions. */
     uint64_t confirmed_epoch;
+    /* The ring watcher's session expired: the registry reports no epoch
+     * until the new session has read the ring and its subscriptions are
+     * confirmed, so that a gateway back from a long cut never reports an
+     * epoch older than the newest as applied (ringctl stopped waiting for
+     * it when its znode went). */
+    int rejoining;
     uint64_t pending_reported_ms; /* when the registry last heard the pending count */
     struct event *confirm_timer;
     struct gw_node *nodes;
@@ -94,6 +103,7 @@ struct gateway {
     struct control *control;
     struct rest *rest;
     struct admin *admin;
+    struct peer_view *peers;  /* the other gateways' view, for the minority rule of /healthz */
     struct location_cache *cache;
     struct pg_pool *pg;       /* session starts, REST and history on connections of their own */
     struct history *history;
@@ -243,6 +253,16 @@ void admin_api_handle(struct gateway *gw, struct http_conn *c, const struct http
 /* Once a second: samples the rates the admin page shows, and now and then
  * refreshes the load in the gateway's registration. */
 void admin_tick(struct gateway *gw);
+
+/* -- peer_view.c -- */
+/* The other gateways' registrations, read (its own ZooKeeper session,
+ * opened on the first read) once a second while some node is dead here. */
+struct peer_view *peer_view_new(struct gateway *gw, char *errbuf, size_t errlen);
+void peer_view_free(struct peer_view *pv);
+void peer_view_tick(struct peer_view *pv);
+/* Returns 1, with the reason in buf, when a node is dead here but a
+ * majority of the live gateways reach it (core/minority.h); logs each change. */
+int peer_view_minority(struct peer_view *pv, char *buf, size_t cap);
 /* Answers with a JSON body, or with {"error":code,"message":message}. */
 void reply_json(struct http_conn *c, int status, const char *body);
 void reply_error(struct http_conn *c, int status, const char *code, const char *message);

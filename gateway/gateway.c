@@ -265,8 +265,21 @@ static void update_registry(struct gateway *gw, const struct pubsub_node *node,
         len += (size_t)n;
     }
     gateway_registry_set(gw->registry, gw->cfg.listen,
-                         gw->ring ? gw->confirmed_epoch : GATEWAY_REGISTRY_NO_EPOCH,
+                         gw->ring && !gw->rejoining ? gw->confirmed_epoch
+                                                    : GATEWAY_REGISTRY_NO_EPOCH,
                          pending_subscriptions(gw), dead);
+}
+
+/* Ends rejoining once the new session has read the ring and its
+ * subscriptions are confirmed: the registry reports that epoch from now on. */
+static void rejoin_check(struct gateway *gw)
+{
+    if (!gw->rejoining || !ring_watch_current(gw->watch) || gw->ring == NULL ||
+        gw->confirmed_epoch != ring_epoch(gw->ring))
+        return;
+    gw->rejoining = 0;
+    LOG_INFO("zookeeper: rejoined at ring epoch %" PRIu64 ", the newest; reporting it", gw->confirmed_epoch);
+    update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
 }
 
 /* Polls until the applied ring's subscriptions are confirmed, then records
@@ -278,8 +291,10 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
     struct timeval again = {0, 50000};
     uint64_t now = gateway_now_ms();
 
-    if (gw->ring == NULL || gw->confirmed_epoch == ring_epoch(gw->ring))
+    if (gw->ring == NULL || gw->confirmed_epoch == ring_epoch(gw->ring)) {
+        rejoin_check(gw);
         return;
+    }
     if (pending_subscriptions(gw) != 0) {
         if (now >= gw->pending_reported_ms + 250) {
             gw->pending_reported_ms = now;
@@ -291,10 +306,16 @@ static void on_confirm_check(evutil_socket_t fd, short what, void *arg)
     gw->confirmed_epoch = ring_epoch(gw->ring);
     metrics_gauge_set(gw->m.ring_epoch_confirmed, (double)gw->confirmed_epoch);
     update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+    rejoin_check(gw);
 }
 
 static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_state state)
 {
+    struct gateway *gw = arg;
+
+    for (size_t i = 0; i < gw->node_count; i++)
+        if (gw->nodes[i].node == node)
+            gw->nodes[i].dead_since_ms = state == PUBSUB_NODE_DEAD ? gateway_now_ms() : 0;
     update_registry(arg, node, state);
     if (state == PUBSUB_NODE_DEAD) {
         sync_confirmed(arg);
@@ -352,6 +373,7 @@ static int ensure_nodes(struct gateway *gw, const struct ring *ring)
             }
             snprintf(node->id, sizeof(node->id), "%s", rn->id);
             snprintf(node->addr, sizeof(node->addr), "%s", addr);
+            node->since_epoch = ring_epoch(ring);
             gw->node_count++;
         }
         node->in_ring = 1;
@@ -438,6 +460,8 @@ static void on_ring(const struct ring *ring, int32_t version, void *arg)
 
 static void on_ring_event(enum ring_watch_event event, const char *detail, void *arg)
 {
+    struct gateway *gw = arg;
+
     static const char *const names[] = {"connected", "reconnected", "disconnected",
                                         "expired", "missing", "corrupt", "denied"};
 
@@ -445,6 +469,10 @@ static void on_ring_event(enum ring_watch_event event, const char *detail, void 
         LOG_INFO("zookeeper: %s %s", names[event], detail ? detail : "");
     else
         LOG_WARN("zookeeper: %s %s", names[event], detail ? detail : "");
+    if (event == RING_WATCH_EXPIRED && !gw->rejoining) {
+        gw->rejoining = 1;
+        update_registry(gw, NULL, PUBSUB_NODE_CONNECTING);
+    }
 }
 
 /* -- once a second ------------------------------------------------------- */
@@ -476,6 +504,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     limit_table_sweep(gw->start_limits, now);
     limit_table_sweep(gw->rest_limits, now);
     admin_tick(gw);
+    peer_view_tick(gw->peers);
+    rejoin_check(gw); /* the new session's read found the ring unchanged */
 }
 
 /* Raises counter to value (a total kept elsewhere that only grows). */
@@ -551,7 +581,9 @@ void gateway_refresh_metrics(struct gateway *gw)
 /* Ready means: this gateway serves phones as well as any other would. What
  * every gateway suffers alike (ZooKeeper away while the ring is cached, a
  * dead pub/sub node that autopilot is replacing) is said but does not take
- * it out of the balancer, which would only move the phones around. */
+ * it out of the balancer, which would only move the phones around; a node
+ * dead here that most other gateways reach (a partition between this
+ * gateway and it, which the autopilot leaves alone) does. */
 int gateway_ready(struct gateway *gw, char *buf, size_t cap)
 {
     int len;
@@ -569,6 +601,8 @@ int gateway_ready(struct gateway *gw, char *buf, size_t cap)
         if (pubsub_node_state(gw->nodes[i].node) == PUBSUB_NODE_CONNECTING)
             return snprintf(buf, cap, "pub/sub node %s (%s) is connecting", gw->nodes[i].id,
                             gw->nodes[i].addr), 0;
+    if (peer_view_minority(gw->peers, buf, cap))
+        return 0;
     len = snprintf(buf, cap, "ok");
     if (!ring_watch_connected(gw->watch) && len >= 0 && (size_t)len < cap)
         len += snprintf(buf + len, cap - (size_t)len, "; zookeeper not connected, serving "
@@ -728,6 +762,9 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     gw->admin = admin_new(gw, errbuf, errlen);
     if (gw->admin == NULL)
         goto fail;
+    gw->peers = peer_view_new(gw, errbuf, errlen);
+    if (gw->peers == NULL)
+        goto fail;
     gw->cache = location_cache_new(base, &cache_cfg);
     /* The session connections' queue: the sessions that may be starting,
      * each one friend list, and room for the batched consent reads. */
@@ -824,6 +861,7 @@ void gateway_free(struct gateway *gw)
     control_free(gw->control);
     rest_free(gw->rest);
     admin_free(gw->admin);
+    peer_view_free(gw->peers);
     history_free(gw->history);
     pg_pool_free(gw->pg);
     location_cache_free(gw->cache);

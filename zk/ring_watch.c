@@ -48,6 +48,7 @@ struct ring_watch {
     /* Everything below is the loop thread's alone. */
     int missing; /* RING_WATCH_MISSING reported and not yet resolved */
     int denied;  /* RING_WATCH_DENIED reported and not yet resolved */
+    int current; /* the znode was read in this session (ring_watch_current) */
     struct ring *ring;
     int32_t version;
     int64_t mzxid; /* of the last znode state delivered or found corrupt */
@@ -145,6 +146,7 @@ static void rw_on_up(void *arg, enum zk_session_up how, long away_ms)
 
     if (how == ZK_SESSION_NEW) {
         watch->missing = 0;
+        watch->current = 0;
         snprintf(detail, sizeof(detail), "session 0x%" PRIx64 ", timeout %d ms",
                  (uint64_t)watch->zs.session_id, watch->zs.negotiated_ms);
         if (rw_emit(watch, RING_WATCH_CONNECTED, detail) != 0)
@@ -173,7 +175,10 @@ static void rw_on_down(void *arg, int keep_ms)
 /* The cached ring stays across sessions. */
 static void rw_on_expired(void *arg, const char *detail)
 {
-    rw_emit(arg, RING_WATCH_EXPIRED, detail);
+    struct ring_watch *watch = arg;
+
+    watch->current = 0;
+    rw_emit(watch, RING_WATCH_EXPIRED, detail);
 }
 
 /* A read returned the znode: deliver it if it is newer than what we have. */
@@ -237,8 +242,10 @@ static void rw_on_item(void *arg, struct zk_session_item *base)
         rw_read(watch);
         break;
     case RW_DATA:
-        if (item->rc == ZOK)
+        if (item->rc == ZOK) {
+            watch->current = 1; /* newer or not, what is delivered is the newest */
             rw_on_ring_data(watch, item);
+        }
         else if (item->rc == ZNONODE)
             rw_await_creation(watch);
         else if (item->rc == ZNOAUTH) {
@@ -356,6 +363,11 @@ const struct ring *ring_watch_ring(const struct ring_watch *watch)
 int ring_watch_connected(const struct ring_watch *watch)
 {
     return watch->zs.connected;
+}
+
+int ring_watch_current(const struct ring_watch *watch)
+{
+    return watch->current;
 }
 
 int64_t ring_watch_session_id(const struct ring_watch *watch)

@@ -60,6 +60,13 @@ const struct ring *ring_watch_ring(const struct ring_watch *watch);
 /* Returns 1 while the session is connected. */
 int ring_watch_connected(const struct ring_watch *watch);
 
+/* Returns 1 once the ring znode has been read in the current session (the
+ * ring delivered last is then the newest, whether that read delivered it or
+ * found it unchanged), 0 before, and again from an expiry until the new
+ * session's first read: a gateway that rejoins must not report an epoch
+ * before it has seen the newest. */
+int ring_watch_current(const struct ring_watch *watch);
+
 /* Returns the ZooKeeper session id of the current session (0 if none). */
 int64_t ring_watch_session_id(const struct ring_watch *watch);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -108,17 +109,24 @@ static void link_down(struct redis_link *link, int was_up, int refused)
 }
 
 /* Frees the context now (hiredis defers it itself when inside one of its
- * callbacks); the callbacks it triggers see link->ac != ac and do nothing. */
+ * callbacks); the callbacks it triggers see link->ac != ac and do nothing.
+ * The connection is given up on, so it is reset, not closed: a graceful
+ * close would leave what the kernel still holds unsent (commands written
+ * while the server was cut off) to be delivered whenever the network heals,
+ * to a server that may no longer be the owner of anything. */
 static void link_drop(struct redis_link *link, const char *why, int refused)
 {
     redisAsyncContext *ac = link->ac;
     int was_up = link->up;
+    struct linger reset = {1, 0};
 
     if (ac == NULL)
         return;
     set_error(link, "dropped", why);
     link->ac = NULL;
     link->up = 0;
+    if (ac->c.fd >= 0)
+        (void)setsockopt(ac->c.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     redisAsyncFree(ac);
     link_down(link, was_up, refused);
 }

@@ -70,7 +70,9 @@ struct redis_link *redis_link_new(struct event_base *base, const struct redis_li
  * callback returns). */
 void redis_link_free(struct redis_link *link);
 
-/* Drops the connection (why: for redis_link_error) and schedules a retry. */
+/* Drops the connection (why: for redis_link_error) and schedules a retry.
+ * The connection is reset (SO_LINGER 0), not closed: what it still holds
+ * unsent is discarded, never delivered once a cut network heals. */
 void redis_link_drop(struct redis_link *link, const char *why);
 
 /* The context to send commands on, or NULL while the link is not up. */

@@ -107,12 +107,14 @@ wait_until() {
 # ---------------------------------------------------------------------------- http
 
 # http_code URL: the HTTP status of a GET (000 when nothing answers), bounded to 2 s.
+# http_code URL [CA]: the status of GET URL (000 when none); an https URL's certificate is
+# checked against the PEM file CA when given (a local cluster's DIR/tls/ca.pem).
 http_code() {
-    curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$1" 2>/dev/null || true
+    curl -s -o /dev/null --max-time 2 ${2:+--cacert "$2"} -w '%{http_code}' "$1" 2>/dev/null || true
 }
 
-# http_ok URL: true if GET URL answers 200.
-http_ok() { [[ $(http_code "$1") == 200 ]]; }
+# http_ok URL [CA]: true if GET URL answers 200.
+http_ok() { [[ $(http_code "$1" "${2:-}") == 200 ]]; }
 
 # ---------------------------------------------------------------------------- processes
 

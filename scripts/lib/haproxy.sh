@@ -2,7 +2,7 @@
 # haproxy.sh: HAProxy in front of the gateways, for scripts/cluster (and scripts/bench, which
 # puts the same configuration in front of its floor server). Sourced after common.sh, never
 # run. One HAProxy per DIR: config DIR/haproxy.cfg, PID DIR/haproxy.pid, log
-# DIR/haproxy.log; it listens on 127.0.0.1 only and is stopped by its recorded PID.
+# DIR/haproxy.log; it listens on 127.0.0.1 (or HAPROXY_BIND) and is stopped by its recorded PID.
 #
 #   haproxy_write_cfg DIR LB_PORT STATS_PORT MODE ID=HOST:PORT...   writes DIR/haproxy.cfg
 #   haproxy_start DIR LB_PORT        starts it, waits until /healthz through it is 200
@@ -25,9 +25,34 @@
 # HAPROXY_IP_MAX_CONNS open connections or HAPROXY_IP_CONN_RATE new ones a second
 # (averaged over 10 s), before a gateway sees them (both L4 rules, in either mode).
 
+#
+# TLS: with HAPROXY_TLS_PEM set (a certificate and its key in one PEM file, as
+# tls_make in secrets.sh writes DIR/tls/lb.pem), the phones' frontend terminates TLS
+# (wss://, https://) and the gateways behind see plain TCP as before; the certificate's
+# CA is the ca.pem beside that file. Empty: plain ws:// and http://.
+#
+# HAPROXY_BIND is the address of both listeners (default 127.0.0.1; a host's address when
+# HAProxy runs in a network namespace, scripts/netns). HAPROXY_CHECK_INTER is how often each
+# gateway's /healthz is asked (default 1s; down after 2 failures, up after 2 successes);
+# with HAPROXY_SHUTDOWN_ON_DOWN=1 a gateway marked down also loses its open connections,
+# so its phones reconnect to the gateways that are up (default 0: they stay).
+
 # haproxy_cfg_ports CFG: the ports the config binds, one a line (the phones' first).
 haproxy_cfg_ports() {
-    sed -n 's/^ *bind 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null
+    sed -n 's/^ *bind [0-9.]*:\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' "$1" 2>/dev/null
+}
+
+# haproxy_health DIR PORT: "URL CA" of /healthz through the phones' frontend of DIR's
+# config (CA empty without TLS), for http_ok and http_code.
+haproxy_health() {
+    local crt addr
+    addr=$(sed -n 's/^ *bind \([0-9.]*\):[0-9].*/\1/p' "$1/haproxy.cfg" 2>/dev/null | head -n 1)
+    crt=$(sed -n 's/^ *bind [0-9.]*:[0-9]* ssl crt \([^ ]*\).*/\1/p' "$1/haproxy.cfg" 2>/dev/null | head -n 1)
+    if [[ -n $crt ]]; then
+        echo "https://${addr:-127.0.0.1}:$2/healthz $(dirname "$crt")/ca.pem"
+    else
+        echo "http://${addr:-127.0.0.1}:$2/healthz"
+    fi
 }
 
 HAPROXY_START_DEADLINE=${HAPROXY_START_DEADLINE:-30} # seconds until /healthz through it is 200
@@ -37,6 +62,9 @@ HAPROXY_STOP_DEADLINE=10
 HAPROXY_SOURCE=${NEARBY_LB_SOURCE:-127.0.0.254}
 HAPROXY_IP_MAX_CONNS=${HAPROXY_IP_MAX_CONNS:-200}
 HAPROXY_IP_CONN_RATE=${HAPROXY_IP_CONN_RATE:-20}
+HAPROXY_BIND=${HAPROXY_BIND:-127.0.0.1}
+HAPROXY_CHECK_INTER=${HAPROXY_CHECK_INTER:-1s}
+HAPROXY_SHUTDOWN_ON_DOWN=${HAPROXY_SHUTDOWN_ON_DOWN:-0}
 
 haproxy_pid() {
     live_pid "$1/haproxy.pid" "haproxy -f $1/haproxy.cfg -db"
@@ -44,7 +72,7 @@ haproxy_pid() {
 
 # haproxy_write_cfg DIR LB_PORT STATS_PORT MODE SERVER...: SERVER is ID=127.0.0.1:PORT.
 haproxy_write_cfg() {
-    local dir=$1 port=$2 stats_port=$3 mode=$4 s maxconn nofile http_timeout=''
+    local dir=$1 port=$2 stats_port=$3 mode=$4 s maxconn nofile http_timeout='' on_down=''
     shift 4
     case $mode in
     tcp) ;;
@@ -58,6 +86,7 @@ haproxy_write_cfg() {
     maxconn=$(((nofile - 100) / 2))
     ((maxconn <= 100000)) || maxconn=100000
     ((maxconn >= 100)) || maxconn=100
+    ((HAPROXY_SHUTDOWN_ON_DOWN == 0)) || on_down=' on-marked-down shutdown-sessions'
     {
         cat <<EOF
 # Written by scripts/lib/haproxy.sh (scripts/cluster up, scripts/bench); rewritten every time.
@@ -79,7 +108,7 @@ $http_timeout
     retries 3
 
 frontend phones
-    bind 127.0.0.1:$port
+    bind $HAPROXY_BIND:$port${HAPROXY_TLS_PEM:+ ssl crt $HAPROXY_TLS_PEM alpn http/1.1}
     # Per client address: open connections and new ones in the last 10 s; over either
     # limit the connection is closed before anything is read from it.
     stick-table type ipv6 size 1m expire 60s store conn_cur,conn_rate(10s)
@@ -89,7 +118,7 @@ frontend phones
     default_backend gateways
 
 listen stats
-    bind 127.0.0.1:$stats_port
+    bind $HAPROXY_BIND:$stats_port
     mode http
     timeout http-request 10s
     stats enable
@@ -105,12 +134,13 @@ backend gateways
     source $HAPROXY_SOURCE
 EOF
         for s in "$@"; do
-            printf '    server %s %s check inter 1s fall 2 rise 2 send-proxy-v2\n' "${s%%=*}" "${s#*=}"
+            printf '    server %s %s check inter %s fall 2 rise 2 send-proxy-v2%s\n' "${s%%=*}" "${s#*=}" \
+                "$HAPROXY_CHECK_INTER" "$on_down"
         done
     } >"$dir/haproxy.cfg.tmp" && mv -f -- "$dir/haproxy.cfg.tmp" "$dir/haproxy.cfg"
 }
 
-# haproxy_start DIR LB_PORT: prints "haproxy up on 127.0.0.1:P (pid N)".
+# haproxy_start DIR LB_PORT: prints "haproxy up on HAPROXY_BIND:P (pid N)".
 haproxy_start() {
     local dir=$1 port=$2 pid rc=0 cfg=$1/haproxy.cfg log=$1/haproxy.log
     need_cmd haproxy "install 'haproxy' (scripts/deps)"
@@ -133,16 +163,18 @@ haproxy_start() {
     spawn "$log" haproxy -f "$cfg" -db
     pid=$SPAWNED_PID
     write_pidfile "$dir/haproxy.pid" "$pid"
-    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "http://127.0.0.1:$port/healthz" || rc=$?
+    local health
+    read -ra health <<<"$(haproxy_health "$dir" "$port")"
+    wait_until "$HAPROXY_START_DEADLINE" "$pid" http_ok "${health[@]}" || rc=$?
     if ((rc != 0)); then
         tail_log "$log"
         if ((rc == 2)); then
             rm -f -- "$dir/haproxy.pid"
             die "haproxy exited during start-up (see $log)"
         fi
-        die "haproxy on 127.0.0.1:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "http://127.0.0.1:$port/healthz")); see $log and the gateway logs"
+        die "haproxy on $HAPROXY_BIND:$port did not forward /healthz with 200 within $HAPROXY_START_DEADLINE s (last: $(http_code "${health[@]}")); see $log and the gateway logs"
     fi
-    echo "haproxy up on 127.0.0.1:$port (pid $pid)"
+    echo "haproxy up on $HAPROXY_BIND:$port (pid $pid)"
 }
 
 haproxy_stop() {
@@ -171,13 +203,15 @@ haproxy_status() {
         echo "haproxy: not running (dir $dir)"
         return 1
     fi
-    code=$(http_code "http://127.0.0.1:$port/healthz")
+    local health
+    read -ra health <<<"$(haproxy_health "$dir" "$port")"
+    code=$(http_code "${health[@]}")
     stats_port=$(haproxy_cfg_ports "$dir/haproxy.cfg" | sed -n 2p)
     mode=$(sed -n 's/^ *mode \(tcp\|http\)$/\1/p' "$dir/haproxy.cfg" | head -n 1)
     if [[ $code == 200 ]]; then
-        echo "haproxy up on 127.0.0.1:$port (pid $pid, mode $mode), /healthz through it: 200; stats: http://127.0.0.1:$stats_port/lb-stats"
+        echo "haproxy up on $HAPROXY_BIND:$port (pid $pid, mode $mode${health[1]:+, TLS}), /healthz through it: 200; stats: http://$HAPROXY_BIND:$stats_port/lb-stats"
         return 0
     fi
-    echo "haproxy: pid $pid runs but /healthz through 127.0.0.1:$port answers $code (no healthy gateway?)"
+    echo "haproxy: pid $pid runs but ${health[0]} answers $code (no healthy gateway?)"
     return 1
 }

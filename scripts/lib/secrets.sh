@@ -9,6 +9,9 @@
 #   secrets_make DIR      makes whatever is missing in DIR/secrets, and the ACL files
 #   secret_file DIR NAME  the path of a password file (NAME: redis-admin, redis-gateway, ...)
 #   zk_auth_file DIR ROLE the ZooKeeper auth file of ROLE (admin, autopilot, gateway)
+#   tls_make DIR          the load balancer's TLS certificate, if missing: DIR/tls/lb.pem
+#                         (certificate and key, mode 600, for HAProxy) and DIR/tls/ca.pem
+#                         (the certificate alone: what clients trust)
 #
 # ZooKeeper: one digest identity per role (zk/zk_auth.h): admin for ringctl in people's
 # hands, autopilot for 'ringctl autopilot', gateway for every gateway. Each role's auth
@@ -89,4 +92,23 @@ user admin on $(acl_hash "$dir" redis-admin) ~* &* +@all
 user gateway on $(acl_hash "$dir" redis-gateway) resetchannels ~loc:* -@all +set +get +mget +del +ping
 user exporter on $(acl_hash "$dir" redis-exporter) resetchannels -@all +info +ping +config|get +client|list +slowlog +latency +dbsize +select +memory|stats
 EOF
+}
+
+# tls_make DIR: a self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, valid
+# 825 days, made once. It is its own CA: clients trust DIR/tls/ca.pem (curl --cacert,
+# nearby-loadgen --ca-file, Node's ca option); a browser shows a warning once.
+tls_make() {
+    local t=$1/tls
+    [[ -s $t/lb.pem && -s $t/ca.pem ]] && return 0
+    need_cmd openssl "install 'openssl' (scripts/deps)"
+    (umask 077 && mkdir -p "$t") || die "cannot make $t"
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$t/lb.key.tmp" -out "$t/ca.pem.tmp" -days 825 -subj "/CN=nearby local cluster" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -addext "basicConstraints=critical,CA:TRUE" >/dev/null 2>&1) ||
+        die "openssl could not make the TLS certificate in $t"
+    (umask 077 && cat "$t/ca.pem.tmp" "$t/lb.key.tmp" >"$t/lb.pem.tmp") &&
+        mv -f -- "$t/lb.pem.tmp" "$t/lb.pem" && mv -f -- "$t/ca.pem.tmp" "$t/ca.pem" &&
+        rm -f -- "$t/lb.key.tmp" || die "cannot write $t/lb.pem"
+    chmod 644 "$t/ca.pem"
 }

@@ -34,13 +34,8 @@ t0=$(date +%s%N)
 kill -KILL "$victim"
 say "kill -9 zk$old_leader, the leader (pid $victim), at $(last_status | cut -d' ' -f1)"
 # In the background, noting when it ends: the pushes are sampled meanwhile.
-(
-    rc=0
-    rctl add "r9=127.0.0.1:$new_port" >"$dir/t-ringctl.log" 2>&1 || rc=$?
-    date +%s%N >"$dir/add-end"
-    exit "$rc"
-) &
-add_pid=$!
+rctl_bg "$dir/t-ringctl.log" add "r9=127.0.0.1:$new_port"
+add_pid=$BG_PID
 zk_wait_leader 30 || die "no new leader 30 s after the kill"
 new_leader=$LEADER
 election_ms=$((($(date +%s%N) - t0) / 1000000))
@@ -48,7 +43,7 @@ say "zk$new_leader leads after $election_ms ms"
 min_pushes 8
 add_rc=0
 wait "$add_pid" || add_rc=$?
-add_ms=$((($(cat "$dir/add-end" 2>/dev/null || date +%s%N) - t0) / 1000000))
+add_ms=$((($(cat "$dir/t-ringctl.log.end" 2>/dev/null || date +%s%N) - t0) / 1000000))
 say "ringctl add r9 exited $add_rc, $add_ms ms after the kill: $(tail -n 1 "$dir/t-ringctl.log")"
 epoch1=$(ring_epoch) || die "ringctl show failed: $(rctl show 2>&1 | tail -n 1)"
 

@@ -91,16 +91,26 @@ trap 'exit 130' INT TERM
     --gateway-base-port "$gw_base" --lb-port "$lb_port" >"$dir/cluster.out" 2>&1 ||
     fail "scripts/cluster up failed"
 say "cluster up in $((SECONDS - t0)) s"
+# TLS at the edge (scripts/cluster's default): the phones' port speaks only TLS, with the
+# certificate up made, which names 127.0.0.1 and verifies against DIR/tls/ca.pem.
+ca=$dir/tls/ca.pem
+[[ -s $ca && $(stat -c %a "$dir/tls/lb.pem") == 600 ]] || fail "no $ca, or DIR/tls/lb.pem (its key) is not mode 600"
+code=$(curl -s -o /dev/null --max-time 5 --cacert "$ca" -w '%{http_code}' "https://127.0.0.1:$lb_port/healthz" || true)
+[[ $code == 200 ]] || fail "/healthz through HAProxy over TLS answered $code, not 200"
 code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$lb_port/healthz" || true)
-[[ $code == 200 ]] || fail "/healthz through HAProxy answered $code, not 200"
+[[ $code != 200 ]] || fail "the phones' port answered plain HTTP"
+curl -s -o /dev/null --max-time 5 "https://127.0.0.1:$lb_port/healthz" &&
+    fail "curl trusted the load balancer without its CA"
 # HAProxy forwards TCP (scripts/cluster's default) and keeps its stats page off the phones' port.
 code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$((lb_port - 1))/lb-stats" || true)
 [[ $code == 200 ]] || fail "HAProxy's stats page on $((lb_port - 1)) answered $code, not 200"
-code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$lb_port/lb-stats" || true)
+code=$(curl -s -o /dev/null --max-time 5 --cacert "$ca" -w '%{http_code}' "https://127.0.0.1:$lb_port/lb-stats" || true)
 [[ $code == 404 ]] || fail "/lb-stats on the phones' port answered $code, not the gateway's 404"
 # shellcheck source=/dev/null
 source "$dir/cluster.env"
 [[ $NEARBY_LB == "127.0.0.1:$lb_port" ]] || fail "cluster.env has NEARBY_LB=$NEARBY_LB"
+[[ $NEARBY_WS_URL == "wss://127.0.0.1:$lb_port/ws" && $NEARBY_LB_CA == "$ca" ]] ||
+    fail "cluster.env has NEARBY_WS_URL=$NEARBY_WS_URL NEARBY_LB_CA=$NEARBY_LB_CA"
 [[ $LB_MODE == tcp && $LB_STATS_PORT == $((lb_port - 1)) ]] ||
     fail "cluster.env has LB_MODE=$LB_MODE LB_STATS_PORT=$LB_STATS_PORT, not tcp and $((lb_port - 1))"
 [[ $NEARBY_GATEWAYS == "gw1=127.0.0.1:$((gw_base + 1)) gw2=127.0.0.1:$((gw_base + 2))" ]] ||
@@ -123,7 +133,11 @@ timeout 60 "$src/scripts/seed-graph" --users "$users" --avg-friends 20 --pg "$NE
     fail "scripts/seed-graph failed"
 
 # -- phones through HAProxy; one gateway stopped while they run
-timeout -s TERM $((duration + 30)) "$loadgen" --url "ws://127.0.0.1:$lb_port/ws" \
+# The load generator verifies the certificate: a wrong CA is refused before any phone runs.
+out=$(timeout 30 "$loadgen" --url "$NEARBY_WS_URL" --ca-file /etc/ssl/certs/ca-certificates.crt \
+    --secret-file "$NEARBY_JWT_KEY_FILE" --users 1 --phones 1 --duration 3 2>&1) || true
+[[ $out == *"certificate"* ]] || fail "nearby-loadgen did not refuse the load balancer's certificate without its CA: $out"
+timeout -s TERM $((duration + 30)) "$loadgen" --url "$NEARBY_WS_URL" --ca-file "$NEARBY_LB_CA" \
     --secret-file "$NEARBY_JWT_KEY_FILE" --users "$users" --phones "$users" \
     --interval-ms 1000 --duration "$duration" --report-every 1 --seed 7 \
     >"$dir/loadgen.out" 2>&1 </dev/null &

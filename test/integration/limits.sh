@@ -39,6 +39,7 @@ in_use() { grep -q "Address already in use\|is in use\|already in use" "$@"; }
 layout() {
     gw_base=$1 tight_port=$(($1 + 3)) pool_port=$(($1 + 4)) zk_port=$(($1 + 10))
     redis_base=$(($1 + 20)) pg_port=$(($1 + 30)) lb_port=$(($1 + 40)) lb2_port=$(($1 + 41))
+    lb2_stats_port=$(($1 + 42))
 }
 ports_free() {
     python3 - "$@" <<'EOF'
@@ -60,10 +61,12 @@ bases=(30000 30100 30200)
 first=$((RANDOM % ${#bases[@]})) rc=1
 for ((attempt = 0; attempt < ${#bases[@]}; attempt++)); do
     layout "${bases[$(((first + attempt) % ${#bases[@]}))]}"
-    ports_free "$zk_port" "$redis_base" "$((redis_base + 1))" "$pg_port" "$lb_port" "$lb2_port" \
+    ports_free "$zk_port" "$redis_base" "$((redis_base + 1))" "$pg_port" "$lb_port" "$lb2_port" "$lb2_stats_port" "$((lb_port - 1))" \
         $(for p in 1 2 3 4; do echo "$((gw_base + p))" "$((gw_base + p + 1000))"; done) || continue
     rc=0
-    "$src/scripts/cluster" up --no-prometheus --dir "$dir" --redis 1 --gateways 2 --zk-port "$zk_port" \
+    # --plain: limits.py's phones speak raw sockets to HAProxy (TLS at the edge is the
+    # cluster, web-client and web-browser tests' subject).
+    "$src/scripts/cluster" up --no-prometheus --plain --dir "$dir" --redis 1 --gateways 2 --zk-port "$zk_port" \
         --zk-tick-ms 500 --redis-base-port "$redis_base" --pg-port "$pg_port" \
         --gateway-base-port "$gw_base" --lb-port "$lb_port" --drain-seconds 1 >"$dir/cluster.out" 2>&1 || rc=$?
     ((rc != 0)) || break
@@ -134,7 +137,7 @@ start_gateway pool "${pool[@]}"
 # The second HAProxy: the stick table's limits, low enough to reach.
 mkdir -p "$dir/lb2"
 HAPROXY_IP_MAX_CONNS=3 HAPROXY_IP_CONN_RATE=1 \
-    haproxy_write_cfg "$dir/lb2" "$lb2_port" "gw1=127.0.0.1:$((gw_base + 1))" "gw2=127.0.0.1:$((gw_base + 2))"
+    haproxy_write_cfg "$dir/lb2" "$lb2_port" "$lb2_stats_port" tcp "gw1=127.0.0.1:$((gw_base + 1))" "gw2=127.0.0.1:$((gw_base + 2))"
 haproxy_start "$dir/lb2" "$lb2_port" >/dev/null
 echo "# servers up in $(($(now_ms) - t0)) ms"
 

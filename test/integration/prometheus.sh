@@ -118,7 +118,7 @@ say "all 8 targets up $((SECONDS - t0)) s in"
 # -- phones: nearby_sessions through the API counts them
 timeout 60 "$src/scripts/seed-graph" --users "$users" --avg-friends 8 --pg "$NEARBY_PG" >/dev/null ||
     fail "scripts/seed-graph failed"
-timeout -s TERM 90 "$loadgen" --url "ws://127.0.0.1:$lb_port/ws" --secret-file "$NEARBY_JWT_KEY_FILE" \
+timeout -s TERM 90 "$loadgen" --url "$NEARBY_WS_URL" --ca-file "$NEARBY_LB_CA" --secret-file "$NEARBY_JWT_KEY_FILE" \
     --users "$users" --phones "$users" --interval-ms 1000 --spread-km 1 --duration 60 \
     --report-every 5 --seed 3 >"$dir/loadgen.out" 2>&1 </dev/null &
 lg_pid=$!

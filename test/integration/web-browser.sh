@@ -37,9 +37,14 @@ NEARBY_BUILD=$build "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 
     >"$dir/cluster.out" 2>&1 || { cat "$dir/cluster.out"; exit 1; }
 "$src/scripts/redis" start --dir "$dir" --port "$new_node_port" >/dev/null
 
+# The map through HAProxy over TLS (https://, wss://); chromium trusts the cluster's
+# certificate by the hash of its public key, node by its CA file.
+spki=$(openssl x509 -in "$dir/tls/ca.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)
 rc=0
-timeout 150 node "$src/web/test/browser.mjs" --secret "$dir/jwt-ed25519.key" \
-    --url "http://127.0.0.1:32480" --ws "ws://127.0.0.1:32480/ws" --admin "http://127.0.0.1:32721" \
+NODE_EXTRA_CA_CERTS=$dir/tls/ca.pem timeout 150 node "$src/web/test/browser.mjs" --secret "$dir/jwt-ed25519.key" \
+    --url "https://127.0.0.1:32480" --ws "wss://127.0.0.1:32480/ws" --admin "http://127.0.0.1:32721" \
+    --spki "$spki" \
     --ringctl "$build/ringctl/ringctl" --zk "127.0.0.1:$zk_port" --zk-auth-file "$dir/secrets/zk-admin.auth" \
     --new-node "r4=127.0.0.1:$new_node_port" --out "$out" --profile "$dir/chromium-profile" || rc=$?
 if [ "$rc" -ne 0 ]; then

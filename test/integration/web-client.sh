@@ -37,8 +37,9 @@ NEARBY_BUILD=$build "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 
     { cat "$dir/cluster.out"; exit 1; }
 
 rc=0
-timeout 120 node "$client/test/e2e.mjs" --secret "$dir/jwt-ed25519.key" \
-    --gateways "ws://127.0.0.1:31711/ws,ws://127.0.0.1:31712/ws" --lb "ws://127.0.0.1:32280/ws" \
+# HAProxy terminates TLS (scripts/cluster's default): node trusts the cluster's own CA.
+NODE_EXTRA_CA_CERTS=$dir/tls/ca.pem timeout 120 node "$client/test/e2e.mjs" --secret "$dir/jwt-ed25519.key" \
+    --gateways "ws://127.0.0.1:31711/ws,ws://127.0.0.1:31712/ws" --lb "wss://127.0.0.1:32280/ws" \
     --kill-pid "$(cat "$dir/gateway-gw1.pid")" || rc=$?
 if [ "$rc" -ne 0 ]; then
     for i in 1 2; do echo "--- gateway-gw$i.log (last 30 lines)"; tail -n 30 "$dir/gateway-gw$i.log"; done

@@ -11,12 +11,18 @@
 
 #include <event2/event.h>
 
+#include "tls_io.h"
+
 #define HTTP_GET_HEAD_MAX 8192
 #define HTTP_GET_BODY_MAX (4u << 20)
 #define HTTP_GET_REQUEST_MAX 4096
 
 struct http_get {
     int fd;
+    SSL *ssl;              /* https: made once the TCP connect is done */
+    struct tls_io_ctx *tls; /* ref: NULL for plain http */
+    char tls_name[256];    /* the name the certificate must hold */
+    int tls_done;          /* the TLS handshake is over */
     struct event *ev;      /* write until the request is out, then read */
     struct event *timer;
     http_get_done done;
@@ -34,6 +40,7 @@ static void release(struct http_get *g)
         event_free(g->ev);
     if (g->timer != NULL)
         event_free(g->timer);
+    SSL_free(g->ssl);
     if (g->fd >= 0)
         close(g->fd);
     free(g->buf);
@@ -61,7 +68,7 @@ struct http_get *http_get_start(struct event_base *base, const struct sockaddr *
                                 socklen_t addr_len, const struct sockaddr *src,
                                 socklen_t src_len, const char *host, const char *path,
                                 const char *bearer, unsigned timeout_ms, http_get_done done,
-                                void *arg)
+                                void *arg, struct tls_io_ctx *tls, const char *tls_name)
 {
     struct http_get *g = calloc(1, sizeof(*g));
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -70,6 +77,12 @@ struct http_get *http_get_start(struct event_base *base, const struct sockaddr *
     if (g == NULL)
         return NULL;
     g->fd = -1;
+    g->tls = tls;
+    if (tls != NULL && snprintf(g->tls_name, sizeof(g->tls_name), "%s", tls_name) >=
+                           (int)sizeof(g->tls_name)) {
+        errno = EINVAL;
+        goto fail;
+    }
     g->done = done;
     g->arg = arg;
     g->cap = HTTP_GET_REQUEST_MAX;
@@ -168,14 +181,90 @@ static int answer(struct http_get *g, int eof)
     return 1;
 }
 
+/* Waits for the socket to be readable (what EV_READ) or writable (EV_WRITE). */
+static void wait_for(struct http_get *g, short what)
+{
+    event_del(g->ev);
+    event_assign(g->ev, event_get_base(g->ev), g->fd, what | EV_PERSIST, on_io, g);
+    event_add(g->ev, NULL);
+}
+
+/* https: the TLS handshake before the request. Returns 1 when it is done,
+ * 0 while it waits for the socket, -1 when the GET ended. */
+static int tls_ready(struct http_get *g)
+{
+    if (g->tls == NULL || g->tls_done)
+        return 1;
+    if (g->ssl == NULL && (g->ssl = tls_io_new(g->tls, g->fd, g->tls_name)) == NULL) {
+        finish(g, HTTP_GET_ERR_SOCKET, NULL, 0);
+        return -1;
+    }
+    switch (tls_io_handshake(g->ssl)) {
+    case TLS_IO_DONE:
+        g->tls_done = 1;
+        wait_for(g, EV_WRITE);
+        return 1;
+    case TLS_IO_WANT_READ:
+        wait_for(g, EV_READ);
+        return 0;
+    case TLS_IO_WANT_WRITE:
+        wait_for(g, EV_WRITE);
+        return 0;
+    default:
+        finish(g, HTTP_GET_ERR_TLS, NULL, 0);
+        return -1;
+    }
+}
+
+/* Reads what the socket has once. Returns 1 to read again (OpenSSL holds
+ * more), 0 to wait, -1 when the GET ended. */
+static int read_some(struct http_get *g)
+{
+    ssize_t n;
+    int rc;
+
+    if (g->len == g->cap) {
+        char *grown;
+
+        if (g->cap >= HTTP_GET_HEAD_MAX + HTTP_GET_BODY_MAX) {
+            finish(g, HTTP_GET_ERR_RESPONSE, NULL, 0);
+            return -1;
+        }
+        grown = realloc(g->buf, g->cap * 2);
+        if (grown == NULL) {
+            finish(g, HTTP_GET_ERR_NOMEM, NULL, 0);
+            return -1;
+        }
+        g->buf = grown;
+        g->cap *= 2;
+    }
+    n = tls_io_recv(g->fd, g->ssl, g->buf + g->len, g->cap - g->len);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            finish(g, HTTP_GET_ERR_SOCKET, NULL, 0);
+            return -1;
+        }
+        return 0;
+    }
+    g->len += (size_t)n;
+    rc = answer(g, n == 0);
+    if (rc < 0)
+        finish(g, rc, NULL, 0);
+    if (rc != 0)
+        return -1; /* done, or failed */
+    return tls_io_pending(g->ssl) > 0 ? 1 : 0;
+}
+
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
     struct http_get *g = arg;
     ssize_t n;
     int rc;
 
+    if (tls_ready(g) <= 0)
+        return;
     if (!g->reading) {
-        n = send(g->fd, g->buf + g->sent, g->len - g->sent, MSG_NOSIGNAL);
+        n = tls_io_send(g->fd, g->ssl, g->buf + g->sent, g->len - g->sent);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 finish(g, HTTP_GET_ERR_SOCKET, NULL, 0);
@@ -186,36 +275,12 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
             return;
         g->reading = 1;
         g->len = 0;
-        event_del(g->ev);
-        event_assign(g->ev, event_get_base(g->ev), g->fd, EV_READ | EV_PERSIST, on_io, g);
-        event_add(g->ev, NULL);
+        wait_for(g, EV_READ);
         return;
     }
-    if (g->len == g->cap) {
-        char *grown;
-
-        if (g->cap >= HTTP_GET_HEAD_MAX + HTTP_GET_BODY_MAX) {
-            finish(g, HTTP_GET_ERR_RESPONSE, NULL, 0);
-            return;
-        }
-        grown = realloc(g->buf, g->cap * 2);
-        if (grown == NULL) {
-            finish(g, HTTP_GET_ERR_NOMEM, NULL, 0);
-            return;
-        }
-        g->buf = grown;
-        g->cap *= 2;
-    }
-    n = recv(g->fd, g->buf + g->len, g->cap - g->len, 0);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            finish(g, HTTP_GET_ERR_SOCKET, NULL, 0);
-        return;
-    }
-    g->len += (size_t)n;
-    rc = answer(g, n == 0);
-    if (rc < 0)
-        finish(g, rc, NULL, 0);
+    do
+        rc = read_some(g);
+    while (rc == 1);
 }
 
 const char *http_get_strerror(int err)
@@ -231,6 +296,8 @@ const char *http_get_strerror(int err)
         return "timed out";
     case HTTP_GET_ERR_INVALID:
         return "request too long";
+    case HTTP_GET_ERR_TLS:
+        return tls_io_last_error();
     default:
         return "unknown HTTP error";
     }

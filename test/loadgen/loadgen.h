@@ -43,11 +43,15 @@ struct loadgen_window {
 };
 
 /* One --url: where phones connect and fetch their friend list. */
+struct tls_io_ctx;
+
 struct loadgen_target {
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    char host[LOADGEN_HOST_MAX];
+    char host[LOADGEN_HOST_MAX];     /* HOST:PORT, for the Host header */
     char path[LOADGEN_PATH_MAX];
+    struct tls_io_ctx *tls;          /* wss://: ref, owned by main; NULL for ws:// */
+    char tls_name[LOADGEN_HOST_MAX]; /* HOST alone: what the certificate must name */
 };
 
 struct loadgen {

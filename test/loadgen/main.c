@@ -20,6 +20,7 @@
 #include "friend_file.h"
 #include "ledger.h"
 #include "loadgen.h"
+#include "tls_io.h"
 #include "phone.h"
 
 #define LOADGEN_URLS_MAX 64
@@ -34,6 +35,7 @@ struct loadgen_flags {
     const char *urls[LOADGEN_URLS_MAX];
     size_t url_count;
     const char *secret_file;
+    const char *ca_file; /* --ca-file: what wss:// servers are verified against */
     uint64_t users;
     uint64_t phones;
     unsigned interval_ms;
@@ -60,6 +62,7 @@ struct loadgen_flags {
 
 /* The run: loadgen state shared with phones, plus what only main drives. */
 struct loadgen_run {
+    struct tls_io_ctx *tls; /* for wss:// targets; NULL when none */
     struct loadgen lg;
     struct loadgen_flags flags;
     struct phone *phones;
@@ -94,7 +97,7 @@ struct loadgen_run {
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: nearby-loadgen --url ws://HOST:PORT/ws [--url ...] --secret-file F [FLAGS]\n"
+        "usage: nearby-loadgen --url ws[s]://HOST:PORT/ws [--url ...] --secret-file F [FLAGS]\n"
         "\n"
         "Simulated phones for nearby: each fetches its friend list (GET /v1/friends),\n"
         "holds a WebSocket to a gateway, sends init, walks and sends loc, and checks\n"
@@ -102,7 +105,11 @@ static void usage(FILE *out)
         "--users every user is online; phone i starts on url (i-1) mod U (see --assign)\n"
         "and moves to the next url each time it reconnects.\n"
         "\n"
-        "  --url ws://HOST:PORT/PATH  gateway WebSocket endpoint, numeric host; repeatable.\n"
+        "  --url ws://HOST:PORT/PATH  gateway WebSocket endpoint, numeric host; repeatable;\n"
+        "                             wss:// for TLS (and https for GET /v1/friends)\n"
+        "  --ca-file F                wss://: trust the CA certificates in F (PEM), e.g. a\n"
+        "                             local cluster's DIR/tls/ca.pem (default: the\n"
+        "                             system's); the server's certificate must name HOST\n"
         "                             For Socket.IO the path is %s\n"
         "  --protocol P               nearby: the gateway's msgpack frames; socketio:\n"
         "                             Socket.IO v4 (Engine.IO v4 over WebSocket, text\n"
@@ -274,18 +281,22 @@ static int parse_center(const char *s, double *lat, double *lng)
 }
 
 /* Parses ws://HOST:PORT/PATH with a numeric host into t. Returns 0 or -1. */
+/* Parses ws[s]://HOST:PORT/PATH with a numeric host into t (t->tls is set by
+ * the caller for wss://). Returns 1 for wss://, 0 for ws://, or -1. */
 static int parse_url(const char *url, struct loadgen_target *t)
 {
-    static const char scheme[] = "ws://";
     struct addrinfo hints = {0}, *res = NULL;
     const char *hostport, *slash, *colon;
     char host[LOADGEN_HOST_MAX], port[8];
     size_t hp_len;
-    int rc;
+    int rc, tls;
 
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+    if (strncmp(url, "ws://", 5) == 0)
+        tls = 0, hostport = url + 5;
+    else if (strncmp(url, "wss://", 6) == 0)
+        tls = 1, hostport = url + 6;
+    else
         goto bad;
-    hostport = url + sizeof(scheme) - 1;
     slash = strchr(hostport, '/');
     if (slash == NULL || strlen(slash) >= sizeof(t->path))
         goto bad;
@@ -305,6 +316,7 @@ static int parse_url(const char *url, struct loadgen_target *t)
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
+    strcpy(t->tls_name, host);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
@@ -317,9 +329,10 @@ static int parse_url(const char *url, struct loadgen_target *t)
     memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
     t->addr_len = res->ai_addrlen;
     freeaddrinfo(res);
-    return 0;
+    return tls;
 bad:
-    fprintf(stderr, "nearby-loadgen: --url wants ws://HOST:PORT/PATH, not '%s'\n", url);
+    fprintf(stderr, "nearby-loadgen: --url wants ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, "
+                    "not '%s'\n", url);
     return -1;
 }
 
@@ -361,7 +374,8 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
 {
     enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
            F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_DRAIN, F_EVENT_AT,
-           F_SLACK, F_HOLD, F_WARMUP, F_WINDOW, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_STRANGERS, F_STRANGERS_DENSE, F_HELP };
+           F_SLACK, F_HOLD, F_WARMUP, F_WINDOW, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_CA_FILE,
+           F_STRANGERS, F_STRANGERS_DENSE, F_HELP };
     static const struct option long_options[] = {
         {"url", required_argument, NULL, F_URL},
         {"secret-file", required_argument, NULL, F_SECRET},
@@ -385,6 +399,7 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         {"protocol", required_argument, NULL, F_PROTOCOL},
         {"friends-file", required_argument, NULL, F_FRIENDS_FILE},
         {"assign", required_argument, NULL, F_ASSIGN},
+        {"ca-file", required_argument, NULL, F_CA_FILE},
         {"strangers-fraction", required_argument, NULL, F_STRANGERS},
         {"strangers-dense", no_argument, NULL, F_STRANGERS_DENSE},
         {"help", no_argument, NULL, F_HELP},
@@ -412,6 +427,9 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
             break;
         case F_SECRET:
             f->secret_file = optarg;
+            break;
+        case F_CA_FILE:
+            f->ca_file = optarg;
             break;
         case F_USERS:
             rc = parse_u64("--users", optarg, 1, UINT32_MAX, &f->users);
@@ -851,9 +869,22 @@ static int setup(struct loadgen_run *run)
     if (lg->targets == NULL)
         return -1;
     lg->target_count = run->flags.url_count;
-    for (size_t i = 0; i < run->flags.url_count; i++)
-        if (parse_url(run->flags.urls[i], &lg->targets[i]) < 0)
+    for (size_t i = 0; i < run->flags.url_count; i++) {
+        rc = parse_url(run->flags.urls[i], &lg->targets[i]);
+        if (rc < 0)
             return -1;
+        if (rc == 1 && run->tls == NULL) {
+            char why[512];
+
+            run->tls = tls_io_ctx_new(run->flags.ca_file, why, sizeof(why));
+            if (run->tls == NULL) {
+                fprintf(stderr, "nearby-loadgen: --ca-file: %s\n", why);
+                return -1;
+            }
+        }
+        if (rc == 1)
+            lg->targets[i].tls = run->tls;
+    }
     if (run->flags.source_ips != NULL &&
         parse_sources(run->flags.source_ips, &lg->sources, &lg->source_count) < 0)
         return -1;
@@ -995,6 +1026,7 @@ static void teardown(struct loadgen_run *run)
     if (run->lg.base != NULL)
         event_base_free(run->lg.base);
     free(run->lg.targets);
+    tls_io_ctx_free(run->tls);
     free(run->lg.sources);
     ledger_free(run->lg.ledger);
     friend_file_free(run->friend_file);

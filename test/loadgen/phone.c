@@ -171,7 +171,7 @@ static void connect_ws(struct phone *p)
     const struct sockaddr *src = loadgen_next_source(p->lg, &src_len);
 
     if (wsclient_connect(p->ws, (const struct sockaddr *)&t->addr, t->addr_len, src, src_len,
-                         t->host, t->path) < 0) {
+                         t->host, t->path, t->tls, t->tls_name) < 0) {
         error_seen(p, "connect: %s", strerror(errno));
         retry_later(p);
         return;
@@ -238,7 +238,7 @@ static void fetch_friends(struct phone *p)
     }
     p->fetch = http_get_start(p->lg->base, (const struct sockaddr *)&t->addr, t->addr_len, src,
                               src_len, t->host, "/v1/friends", token, PHONE_FETCH_TIMEOUT_MS,
-                              on_friends, p);
+                              on_friends, p, t->tls, t->tls_name);
     if (p->fetch == NULL) {
         error_seen(p, "GET /v1/friends: %s", strerror(errno));
         retry_later(p);

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "proto_msg.h"
+#include "tls_io.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
 
@@ -22,6 +23,7 @@
 enum wsclient_state {
     WSCLIENT_IDLE,
     WSCLIENT_CONNECTING,
+    WSCLIENT_TLS, /* the TLS handshake, between the TCP connect and the upgrade */
     WSCLIENT_HANDSHAKE,
     WSCLIENT_OPEN,
     WSCLIENT_CLOSING,
@@ -32,6 +34,9 @@ struct wsclient {
     const struct wsclient_callbacks *cb; /* ref: owned by the caller */
     void *arg;
     int fd;
+    SSL *ssl;                  /* NULL: plain ws:// */
+    struct tls_io_ctx *tls;    /* ref: the connection's TLS context, or NULL */
+    const char *tls_name;      /* ref: the name the certificate must hold */
     enum wsclient_state state;
     unsigned generation; /* bumped at every teardown, so a callback that ends
                             the connection is noticed by the loop that ran it */
@@ -79,6 +84,8 @@ static void teardown(struct wsclient *ws)
     event_del(ws->rev);
     event_del(ws->wev);
     event_del(ws->close_timer);
+    SSL_free(ws->ssl);
+    ws->ssl = NULL;
     if (ws->fd >= 0)
         close(ws->fd);
     ws->fd = -1;
@@ -138,7 +145,7 @@ static void next_mask(struct wsclient *ws, uint8_t mask[4])
 
 int wsclient_connect(struct wsclient *ws, const struct sockaddr *addr, socklen_t addr_len,
                      const struct sockaddr *src, socklen_t src_len, const char *host,
-                     const char *path)
+                     const char *path, struct tls_io_ctx *tls, const char *tls_name)
 {
     uint8_t nonce[16];
     int fd, one = 1, rc;
@@ -179,6 +186,8 @@ int wsclient_connect(struct wsclient *ws, const struct sockaddr *addr, socklen_t
         return WSCLIENT_ERR_SOCKET;
     }
     ws->fd = fd;
+    ws->tls = tls;
+    ws->tls_name = tls_name;
     ws->wlen = (size_t)rc;
     ws->rlen = 0;
     ws->state = WSCLIENT_CONNECTING;
@@ -192,9 +201,10 @@ void wsclient_flush(struct wsclient *ws)
 {
     ssize_t n;
 
-    if (ws->wlen == 0 || ws->fd < 0 || ws->state == WSCLIENT_CONNECTING)
+    if (ws->wlen == 0 || ws->fd < 0 || ws->state == WSCLIENT_CONNECTING ||
+        ws->state == WSCLIENT_TLS)
         return;
-    n = send(ws->fd, ws->wbuf, ws->wlen, MSG_NOSIGNAL);
+    n = tls_io_send(ws->fd, ws->ssl, ws->wbuf, ws->wlen);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             event_add(ws->wev, NULL);
@@ -266,18 +276,54 @@ static void on_close_timeout(evutil_socket_t fd, short what, void *arg)
     end(ws, WSCLIENT_END_DROPPED, 0, "no close from the server in time");
 }
 
+/* One step of the TLS handshake, on either event; once done the upgrade
+ * request goes out as on a plain connection. */
+static void tls_step(struct wsclient *ws)
+{
+    switch (tls_io_handshake(ws->ssl)) {
+    case TLS_IO_DONE:
+        ws->state = WSCLIENT_HANDSHAKE;
+        event_add(ws->rev, NULL);
+        wsclient_flush(ws); /* the request, written at connect */
+        return;
+    case TLS_IO_WANT_READ:
+        event_add(ws->rev, NULL);
+        return;
+    case TLS_IO_WANT_WRITE:
+        event_add(ws->wev, NULL);
+        return;
+    case TLS_IO_FAILED:
+        end(ws, WSCLIENT_END_CONNECT, 0, tls_io_last_error());
+        return;
+    }
+}
+
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
     struct wsclient *ws = arg;
     int err = 0;
     socklen_t len = sizeof(err);
 
+    if (ws->state == WSCLIENT_TLS) {
+        tls_step(ws);
+        return;
+    }
     if (ws->state != WSCLIENT_CONNECTING) {
         wsclient_flush(ws);
         return;
     }
     if (getsockopt(ws->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
         end(ws, WSCLIENT_END_CONNECT, 0, strerror(err ? err : errno));
+        return;
+    }
+    if (ws->tls != NULL) {
+        ws->ssl = tls_io_new(ws->tls, ws->fd, ws->tls_name);
+        if (ws->ssl == NULL) {
+            end(ws, WSCLIENT_END_CONNECT, 0, "cannot start TLS");
+            return;
+        }
+        ws->state = WSCLIENT_TLS;
+        tls_step(ws);
         return;
     }
     ws->state = WSCLIENT_HANDSHAKE;
@@ -414,32 +460,52 @@ static int handshake(struct wsclient *ws)
     return ws->generation == gen ? 1 : -1;
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/* Reads what the socket has once. Returns 0 to go on, -1 when the
+ * connection ended or there was nothing to read. */
+static int read_once(struct wsclient *ws)
 {
-    struct wsclient *ws = arg;
     ssize_t n;
 
     if (ws->rlen == ws->rcap && reserve(ws, ws->rcap * 2) < 0) {
         end(ws, WSCLIENT_END_PROTOCOL, 0, "read buffer full");
-        return;
+        return -1;
     }
-    n = recv(ws->fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen, 0);
+    n = tls_io_recv(ws->fd, ws->ssl, ws->rbuf + ws->rlen, ws->rcap - ws->rlen);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            end(ws, WSCLIENT_END_DROPPED, 0, strerror(errno));
-        return;
+            end(ws, WSCLIENT_END_DROPPED, 0,
+                errno == EPROTO ? tls_io_last_error() : strerror(errno));
+        return -1;
     }
     if (n == 0) {
         if (ws->state == WSCLIENT_CLOSING)
             end(ws, WSCLIENT_END_CLOSED, WS_CLOSE_NO_STATUS, "EOF after our close");
         else
             end(ws, WSCLIENT_END_DROPPED, 0, "EOF without a close frame");
-        return;
+        return -1;
     }
     ws->rlen += (size_t)n;
-    if (ws->state == WSCLIENT_HANDSHAKE && handshake(ws) <= 0)
+    if (ws->state == WSCLIENT_HANDSHAKE) {
+        int h = handshake(ws);
+
+        if (h <= 0)
+            return h; /* 0: the answer is not whole yet */
+    }
+    return parse_frames(ws);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct wsclient *ws = arg;
+
+    if (ws->state == WSCLIENT_TLS) {
+        tls_step(ws);
         return;
-    if (parse_frames(ws) < 0)
-        return;
+    }
+    /* OpenSSL may keep decrypted bytes that the socket no longer signals. */
+    do {
+        if (read_once(ws) < 0)
+            return;
+    } while (tls_io_pending(ws->ssl) > 0);
     wsclient_flush(ws);
 }

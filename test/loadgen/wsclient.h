@@ -63,12 +63,16 @@ struct wsclient *wsclient_new(struct event_base *base, const struct wsclient_cal
 void wsclient_free(struct wsclient *ws);
 
 /* Starts a connection to addr, bound first to src when src is not NULL,
- * asking for path with Host: host. Returns 0 (on_open or on_close follows),
- * or WSCLIENT_ERR_STATE / WSCLIENT_ERR_SOCKET / WSCLIENT_ERR_INVALID with the
- * client left idle and no callback to come. */
+ * asking for path with Host: host; over TLS (wss://) when tls is not NULL,
+ * the server's certificate verified for tls_name (tls_io.h; a failed
+ * verification ends in on_close with WSCLIENT_END_CONNECT and the reason).
+ * tls and tls_name are borrowed until the connection ends. Returns 0
+ * (on_open or on_close follows), or WSCLIENT_ERR_STATE / WSCLIENT_ERR_SOCKET
+ * / WSCLIENT_ERR_INVALID with the client left idle and no callback to come. */
+struct tls_io_ctx;
 int wsclient_connect(struct wsclient *ws, const struct sockaddr *addr, socklen_t addr_len,
                      const struct sockaddr *src, socklen_t src_len, const char *host,
-                     const char *path);
+                     const char *path, struct tls_io_ctx *tls, const char *tls_name);
 
 /* Appends one masked frame (opcode WS_OP_BINARY, WS_OP_TEXT, ...) to the
  * write buffer. Returns 0, WSCLIENT_ERR_STATE (not open), WSCLIENT_ERR_NOSPACE

@@ -87,7 +87,9 @@ const browser = await puppeteer.launch({
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${args.profile}`],
+    `--user-data-dir=${args.profile}`,
+    // The local cluster's self-signed certificate, trusted by its key and nothing else.
+    ...(args['spki'] ? [`--ignore-certificate-errors-spki-list=${args['spki']}`] : [])],
 });
 const t0 = Date.now();
 

@@ -212,11 +212,14 @@ try {
     clearInterval(mover);
   }
 
-  // Through the load balancer too.
+  // Through the load balancer too: over TLS when --lb is wss:// (node trusts the cluster's
+  // CA through NODE_EXTRA_CA_CERTS), the WebSocket and the REST calls alike.
   if (args.lb) {
-    const c = open(newUser(), args.lb);
+    const u = newUser();
+    const c = open(u, args.lb);
     clients.push(c);
-    await waitFor(() => c.state === 'live', 5000, 'a session through HAProxy is live');
+    await waitFor(() => c.state === 'live', 5000, `a session through HAProxy (${args.lb}) is live`);
+    check((await c.me()).id === u, `REST through HAProxy (${c.restBase()}) answers for the user`);
   }
 } catch (e) {
   check(false, `unexpected: ${e?.stack || e}`);
