@@ -20,6 +20,14 @@
  * come, so a stadium's cell carries a bounded rate from each gateway and
  * every session still gets its turn.
  *
+ * Order across cells: two cell channels have two owners, so nothing orders
+ * what goes out on one against the other (a stalled gateway catching up
+ * publishes a session's last position in its old cell and its first in the
+ * new one at once; a stalled receiver reads two sockets in any order). The
+ * stranger_gone on the old cell names the new one, and a view holding both
+ * keeps an update from the new cell waiting until that gone has come
+ * (core/strangers.h, stranger_view_gone).
+ *
  * The ring: cell channels are hashed and owned like user channels, so
  * gateway.c's apply_ring moves them in the same two phases, and publishing
  * reaches both owners while a node joins or leaves; views drop the second
@@ -229,6 +237,7 @@ static void publish_loc(struct gateway *gw, struct stranger_view *v)
     p.stranger.sid = v->sid;
     p.stranger.ts = s->ts;
     v->pub_last = p;
+    memcpy(v->pub_last_cell, v->pub_cell->name, sizeof(v->pub_last_cell));
     metrics_counter_inc(gw->m.strangers_published);
     gateway_publish_on(gw, v->pub_cell->channel, v->pub_cell->channel_len, &p);
 }
@@ -243,11 +252,18 @@ static void arm_flush(struct cell_channels *cc)
     }
 }
 
+/* Takes one of cell's tokens; always 1 without a bound. */
+static int take_token(struct gateway *gw, struct cell *cell, uint64_t now)
+{
+    return gw->cfg.strangers_cell_rate <= 0 || ratelimit_allow(&cell->publish, now);
+}
+
 /* Publishes the position now, or queues it when the cell's bucket is empty
- * (or others wait already: first come, first out). */
+ * or others wait already (first come, first out). */
 static void publish_position(struct gateway *gw, struct stranger_view *v)
 {
     struct cell *cell = cells_get(gw->cells, v->want.cell[0], strlen(v->want.cell[0]));
+    uint64_t now = gateway_now_ms();
 
     if (cell == NULL)
         return;
@@ -258,8 +274,7 @@ static void publish_position(struct gateway *gw, struct stranger_view *v)
         }
         v->pub_cell = cell;
     }
-    if (gw->cfg.strangers_cell_rate > 0 &&
-        (cell->queued > 0 || !ratelimit_allow(&cell->publish, gateway_now_ms()))) {
+    if (cell->queued > 0 || !take_token(gw, cell, now)) {
         if (!v->pub_dirty) {
             v->pub_dirty = 1;
             v->qnext = NULL;
@@ -289,7 +304,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     for (size_t i = 0; i < cells_count(gw->cells); i++) {
         struct cell *cell = cells_at(gw->cells, i);
 
-        while (cell->queue_head != NULL && ratelimit_allow(&cell->publish, now)) {
+        while (cell->queue_head != NULL && take_token(gw, cell, now)) {
             struct stranger_view *v = cell->queue_head;
 
             queue_remove(v);
@@ -453,7 +468,7 @@ static void heard_gone(struct gateway *gw, struct cell *cell, const struct proto
         struct stranger_view *v = cell->listeners[i];
         int keep = next_len > 0 && holds(v, next, next_len);
 
-        stranger_view_gone(v, p->stranger_gone.sid, p->seq, keep, sink_of(gw));
+        stranger_view_gone(v, p->stranger_gone.sid, p->seq, keep, cell, sink_of(gw));
     }
 }
 
@@ -467,9 +482,10 @@ static void heard_ask(struct gateway *gw, struct cell *cell)
     for (uint32_t i = 0; i < cell->listener_count; i++) {
         struct stranger_view *v = cell->listeners[i];
 
-        if (v->pub_cell != cell || v->pub_last.kind != PROTO_PAYLOAD_STRANGER || v->pub_dirty)
+        if (v->pub_cell != cell || v->pub_last.kind != PROTO_PAYLOAD_STRANGER || v->pub_dirty ||
+            strcmp(v->pub_last_cell, cell->name) != 0)
             continue; /* nothing here yet, or a newer position waits its turn anyway */
-        if (gw->cfg.strangers_cell_rate > 0 && !ratelimit_allow(&cell->publish, now))
+        if (!take_token(gw, cell, now))
             break;
         gateway_publish_on(gw, cell->channel, cell->channel_len, &v->pub_last);
     }

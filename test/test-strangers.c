@@ -175,17 +175,17 @@ static void test_nearest_k(void)
     busy = 1;
     hear(&v, 21, 301, 2, 48.8568, 2.3522, 1000, &cell_a);
     CHECK(phone.frames == frames);
-    stranger_view_gone(&v, 301, 3, 0, &sink);
+    stranger_view_gone(&v, 301, 3, 0, &cell_a, &sink);
     CHECK(phone.frames == frames + 1 && phone.count == 2);
     busy = 0;
     /* A late gone (older than the update shown) or one for a stranger moving
      * to a cell this view hears too: kept. */
     hear(&v, 11, 201, 5, 48.8567, 2.3522, 1000, &cell_a);
-    stranger_view_gone(&v, 201, 4, 0, &sink);
+    stranger_view_gone(&v, 201, 4, 0, &cell_a, &sink);
     CHECK(stranger_view_find(&v, 201) != NULL);
-    stranger_view_gone(&v, 201, 6, 1, &sink);
+    stranger_view_gone(&v, 201, 6, 1, &cell_a, &sink);
     CHECK(stranger_view_find(&v, 201) != NULL);
-    stranger_view_gone(&v, 201, 6, 0, &sink);
+    stranger_view_gone(&v, 201, 6, 0, &cell_a, &sink);
     CHECK(stranger_view_find(&v, 201) == NULL);
     stranger_view_clear(&v, &sink);
     CHECK(phone.count == 0 && v.count == 0);
@@ -230,6 +230,54 @@ static void test_moves_cells_ttl(void)
     channels_free(table);
 }
 
+/* A stranger crossing from cell a to cell b: what it sent on b can arrive
+ * before the last of what it sent on a; the phone still sees them in order. */
+static void test_order_across_cells(void)
+{
+    struct channels *table = channels_new();
+    struct session s;
+    struct stranger_view v;
+    const struct stranger_shown *e;
+
+    setup(&s, table, &v, 20);
+    stranger_view_add_blocks(&v, NULL, 0, 1, &sink);
+    hear(&v, 2, 100, 9, 48.8566, 2.3600, 1000, &cell_a);   /* step 14, on a */
+    CHECK(phone.frames == 1);
+    /* Sent: 15 on a (seq 10), gone from a naming b (11), 0 on b (12). Heard: 12 first. */
+    hear(&v, 2, 100, 12, 48.8566, 2.3400, 1100, &cell_b);
+    CHECK(phone.frames == 1 && (e = stranger_view_find(&v, 100)) != NULL && e->seq == 9);
+    hear(&v, 2, 100, 10, 48.8566, 2.3610, 1100, &cell_a);
+    CHECK(phone.frames == 2 && stranger_view_find(&v, 100)->seq == 10);
+    stranger_view_gone(&v, 100, 11, 1, &cell_a, &sink);
+    e = stranger_view_find(&v, 100);
+    CHECK(phone.frames == 3 && e != NULL && e->seq == 12 && e->cell == &cell_b && !e->has_pending);
+    /* In order (the gone first): applied at once. */
+    stranger_view_gone(&v, 100, 13, 1, &cell_b, &sink);
+    hear(&v, 2, 100, 14, 48.8566, 2.3600, 1200, &cell_a);
+    CHECK(phone.frames == 4 && stranger_view_find(&v, 100)->cell == &cell_a);
+    /* A gone that never comes (lost in a cut): the update is applied after the wait. */
+    hear(&v, 2, 100, 16, 48.8566, 2.3400, 2000, &cell_b);
+    CHECK(phone.frames == 4);
+    stranger_view_expire(&v, 2000 + STRANGERS_ORDER_WAIT_MS - 1, 600000, &sink);
+    CHECK(phone.frames == 4);
+    stranger_view_expire(&v, 2000 + STRANGERS_ORDER_WAIT_MS, 600000, &sink);
+    CHECK(phone.frames == 5 && stranger_view_find(&v, 100)->seq == 16);
+    /* A gone from a cell it no longer is in changes nothing. */
+    stranger_view_gone(&v, 100, 17, 1, &cell_a, &sink);
+    CHECK(stranger_view_find(&v, 100) != NULL && stranger_view_find(&v, 100)->left_seq == 0);
+    CHECK(phone.count == 1);
+    /* Dropping the cell an update waits from drops the update: it never shows. */
+    hear(&v, 2, 100, 18, 48.8566, 2.3600, 3000, &cell_a);
+    CHECK(stranger_view_find(&v, 100)->has_pending);
+    stranger_view_drop_cell(&v, &cell_a, &sink);
+    CHECK(!stranger_view_find(&v, 100)->has_pending);
+    stranger_view_expire(&v, 3000 + STRANGERS_ORDER_WAIT_MS, 600000, &sink);
+    CHECK(stranger_view_find(&v, 100)->seq == 16 && stranger_view_find(&v, 100)->cell == &cell_b);
+    stranger_view_release(&v);
+    session_clear_friends(&s, table, &sink);
+    channels_free(table);
+}
+
 /* The cell table: one entry per cell, sorted, released with its last listener. */
 static void test_cells(void)
 {
@@ -261,6 +309,7 @@ int main(void)
     test_who();
     test_nearest_k();
     test_moves_cells_ttl();
+    test_order_across_cells();
     test_cells();
     if (failures) {
         fprintf(stderr, "test-strangers: %d failure(s)\n", failures);

@@ -194,8 +194,9 @@ static int reserve(struct stranger_view *v)
     return 0;
 }
 
-void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h,
-                         const struct session_sink *sink)
+/* Applies h, in order: shows, updates, pushes out or hides. */
+static void apply(struct stranger_view *v, const struct stranger_heard *h,
+                  const struct session_sink *sink)
 {
     uint32_t i = slot_of(v, h->sid);
     int shown = i < v->count && v->shown[i].sid == h->sid;
@@ -230,6 +231,10 @@ void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h
     } else {
         e = &v->shown[i];
     }
+    if (e->cell != h->cell)
+        e->left_seq = 0; /* a new cell's stream */
+    if (e->has_pending && e->pending.seq <= h->seq)
+        e->has_pending = 0;
     e->user = h->user;
     e->seq = h->seq;
     e->lat = h->lat;
@@ -244,14 +249,51 @@ void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h
     send_shown(v, e, h->frame, sink);
 }
 
+void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h,
+                         const struct session_sink *sink)
+{
+    uint32_t i = slot_of(v, h->sid);
+    struct stranger_shown *e = i < v->count && v->shown[i].sid == h->sid ? &v->shown[i] : NULL;
+
+    if (e != NULL && h->cell != e->cell && e->left_seq == 0 && h->seq > e->seq) {
+        /* From its new cell before the old one said it left: wait for that. */
+        if (!e->has_pending || h->seq > e->pending.seq) {
+            e->pending = *h;
+            e->pending.frame = NULL;
+            e->pending_until = h->now_ms + STRANGERS_ORDER_WAIT_MS;
+            e->has_pending = 1;
+        }
+        return;
+    }
+    apply(v, h, sink);
+}
+
+/* Applies what entry i held back. */
+static void apply_pending(struct stranger_view *v, uint32_t i, const struct session_sink *sink)
+{
+    struct stranger_heard h = v->shown[i].pending;
+
+    v->shown[i].has_pending = 0;
+    apply(v, &h, sink);
+}
+
 void stranger_view_gone(struct stranger_view *v, uint64_t sid, uint64_t seq, int keep,
-                        const struct session_sink *sink)
+                        const struct cell *from, const struct session_sink *sink)
 {
     uint32_t i = slot_of(v, sid);
+    struct stranger_shown *e = i < v->count && v->shown[i].sid == sid ? &v->shown[i] : NULL;
 
-    if (keep || i >= v->count || v->shown[i].sid != sid || seq < v->shown[i].seq)
+    if (e == NULL || seq < e->seq)
         return;
-    hide_at(v, i, sink);
+    if (!keep) {
+        hide_at(v, i, sink);
+        return;
+    }
+    if (from != e->cell)
+        return;
+    e->left_seq = seq; /* everything it sent on from has been heard */
+    if (e->has_pending)
+        apply_pending(v, i, sink);
 }
 
 static int out_of_range(const struct stranger_view *v, const struct stranger_shown *e,
@@ -310,6 +352,11 @@ static int heard_on(const struct stranger_view *v, const struct stranger_shown *
 void stranger_view_drop_cell(struct stranger_view *v, const struct cell *cell,
                              const struct session_sink *sink)
 {
+    /* An update waiting from cell goes too: nothing of cell may outlive it. */
+    for (uint32_t i = 0; i < v->count; i++) {
+        if (v->shown[i].has_pending && v->shown[i].pending.cell == cell)
+            v->shown[i].has_pending = 0;
+    }
     hide_where(v, heard_on, cell, sink);
 }
 
@@ -330,6 +377,13 @@ void stranger_view_expire(struct stranger_view *v, uint64_t now_ms, uint64_t ttl
 {
     struct expiry x = {now_ms, ttl_ms};
 
+    /* apply may move entries: start over after each, one fewer waits each time. */
+    for (uint32_t i = 0; i < v->count; i++) {
+        if (v->shown[i].has_pending && now_ms >= v->shown[i].pending_until) {
+            apply_pending(v, i, sink);
+            i = (uint32_t)-1;
+        }
+    }
     hide_where(v, expired, &x, sink);
 }
 

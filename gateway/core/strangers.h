@@ -40,18 +40,7 @@
 struct cell;
 
 #define STRANGERS_NEW_FRIENDS 16
-
-/* One stranger shown to the phone. */
-struct stranger_shown {
-    uint64_t sid;
-    uint64_t user;           /* the rules' alone: never sent */
-    uint64_t seq;            /* the last update applied: duplicates are dropped */
-    double lat, lng;         /* coarse */
-    double dist_km;          /* to the coarse position, not rounded */
-    uint64_t seen_ms;        /* gateway clock at the last update: the TTL */
-    const struct cell *cell; /* ref: the cell it was heard on (cells.h) */
-    char hex[STRANGER_SID_HEX_SIZE];
-};
+#define STRANGERS_ORDER_WAIT_MS 1000
 
 /* A stranger update as heard on a cell channel, already checked and coarsened. */
 struct stranger_heard {
@@ -64,6 +53,26 @@ struct stranger_heard {
      * finished per phone with its distance (proto_stranger_frame_init);
      * NULL: each view encodes its own. */
     struct proto_friend_frame *frame;
+};
+
+/* One stranger shown to the phone. */
+struct stranger_shown {
+    uint64_t sid;
+    uint64_t user;           /* the rules' alone: never sent */
+    uint64_t seq;            /* the last update applied: duplicates are dropped */
+    double lat, lng;         /* coarse */
+    double dist_km;          /* to the coarse position, not rounded */
+    uint64_t seen_ms;        /* gateway clock at the last update: the TTL */
+    const struct cell *cell; /* ref: the cell it was heard on (cells.h) */
+    /* Order across cells: the seq of the stranger_gone that ended its stream
+     * on cell (it moved on to another cell this view hears); 0: open. An
+     * update from another cell while it is open waits in pending (the newest
+     * only, frame NULL) until that stranger_gone comes, or until pending_until. */
+    uint64_t left_seq;
+    int has_pending;
+    struct stranger_heard pending;
+    uint64_t pending_until;
+    char hex[STRANGER_SID_HEX_SIZE];
 };
 
 struct stranger_view {
@@ -90,7 +99,8 @@ struct stranger_view {
     unsigned held_count;
     struct cell *pub_cell;    /* ref: the cell last published in, NULL: none */
     uint64_t pub_seq;
-    struct proto_payload pub_last; /* the last position published on pub_cell (kind 0: none) */
+    struct proto_payload pub_last; /* the last position published (kind 0: none) */
+    char pub_last_cell[GEOHASH_SIZE]; /* the cell it went out on */
     int pub_dirty;            /* a position waits in pub_cell's queue */
     struct stranger_view *qprev, *qnext; /* pub_cell's queue */
     struct stranger_view *prev, *next;   /* every view of the gateway */
@@ -120,11 +130,18 @@ int stranger_view_may_show(const struct stranger_view *v, uint64_t user);
 void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h,
                          const struct session_sink *sink);
 
-/* The stranger sid went off, disconnected or left for another cell: hidden,
- * unless seq is older than the update shown (it came late) or keep is set
- * (it moved to a cell this view hears too: its next update says where). */
+/* The stranger sid, heard on cell from, went off, disconnected or left for
+ * another cell: hidden, unless seq is older than the update shown (it came
+ * late) or keep is set (it moved to a cell this view hears too: its update
+ * from there, waiting or to come, says where; nothing more comes from from).
+ *
+ * Two cells have two owners, so what a stranger sends on its new cell may
+ * arrive before the last of what it sent on the old one: an update from
+ * another cell than the one shown waits until the old cell's stranger_gone
+ * has come (everything sent there before it has then been heard), at most
+ * STRANGERS_ORDER_WAIT_MS (stranger_view_expire applies it then). */
 void stranger_view_gone(struct stranger_view *v, uint64_t sid, uint64_t seq, int keep,
-                        const struct session_sink *sink);
+                        const struct cell *from, const struct session_sink *sink);
 
 /* The session moved or range_km changed: re-measures every stranger shown
  * and hides those now out of range. */
@@ -146,7 +163,8 @@ void stranger_view_friends_read(struct stranger_view *v, const struct session_si
 void stranger_view_drop_cell(struct stranger_view *v, const struct cell *cell,
                              const struct session_sink *sink);
 
-/* Hides strangers not heard for ttl_ms. */
+/* Hides strangers not heard for ttl_ms, and applies updates from another
+ * cell that waited STRANGERS_ORDER_WAIT_MS for their old cell's gone. */
 void stranger_view_expire(struct stranger_view *v, uint64_t now_ms, uint64_t ttl_ms,
                           const struct session_sink *sink);
 
