@@ -2,6 +2,7 @@
 // checks, waits, distances, and a raw Redis client for forging what only a broken or hostile
 // pub/sub node could send. Written with the npm packages ws and @msgpack/msgpack, so the wire
 // format is checked by code that is not ours.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { encode, decode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
@@ -13,9 +14,14 @@ export function parseArgs(argv) {
   }, []));
 }
 
-// Tokens: one implementation for every JS test (token.mjs). readSecret reads a signing key
-// file, an Ed25519 private key or an HS256 secret.
-export { makeToken, readSigningKey as readSecret } from './token.mjs';
+// Tokens: one implementation for every JS test (token.mjs); makeToken takes what readSecret
+// reads from a key file, an HS256 secret or an Ed25519 private key in PEM.
+export { makeToken, readSigningKey } from './token.mjs';
+
+// A secret file's text less one trailing newline: a password, an HS256 secret or a PEM key.
+export function readSecret(path) {
+  return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+}
 
 export class Checker {
   constructor() { this.checks = 0; this.failures = 0; }

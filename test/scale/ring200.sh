@@ -203,7 +203,9 @@ union=$(sort -u "$dir/gw1.channels" "$dir/gw2.channels" | wc -l)
 say "graph: $USERS users, $FRIENDS friends on average; $PHONES phones need $want1 + $want2 = $((want1 + want2)) channels ($union distinct)"
 ((want1 + want2 >= MIN_CHANNELS)) || die "only $((want1 + want2)) channels; raise SCALE_USERS, SCALE_FRIENDS or SCALE_PHONES"
 
-ZOO_LOG4J_PROP=ERROR,CONSOLE timeout 120 "$ZK_HOME/bin/zkCli.sh" -server "$ZK" get /nearby/rings/main \
+# As admin: the ring is no one else's to read (ZooKeeper ACLs); zkCli takes addauth on stdin.
+printf 'addauth digest %s\nget /nearby/rings/main\nquit\n' "$(sed -n 's/^auth //p' "$NEARBY_ZK_AUTH_FILE")" |
+    ZOO_LOG4J_PROP=ERROR,CONSOLE timeout 120 "$ZK_HOME/bin/zkCli.sh" -server "$ZK" \
     2>/dev/null | grep -E '^(nearby-ring|node) ' >"$dir/ring.txt" || true
 (($(grep -c '^node ' "$dir/ring.txt") == NODES)) || die "zkCli get /nearby/rings/main shows no ring of $NODES nodes"
 
