@@ -151,6 +151,15 @@ static void check_nodes(const struct ring *ring)
         FUZZ_CHECK(node->weight >= 1 && node->weight <= RING_WEIGHT_MAX);
         FUZZ_CHECK(node->from[0] == '\0' || ring_valid_addr(node->from));
         FUZZ_CHECK(ring_find(ring, node->id) == node && ring_find_addr(ring, node->addr) == node);
+        /* An address names one node: in the view where a moving node is
+         * still at its from, no other node may be there too. */
+        for (size_t j = 0; j < i; j++) {
+            const struct ring_node *other = ring_node_at(ring, j);
+            FUZZ_CHECK(strcmp(other->addr, node->addr) != 0);
+            FUZZ_CHECK(node->from[0] == '\0' || strcmp(other->addr, node->from) != 0);
+            FUZZ_CHECK(other->from[0] == '\0' || strcmp(other->from, node->addr) != 0);
+            FUZZ_CHECK(node->from[0] == '\0' || strcmp(other->from, node->from) != 0);
+        }
     }
 }
 
