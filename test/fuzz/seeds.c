@@ -350,7 +350,7 @@ static void token_seeds(void)
     n = token_sign(key, sizeof key - 1, 42, 2000000000, b + 1, sizeof b - 1);
     check(n > 0, "token");
     seed("token", "raw-signed", b, (size_t)n + 1);
-    n = token_sign(key, sizeof key - 1, UINT64_MAX, 1800000000, b + 1, sizeof b - 1);
+    n = token_sign(key, sizeof key - 1, INT64_MAX, 1800000000, b + 1, sizeof b - 1);
     check(n > 0, "token");
     seed("token", "raw-expired-max-user", b, (size_t)n + 1);
 
@@ -366,7 +366,14 @@ static void token_seeds(void)
          "\"admin\":false,\"x\":null,\"f\":-1.5e3}"},
         {"json-crit", "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", "{\"sub\":\"1\",\"exp\":1}"},
         {"json-not-yet-valid", "{\"alg\":\"HS256\"}",
-         "{\"sub\":\"18446744073709551615\",\"exp\":9223372036854775807,\"nbf\":1999999999}"},
+         "{\"sub\":\"9223372036854775807\",\"exp\":9223372036854775807,\"nbf\":1999999999}"},
+        {"json-sub-out-of-range", "{\"alg\":\"HS256\"}",
+         "{\"sub\":9223372036854775808,\"exp\":2000000000}"},
+        {"json-aud-iss", "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+         "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\","
+         "\"iss\":\"https://auth.nearby.example\"}"},
+        {"json-aud-array", "{\"alg\":\"HS256\"}",
+         "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":[\"nearby\"]}"},
         {"json-duplicate-sub", "{\"alg\":\"HS256\"}", "{\"sub\":\"1\",\"sub\":\"2\",\"exp\":2000000000}"},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
