@@ -38,6 +38,7 @@ static int decode(decoder_fn *fn, const uint8_t *buf, size_t len, struct proto_m
     /* Views into the input are rebased onto buf, which outlives copy. */
     switch (out->type) {
     case PROTO_MSG_INIT:
+    case PROTO_MSG_REFRESH:
         out->init.token = (const char *)buf + ((const uint8_t *)out->init.token - copy);
         break;
     case PROTO_MSG_NEARBY:
@@ -101,6 +102,8 @@ static int encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
     switch (m->type) {
     case PROTO_MSG_INIT:
         return proto_msg_encode_init(buf, cap, m->init.token, m->init.token_len);
+    case PROTO_MSG_REFRESH:
+        return proto_msg_encode_refresh(buf, cap, m->init.token, m->init.token_len);
     case PROTO_MSG_LOC:
         return proto_msg_encode_loc(buf, cap, m->loc.lat, m->loc.lng, m->loc.ts);
     case PROTO_MSG_RADIUS:
@@ -126,6 +129,7 @@ static void check_same(const struct proto_msg *a, const struct proto_msg *b)
     FUZZ_CHECK(a->type == b->type);
     switch (a->type) {
     case PROTO_MSG_INIT:
+    case PROTO_MSG_REFRESH:
         FUZZ_CHECK(same_bytes(a->init.token, a->init.token_len, b->init.token, b->init.token_len));
         FUZZ_CHECK(a->init.token_len >= 1 && a->init.token_len <= PROTO_TOKEN_MAX);
         break;
