@@ -54,13 +54,19 @@ static void check_same(const struct proto_payload *a, const struct proto_payload
         FUZZ_CHECK(same_double(a->loc.lat, b->loc.lat) && same_double(a->loc.lng, b->loc.lng));
         FUZZ_CHECK(isfinite(a->loc.lat) && a->loc.lat >= -90.0 && a->loc.lat <= 90.0);
         FUZZ_CHECK(isfinite(a->loc.lng) && a->loc.lng >= -180.0 && a->loc.lng <= 180.0);
-        FUZZ_CHECK(a->loc.ts == b->loc.ts);
+        FUZZ_CHECK(a->loc.ts == b->loc.ts && a->loc.consent == b->loc.consent);
+        break;
+    case PROTO_PAYLOAD_OFF:
+    case PROTO_PAYLOAD_ON:
+        FUZZ_CHECK(a->sharing.consent == b->sharing.consent);
         break;
     case PROTO_PAYLOAD_FRIEND_ADD:
     case PROTO_PAYLOAD_FRIEND_DEL:
+    case PROTO_PAYLOAD_BLOCK:
         FUZZ_CHECK(a->friend.other == b->friend.other);
         break;
-    case PROTO_PAYLOAD_OFF:
+    case PROTO_PAYLOAD_GONE:
+    case PROTO_PAYLOAD_ERASED:
         break;
     }
     FUZZ_CHECK(a->user == b->user && a->seq == b->seq);
