@@ -247,6 +247,11 @@ static void proto_msg_seeds(void)
     n = proto_msg_encode_radius(b, sizeof b, 8.047);
     check(n > 0, "radius");
     seed("proto-msg", "radius", b, (size_t)n);
+    n = token_sign(key, sizeof key - 1, 42, 2000003600, token, sizeof token);
+    check(n > 0, "token");
+    n = proto_msg_encode_refresh(b, sizeof b, token, (size_t)n);
+    check(n > 0, "refresh");
+    seed("proto-msg", "refresh", b, (size_t)n);
 
     /* The other spellings a phone may use (test-proto.c's): float32, ints,
      * keys in another order, an unknown key with a scalar. */
@@ -297,28 +302,34 @@ static void proto_payload_seeds(void)
     p.loc.lat = 37.7749295;
     p.loc.lng = -122.4194155;
     p.loc.ts = 1700000000000;
+    p.loc.consent = 3;
     n = proto_payload_encode(b, sizeof b, &p);
     check(n > 0, "payload loc");
     seed("proto-payload", "loc", b, (size_t)n);
 
-    memset(&p, 0, sizeof p);
-    p.kind = PROTO_PAYLOAD_OFF;
-    p.user = 42;
-    p.seq = 8;
-    n = proto_payload_encode(b, sizeof b, &p);
-    check(n > 0, "payload off");
-    seed("proto-payload", "off", b, (size_t)n);
-
-    p.kind = PROTO_PAYLOAD_FRIEND_ADD;
-    p.seq = 9;
-    p.friend.other = UINT64_MAX;
-    n = proto_payload_encode(b, sizeof b, &p);
-    check(n > 0, "payload friend_add");
-    seed("proto-payload", "friend-add", b, (size_t)n);
-    p.kind = PROTO_PAYLOAD_FRIEND_DEL;
-    n = proto_payload_encode(b, sizeof b, &p);
-    check(n > 0, "payload friend_del");
-    seed("proto-payload", "friend-del", b, (size_t)n);
+    /* One seed per user kind that carries one more number. */
+    static const struct {
+        const char *name;
+        enum proto_payload_kind kind;
+    } kinds[] = {
+        {"off", PROTO_PAYLOAD_OFF},           {"on", PROTO_PAYLOAD_ON},
+        {"friend-add", PROTO_PAYLOAD_FRIEND_ADD}, {"friend-del", PROTO_PAYLOAD_FRIEND_DEL},
+        {"block", PROTO_PAYLOAD_BLOCK},       {"gone", PROTO_PAYLOAD_GONE},
+        {"erased", PROTO_PAYLOAD_ERASED},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        memset(&p, 0, sizeof p);
+        p.kind = kinds[i].kind;
+        p.user = 42;
+        p.seq = 8 + i;
+        if (p.kind == PROTO_PAYLOAD_OFF || p.kind == PROTO_PAYLOAD_ON)
+            p.sharing.consent = 4;
+        else
+            p.friend.other = UINT64_MAX;
+        n = proto_payload_encode(b, sizeof b, &p);
+        check(n > 0, kinds[i].name);
+        seed("proto-payload", kinds[i].name, b, (size_t)n);
+    }
 
     memset(&p, 0, sizeof p);
     p.kind = PROTO_PAYLOAD_HB;
@@ -331,7 +342,8 @@ static void proto_payload_seeds(void)
     seed("proto-payload", "hb", b, (size_t)n);
 
     /* A newer gateway's extra element, other number forms, another version. */
-    size_t len = build(b, sizeof b, "[8 u:1 u:0 u64:42 u8:7 f:37.5 i:-122 u:1700000000000 s:extra");
+    size_t len = build(b, sizeof b, "[9 u:1 u:0 u64:42 u8:7 f:37.5 i:-122 u:1700000000000 u16:3 "
+                                    "s:extra");
     seed("proto-payload", "loc-extra-element", b, len);
     len = build(b, sizeof b, "[3 u:2 u:0 u:1");
     seed("proto-payload", "version-2", b, len);
@@ -423,28 +435,29 @@ static void location_cache_seeds(void)
     char v[LOCATION_CACHE_VALUE_MAX];
     int n;
 
-    n = location_cache_encode(v, sizeof v, 37.7749295, -122.4194155, 1700000000000);
+    n = location_cache_encode(v, sizeof v, 37.7749295, -122.4194155, 1700000000000, 3);
     check(n > 0, "cache value");
     seed("location-cache", "san-francisco", v, (size_t)n);
-    n = location_cache_encode(v, sizeof v, -90.0, 180.0, UINT64_MAX);
+    n = location_cache_encode(v, sizeof v, -90.0, 180.0, UINT64_MAX, UINT64_MAX);
     check(n > 0, "cache value");
     seed("location-cache", "limits", v, (size_t)n);
-    n = location_cache_encode(v, sizeof v, 0.0, -0.00000004, 0);
+    n = location_cache_encode(v, sizeof v, 0.0, -0.00000004, 0, 0);
     check(n > 0, "cache value");
     seed("location-cache", "zero", v, (size_t)n);
-    seed_str("location-cache", "negative-zero", "-0.0000000,-0.0000000,1700000000000000");
+    seed_str("location-cache", "negative-zero", "-0.0000000,-0.0000000,1700000000000000,1");
 
-    /* 24 raw bytes: (lat, lng, ts) for the encoder, at the rounding edges. */
+    /* 32 raw bytes: (lat, lng, ts, consent) for the encoder, at the rounding edges. */
     static const double edges[][2] = {
         {89.99999995, -179.99999995}, {-0.00000005, 0.00000005}, {45.12345675, 1e-300},
     };
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
-        uint8_t raw[24];
-        uint64_t ts = 1700000000000 + i;
+        uint8_t raw[32];
+        uint64_t ts = 1700000000000 + i, consent = i;
         char name[32];
         memcpy(raw, &edges[i][0], 8);
         memcpy(raw + 8, &edges[i][1], 8);
         memcpy(raw + 16, &ts, 8);
+        memcpy(raw + 24, &consent, 8);
         snprintf(name, sizeof name, "encode-edges-%zu", i);
         seed("location-cache", name, raw, sizeof raw);
     }
