@@ -366,31 +366,48 @@ static void token_seeds(void)
     check(n > 0, "token");
     seed("token", "raw-expired-max-user", b, (size_t)n + 1);
 
-    /* Mode 1: header JSON, NUL, payload JSON, signed by the target. */
+    /* The same with fuzz-token.c's Ed25519 key. */
+    struct token_key ed;
+    memset(&ed, 0, sizeof ed);
+    ed.alg = TOKEN_ALG_EDDSA;
+    ed.can_sign = 1;
+    ed.len = TOKEN_ED25519_LEN;
+    memcpy(ed.secret, "nearby-fuzz-ed25519-seed-0123456", TOKEN_ED25519_LEN);
+    n = token_sign_key(&ed, 42, 2000000000, b + 1, sizeof b - 1);
+    check(n > 0, "EdDSA token");
+    seed("token", "raw-signed-eddsa", b, (size_t)n + 1);
+
+    /* Mode 1 (3: Ed25519): header JSON, NUL, payload JSON, signed by the target. */
     static const struct {
-        const char *name, *header, *payload;
+        const char *name;
+        char mode;
+        const char *header, *payload;
     } parts[] = {
-        {"json-plain", "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", "{\"sub\":\"42\",\"exp\":2000000000}"},
-        {"json-numeric-sub-nbf-iat", "{\"alg\":\"HS256\"}",
+        {"json-plain", 1, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", "{\"sub\":\"42\",\"exp\":2000000000}"},
+        {"json-numeric-sub-nbf-iat", 1, "{\"alg\":\"HS256\"}",
          "{\"sub\":42,\"exp\":2000000000,\"nbf\":1800000000,\"iat\":1800000000}"},
-        {"json-kid-escapes", "{ \"kid\" : \"k1\" ,\"alg\":\"HS\\u0032\\u00356\" }",
+        {"json-kid-escapes", 1, "{ \"kid\" : \"k1\" ,\"alg\":\"HS\\u0032\\u00356\" }",
          "{\"sub\":\"\\u0034\\u0032\",\"exp\":2000000000,\"name\":\"\\ud83d\\ude00 \\n\","
          "\"admin\":false,\"x\":null,\"f\":-1.5e3}"},
-        {"json-crit", "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", "{\"sub\":\"1\",\"exp\":1}"},
-        {"json-not-yet-valid", "{\"alg\":\"HS256\"}",
+        {"json-crit", 1, "{\"alg\":\"HS256\",\"crit\":\"exp\"}", "{\"sub\":\"1\",\"exp\":1}"},
+        {"json-not-yet-valid", 1, "{\"alg\":\"HS256\"}",
          "{\"sub\":\"9223372036854775807\",\"exp\":9223372036854775807,\"nbf\":1999999999}"},
-        {"json-sub-out-of-range", "{\"alg\":\"HS256\"}",
+        {"json-sub-out-of-range", 1, "{\"alg\":\"HS256\"}",
          "{\"sub\":9223372036854775808,\"exp\":2000000000}"},
-        {"json-aud-iss", "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+        {"json-aud-iss", 1, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
          "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\","
          "\"iss\":\"https://auth.nearby.example\"}"},
-        {"json-aud-array", "{\"alg\":\"HS256\"}",
+        {"json-aud-array", 1, "{\"alg\":\"HS256\"}",
          "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":[\"nearby\"]}"},
-        {"json-duplicate-sub", "{\"alg\":\"HS256\"}", "{\"sub\":\"1\",\"sub\":\"2\",\"exp\":2000000000}"},
+        {"json-eddsa", 3, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}",
+         "{\"sub\":\"42\",\"exp\":2000000000,\"aud\":\"nearby\"}"},
+        {"json-eddsa-header-hmac-signed", 1, "{\"alg\":\"EdDSA\"}",
+         "{\"sub\":\"42\",\"exp\":2000000000}"},
+        {"json-duplicate-sub", 1, "{\"alg\":\"HS256\"}", "{\"sub\":\"1\",\"sub\":\"2\",\"exp\":2000000000}"},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         size_t h = strlen(parts[i].header), p = strlen(parts[i].payload);
-        b[0] = 1;
+        b[0] = parts[i].mode;
         memcpy(b + 1, parts[i].header, h);
         b[1 + h] = '\0';
         memcpy(b + 2 + h, parts[i].payload, p);
