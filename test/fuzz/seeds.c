@@ -15,6 +15,7 @@
 #include "location_cache.h"
 #include "proto_msg.h"
 #include "proto_payload.h"
+#include "proxy_v2.h"
 #include "token.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
@@ -225,6 +226,48 @@ static void ws_handshake_seeds(void)
     n = ws_handshake_error_response(WS_HS_ERR_VERSION, out, sizeof out);
     check(n > 0, "error response");
     seed("ws-handshake", "response-426", out, (size_t)n);
+}
+
+/* --- proxy-v2 -------------------------------------------------------------- */
+
+static void proxy_v2_seeds(void)
+{
+    static const char request[] = "GET /ws HTTP/1.1\r\nHost: gw\r\n\r\n";
+    struct proxy_v2_addr client = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 7},
+                                   51234, true};
+    struct proxy_v2_addr server = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2},
+                                   28080, true};
+    uint8_t b[256];
+    int n;
+
+    /* As HAProxy sends them, with the phone's request behind. */
+    n = proxy_v2_encode(b, sizeof b, &client, &server);
+    check(n > 0, "PROXY v4");
+    memcpy(b + n, request, sizeof request - 1);
+    seed("proxy-v2", "proxy-inet-then-request", b, (size_t)n + sizeof request - 1);
+    memcpy(client.ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+    memcpy(server.ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+    client.v4 = server.v4 = false;
+    n = proxy_v2_encode(b, sizeof b, &client, &server);
+    check(n > 0, "PROXY v6");
+    seed("proxy-v2", "proxy-inet6", b, (size_t)n);
+    n = proxy_v2_encode(b, sizeof b, NULL, NULL);
+    check(n > 0, "LOCAL");
+    seed("proxy-v2", "local", b, (size_t)n);
+
+    /* A v4 header with a NOOP and an ALPN TLV after the addresses (haproxy's
+     * doc/proxy-protocol.txt, 2.2.1), and PROXY over UNSPEC. */
+    static const uint8_t tlvs[] = {0x04, 0x00, 0x02, 0x00, 0x00, 0x01, 0x00, 0x02, 'h', '2'};
+    n = proxy_v2_encode(b, sizeof b, &(struct proxy_v2_addr){{0}, 1, true},
+                        &(struct proxy_v2_addr){{0}, 2, true});
+    check(n > 0, "PROXY v4");
+    memcpy(b + n, tlvs, sizeof tlvs);
+    b[15] = (uint8_t)(b[15] + sizeof tlvs);
+    seed("proxy-v2", "proxy-inet-tlvs", b, (size_t)n + sizeof tlvs);
+    memcpy(b, PROXY_V2_SIGNATURE, PROXY_V2_SIGNATURE_LEN);
+    memcpy(b + 12, "\x21\x00\x00\x00", 4);
+    seed("proxy-v2", "proxy-unspec", b, 16);
+    seed_str("proxy-v2", "plain-http", request);
 }
 
 /* --- proto-msg ------------------------------------------------------------ */
@@ -489,6 +532,7 @@ int main(int argc, char **argv)
     root = argv[1];
     ws_frame_seeds();
     ws_handshake_seeds();
+    proxy_v2_seeds();
     proto_msg_seeds();
     proto_payload_seeds();
     token_seeds();
