@@ -32,8 +32,10 @@
  *            false or null. Nested objects and arrays are refused (malformed).
  *
  * Both JSON objects are parsed strictly (RFC 8259: valid UTF-8, escapes
- * checked, no trailing garbage) and a member name that appears twice is
- * malformed, so no two parsers can disagree on which "alg" or "sub" counts.
+ * checked, no trailing garbage) and a member that is read (alg, typ, kid;
+ * sub, exp, nbf, iat, aud, iss) given twice is malformed, so no two parsers
+ * can disagree on which "alg" or "sub" counts. A payload member that is
+ * ignored may repeat: nothing here depends on which of its copies counts.
  * Base64url must be canonical (unused trailing bits zero), so every token has
  * exactly one spelling. The signature is checked, in constant time, before
  * the payload is looked at.

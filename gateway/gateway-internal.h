@@ -96,6 +96,14 @@ struct gateway {
     struct event *confirm_timer;
     struct gw_node *nodes;
     size_t node_count;
+    /* The client of each ring node in each view, by ring_node_index: the
+     * owner of a channel in one step, not a scan of nodes by name. One for
+     * the ring applied and one for the ring being applied. */
+    struct node_index {
+        const struct ring *ring;     /* ref: the ring it indexes; NULL: empty */
+        struct pubsub_node **client; /* [2 * nodes of ring]: 2 * index + view */
+        size_t cap;
+    } owners[2];
     struct channels *channels;
     struct cells *cells;      /* cell channels g:<geohash> (strangers) */
     struct cell_channels *strangers;

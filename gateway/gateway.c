@@ -43,14 +43,47 @@ static struct gw_node *node_find(struct gateway *gw, const char *id, const char 
     return NULL;
 }
 
+/* Fills idx with the client of every node of ring in both views (NULL where
+ * there is none). Returns 0, or -1 when out of memory (idx then empty). */
+static int index_build(struct gateway *gw, struct node_index *idx, const struct ring *ring)
+{
+    size_t n = ring_node_count(ring);
+
+    idx->ring = NULL;
+    if (2 * n > idx->cap) {
+        struct pubsub_node **grown = realloc(idx->client, 2 * n * sizeof(*grown));
+
+        if (grown == NULL)
+            return -1;
+        idx->client = grown;
+        idx->cap = 2 * n;
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        const struct ring_node *rn = ring_node_at(ring, i / 2);
+        enum ring_view view = i % 2 ? RING_VIEW_NEW : RING_VIEW_OLD;
+        struct gw_node *node = node_find(gw, rn->id, ring_node_addr(rn, view));
+
+        idx->client[i] = node ? node->node : NULL;
+    }
+    idx->ring = ring;
+    return 0;
+}
+
 /* Returns the node client that owns hash in view, or NULL (no ring yet, or
  * the owner's client could not be made). */
 static struct pubsub_node *owner(struct gateway *gw, const struct ring *ring, enum ring_view view,
                                  uint64_t hash)
 {
     const struct ring_node *rn = ring ? ring_owner(ring, view, hash) : NULL;
-    struct gw_node *n = rn ? node_find(gw, rn->id, ring_node_addr(rn, view)) : NULL;
+    struct gw_node *n;
 
+    if (rn == NULL)
+        return NULL;
+    for (int k = 0; k < 2; k++)
+        if (gw->owners[k].ring == ring)
+            return gw->owners[k].client[2 * ring_node_index(ring, rn) +
+                                        (view == RING_VIEW_NEW ? 1 : 0)];
+    n = node_find(gw, rn->id, ring_node_addr(rn, view));
     return n ? n->node : NULL;
 }
 
@@ -414,6 +447,14 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
         return;
     }
     copy = ring_ref(next); /* shared with the watcher, not copied: tens of MB at 200 nodes */
+    /* owners[0] indexes prev (its clients all live until the loop below is
+     * done); owners[1] the new ring; an index that cannot be made leaves
+     * owner() to find the clients by name. */
+    if (gw->owners[0].ring != prev)
+        gw->owners[0].ring = NULL;
+    if (index_build(gw, &gw->owners[1], copy) < 0)
+        LOG_WARN("out of memory indexing ring epoch %" PRIu64 "'s nodes; finding them by name",
+                 ring_epoch(copy));
     /* New owners first, then the old ones let go: a channel is never without
      * a subscription on the loop's side. A user channel that moved is read
      * again once its new owner confirms (on_node_subscribed), in case
@@ -446,6 +487,13 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
         gw->nodes[i] = gw->nodes[--gw->node_count];
     }
     gw->ring = copy;
+    {
+        struct node_index applied = gw->owners[1];
+
+        gw->owners[1] = gw->owners[0];
+        gw->owners[1].ring = NULL;
+        gw->owners[0] = applied;
+    }
     ring_free(prev);
     metrics_gauge_set(gw->m.ring_epoch, (double)ring_epoch(copy));
     on_confirm_check(-1, 0, gw);
@@ -869,6 +917,8 @@ void gateway_free(struct gateway *gw)
         pubsub_node_free(gw->nodes[i].node);
     gw->node_count = 0;
     free(gw->nodes);
+    free(gw->owners[0].client);
+    free(gw->owners[1].client);
     phones_free_all(gw);
     if (gw->tick)
         event_free(gw->tick);

@@ -68,6 +68,11 @@ struct ring {
     struct ring_table *view[2];
 };
 
+/* Returns the node other than except (which may be NULL) that uses addr,
+ * as its address or as the address it moves from, or NULL. */
+const struct ring_node *ring_addr_user(const struct ring *ring, const char *addr,
+                                       const struct ring_node *except);
+
 /* Returns 1 when the two nodes are the same owner for the purpose of moves:
  * same id and same address. Either may be NULL (no owner). */
 int ring_node_same(const struct ring_node *a, enum ring_view va, const struct ring_node *b,

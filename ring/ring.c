@@ -300,6 +300,23 @@ size_t ring_node_index(const struct ring *ring, const struct ring_node *node)
     return (size_t)(node - ring->nodes);
 }
 
+const struct ring_node *ring_addr_user(const struct ring *ring, const char *addr,
+                                       const struct ring_node *except)
+{
+    const struct ring_node *holder = ring_find_addr(ring, addr);
+
+    if (holder != NULL && holder != except)
+        return holder;
+    /* from is not indexed: only nodes in the middle of a replace have one. */
+    for (size_t i = 0; i < ring->node_count; i++) {
+        const struct ring_node *node = &ring->nodes[i];
+
+        if (node != except && node->from[0] != '\0' && strcmp(node->from, addr) == 0)
+            return node;
+    }
+    return NULL;
+}
+
 int ring_add_node(struct ring *ring, const char *id, const char *addr, uint32_t weight,
                   enum ring_state state)
 {
@@ -308,7 +325,7 @@ int ring_add_node(struct ring *ring, const char *id, const char *addr, uint32_t 
     if (!ring_valid_id(id) || !ring_valid_addr(addr) || weight < 1 ||
         weight > RING_WEIGHT_MAX || !valid_state(state))
         return RING_ERR_INVALID;
-    if (ring_find(ring, id) != NULL || ring_find_addr(ring, addr) != NULL)
+    if (ring_find(ring, id) != NULL || ring_addr_user(ring, addr, NULL) != NULL)
         return RING_ERR_EXISTS;
     if (ring->node_count >= RING_NODES_MAX)
         return RING_ERR_LIMIT;
@@ -375,8 +392,8 @@ int ring_set_addr(struct ring *ring, const char *id, const char *addr)
     node = find_id(ring, id);
     if (node == NULL)
         return RING_ERR_NOTFOUND;
-    holder = ring_find_addr(ring, addr);
-    if (holder != NULL && holder != node)
+    holder = ring_addr_user(ring, addr, node);
+    if (holder != NULL)
         return RING_ERR_EXISTS;
     ring_unbuild(ring);
     strcpy(node->addr, addr);
@@ -408,8 +425,8 @@ int ring_set_from(struct ring *ring, const char *id, const char *from)
     node = find_id(ring, id);
     if (node == NULL)
         return RING_ERR_NOTFOUND;
-    holder = from[0] != '\0' ? ring_find_addr(ring, from) : NULL;
-    if (holder != NULL && holder != node)
+    holder = from[0] != '\0' ? ring_addr_user(ring, from, node) : NULL;
+    if (holder != NULL)
         return RING_ERR_EXISTS;
     ring_unbuild(ring);
     strcpy(node->from, from);

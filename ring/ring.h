@@ -127,9 +127,12 @@ const struct ring_node *ring_find_addr(const struct ring *ring, const char *addr
 size_t ring_node_index(const struct ring *ring, const struct ring_node *node);
 
 /* Mutations. Each leaves the ring unbuilt: call ring_build before lookups.
- * ring_add_node fails with RING_ERR_EXISTS on a duplicate id or address,
- * RING_ERR_INVALID on a bad id, address or weight (1..RING_WEIGHT_MAX),
- * RING_ERR_LIMIT past RING_NODES_MAX nodes. */
+ * An address names one node: no node's addr or from is another node's addr
+ * or from (a moving node is still at its from in the old view), and
+ * ring_add_node, ring_set_addr and ring_set_from fail with RING_ERR_EXISTS
+ * rather than break that. ring_add_node also fails with RING_ERR_EXISTS on a
+ * duplicate id, RING_ERR_INVALID on a bad id, address or weight
+ * (1..RING_WEIGHT_MAX), RING_ERR_LIMIT past RING_NODES_MAX nodes. */
 int ring_add_node(struct ring *ring, const char *id, const char *addr,
                   uint32_t weight, enum ring_state state);
 int ring_remove_node(struct ring *ring, const char *id);

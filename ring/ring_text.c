@@ -246,7 +246,7 @@ static int parse_node(struct text_cursor *c, struct ring *ring)
     }
     if (rc == RING_ERR_EXISTS) {
         const struct ring_node *same_id = ring_find(ring, id);
-        const struct ring_node *first = same_id != NULL ? same_id : ring_find_addr(ring, addr);
+        const struct ring_node *first = same_id != NULL ? same_id : ring_addr_user(ring, addr, NULL);
 
         /* Node i came from line i + 2: the header is line 1. */
         snprintf(reason, sizeof(reason), "duplicate %s %s (first on line %zu)",

@@ -39,6 +39,7 @@ static uint64_t now_ms(void)
 
 static uint64_t t_start;
 
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...)
 {
     va_list ap;

@@ -190,6 +190,15 @@ static void test_errors(void)
     text = HEADER NODE1 NODE2 "node id=r3 addr=127.0.0.1:7002 weight=1 state=active\n";
     CHECK(parse_guarded(text, strlen(text), &out, &err) == RING_ERR_PARSE);
     CHECK(err.line == 4 && strcmp(err.reason, "duplicate addr 127.0.0.1:7002 (first on line 3)") == 0);
+    /* A moving node's from is its address too, whichever line comes first. */
+    text = HEADER "node id=r1 addr=h:1 weight=1 state=active from=h:2\n"
+                  "node id=r2 addr=h:2 weight=1 state=active\n";
+    CHECK(parse_guarded(text, strlen(text), &out, &err) == RING_ERR_PARSE);
+    CHECK(err.line == 3 && strcmp(err.reason, "duplicate addr h:2 (first on line 2)") == 0);
+    text = HEADER "node id=r1 addr=h:1 weight=1 state=active from=h:3\n"
+                  "node id=r2 addr=h:2 weight=1 state=active from=h:3\n";
+    CHECK(parse_guarded(text, strlen(text), &out, &err) == RING_ERR_PARSE);
+    CHECK(err.line == 3 && strcmp(err.reason, "from address h:3 is used by another node") == 0);
     CHECK(parse_guarded(HEADER "x\n", strlen(HEADER) + 2, &out, &err) == RING_ERR_PARSE);
     CHECK(err.line == 2 && strstr(err.reason, "node") != NULL);
     CHECK(parse_guarded(HEADER NODE1 "x", strlen(HEADER NODE1) + 1, &out, &err) == RING_ERR_PARSE);

@@ -134,6 +134,18 @@ static void test_nodes(void)
     CHECK(ring_set_weight(ring, "r2", 0) == RING_ERR_INVALID);
     CHECK(ring_set_weight(ring, "nope", 1) == RING_ERR_NOTFOUND);
 
+    /* A moving node still uses its from: nobody else may take it, in any
+     * order (fuzz-ring-text found "from=h:5" then "addr=h:5" accepted). */
+    CHECK(ring_set_from(ring, "r1", "h:5") == 0);
+    CHECK(ring_add_node(ring, "r9", "h:5", 1, RING_STATE_ACTIVE) == RING_ERR_EXISTS);
+    CHECK(ring_set_addr(ring, "r3", "h:5") == RING_ERR_EXISTS);
+    CHECK(ring_set_from(ring, "r3", "h:5") == RING_ERR_EXISTS);
+    CHECK(ring_set_from(ring, "r3", "h:1") == RING_ERR_EXISTS);
+    CHECK(ring_set_addr(ring, "r1", "h:5") == 0); /* its own from */
+    CHECK(ring_set_addr(ring, "r1", "h:1") == 0 && ring_set_from(ring, "r1", "") == 0);
+    CHECK(ring_add_node(ring, "r9", "h:5", 1, RING_STATE_ACTIVE) == 0);
+    CHECK(ring_remove_node(ring, "r9") == 0 && ring_node_count(ring) == 3);
+
     /* Mutations unbuild; the epoch does not. */
     CHECK(ring_build(ring) == 0 && ring_is_built(ring));
     CHECK(ring_build(ring) == 0 && ring_is_built(ring));

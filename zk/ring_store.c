@@ -22,6 +22,9 @@
 #define STORE_UPDATE_TRIES 64
 #define STORE_READ_TRIES 8
 #define STORE_PROBE_MS 1000 /* per server, to explain a failed connect */
+/* The longest ring text: RING_NODES_MAX node lines of at most 619 bytes and a
+ * header. A znode whose stat claims more is refused, not allocated for. */
+#define STORE_TEXT_MAX (4 << 20)
 
 /* Every handle made by ring_store_connect shares this watcher: it only wakes
  * whoever waits for a session state. It uses no context pointer, so nothing
@@ -166,6 +169,12 @@ static int store_read(zhandle_t *zh, const char *path, char **text, size_t *len,
         zrc = zoo_exists(zh, path, 0, &st);
         if (zrc != ZOK)
             break;
+        if (st.dataLength > STORE_TEXT_MAX) {
+            zk_glue_err(errbuf, errlen, "%s holds %d bytes, more than any ring text (%d)", path,
+                        st.dataLength, STORE_TEXT_MAX);
+            rc = RING_STORE_ERR_CORRUPT;
+            goto out;
+        }
         cap = st.dataLength > 0 ? st.dataLength + 1 : 1;
         free(buf);
         buf = malloc((size_t)cap);

@@ -14,9 +14,14 @@ export function parseArgs(argv) {
   }, []));
 }
 
-// Tokens: one implementation for every JS test (token.mjs). readSecret reads a signing key
-// file, an Ed25519 private key or an HS256 secret.
-export { makeToken, readSigningKey as readSecret } from './token.mjs';
+// Tokens: one implementation for every JS test (token.mjs); makeToken takes what readSecret
+// reads from a key file, an HS256 secret or an Ed25519 private key in PEM.
+export { makeToken, readSigningKey } from './token.mjs';
+
+// A secret file's text less one trailing newline: a password, an HS256 secret or a PEM key.
+export function readSecret(path) {
+  return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+}
 
 export class Checker {
   constructor() { this.checks = 0; this.failures = 0; }

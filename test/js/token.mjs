@@ -14,9 +14,12 @@ export function readSigningKey(path) {
 }
 
 // A token for user valid ttl seconds (negative: expired). key: what readSigningKey returns,
-// or a bare string (an HS256 secret, e.g. a wrong one to forge with).
+// or a file's text: an Ed25519 private key in PEM, else an HS256 secret (e.g. a wrong one to
+// forge with).
 export function makeToken(key, user, ttl = 3600) {
-  const k = typeof key === 'string' ? { alg: 'HS256', key } : key;
+  let k = key;
+  if (typeof key === 'string')
+    k = key.startsWith('-----BEGIN ') ? { alg: 'EdDSA', key: createPrivateKey(key) } : { alg: 'HS256', key };
   const head = b64url(JSON.stringify({ alg: k.alg, typ: 'JWT' }));
   const body = b64url(JSON.stringify({ sub: String(user), exp: Math.floor(Date.now() / 1000) + ttl }));
   const input = `${head}.${body}`;

@@ -138,10 +138,15 @@ check() {
 rctl() { timeout 400 "$ringctl" --zk "$ZK" "$@"; }
 psql_q() { PGCONNECT_TIMEOUT=10 timeout 120 "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$PG" "$@"; }
 
-# metric GW NAME: the value of an unlabelled metric on gateway gwGW.
+# metric GW NAME: the value of an unlabelled metric on gateway gwGW; fails when it cannot
+# be read. awk reads the whole page: exiting at the match left curl writing into a closed
+# pipe, and with pipefail a caller's "|| echo 0" then added a second line to the value.
 metric() {
-    timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1 + 1000))/metrics" |
-        awk -v n="$2" '$1 == n {print $2; exit}'
+    local v
+    v=$(timeout 10 curl -sf "http://127.0.0.1:$((GW_BASE + $1 + 1000))/metrics" |
+        awk -v n="$2" '!f && $1 == n {v = $2; f = 1} END {if (f) print v}') || return 1
+    [[ -n $v ]] || return 1
+    printf '%s\n' "$v"
 }
 
 # channels_on PORT: how many channels (of any name) the Redis at PORT has subscribers for.
@@ -203,7 +208,9 @@ union=$(sort -u "$dir/gw1.channels" "$dir/gw2.channels" | wc -l)
 say "graph: $USERS users, $FRIENDS friends on average; $PHONES phones need $want1 + $want2 = $((want1 + want2)) channels ($union distinct)"
 ((want1 + want2 >= MIN_CHANNELS)) || die "only $((want1 + want2)) channels; raise SCALE_USERS, SCALE_FRIENDS or SCALE_PHONES"
 
-ZOO_LOG4J_PROP=ERROR,CONSOLE timeout 120 "$ZK_HOME/bin/zkCli.sh" -server "$ZK" get /nearby/rings/main \
+# As admin: the ring is no one else's to read (ZooKeeper ACLs); zkCli takes addauth on stdin.
+printf 'addauth digest %s\nget /nearby/rings/main\nquit\n' "$(sed -n 's/^auth //p' "$NEARBY_ZK_AUTH_FILE")" |
+    ZOO_LOG4J_PROP=ERROR,CONSOLE timeout 120 "$ZK_HOME/bin/zkCli.sh" -server "$ZK" \
     2>/dev/null | grep -E '^(nearby-ring|node) ' >"$dir/ring.txt" || true
 (($(grep -c '^node ' "$dir/ring.txt") == NODES)) || die "zkCli get /nearby/rings/main shows no ring of $NODES nodes"
 
