@@ -158,7 +158,7 @@ static void usage(void)
            "  --max-radius-km KM          largest radius a phone may ask for (default 50)\n"
            "  --location-ttl SECONDS      a position older than this is gone (default 600)\n"
            "  --strangers-precision P     geohash precision of the cell channels g:<cell>\n"
-           "                              (default 5: 4.9 km cells); every gateway of a\n"
+           "                              (default 5; 4.9 km cells); every gateway of a\n"
            "                              ring must use the same\n"
            "  --strangers-radius-km KM    strangers shown within this (default 2; at most\n"
            "                              what the 9 cells cover at the equator)\n"
