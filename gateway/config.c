@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellset.h"
 #include "config.h"
 #include "friends_db.h"
 #include "http.h"
@@ -40,6 +41,10 @@ enum config_opt {
     OPT_RADIUS,
     OPT_MAX_RADIUS,
     OPT_TTL,
+    OPT_STRANGERS_PRECISION,
+    OPT_STRANGERS_RADIUS,
+    OPT_STRANGERS_MAX,
+    OPT_STRANGERS_CELL_RATE,
     OPT_ORIGIN,
     OPT_DRAIN,
     OPT_LOC_RATE,
@@ -87,6 +92,10 @@ static const struct option long_options[] = {
     {"radius-km", required_argument, NULL, OPT_RADIUS},
     {"max-radius-km", required_argument, NULL, OPT_MAX_RADIUS},
     {"location-ttl", required_argument, NULL, OPT_TTL},
+    {"strangers-precision", required_argument, NULL, OPT_STRANGERS_PRECISION},
+    {"strangers-radius-km", required_argument, NULL, OPT_STRANGERS_RADIUS},
+    {"strangers-max", required_argument, NULL, OPT_STRANGERS_MAX},
+    {"strangers-cell-rate", required_argument, NULL, OPT_STRANGERS_CELL_RATE},
     {"allow-origin", required_argument, NULL, OPT_ORIGIN},
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
     {"loc-rate", required_argument, NULL, OPT_LOC_RATE},
@@ -148,6 +157,17 @@ static void usage(void)
            "  --radius-km KM              default search radius (default 8.047)\n"
            "  --max-radius-km KM          largest radius a phone may ask for (default 50)\n"
            "  --location-ttl SECONDS      a position older than this is gone (default 600)\n"
+           "  --strangers-precision P     geohash precision of the cell channels g:<cell>\n"
+           "                              (default 5; 4.9 km cells); every gateway of a\n"
+           "                              ring must use the same\n"
+           "  --strangers-radius-km KM    strangers shown within this (default 2; at most\n"
+           "                              what the 9 cells cover at the equator)\n"
+           "  --strangers-max N           strangers shown to one phone, the nearest\n"
+           "                              (default 20)\n"
+           "  --strangers-cell-rate N     positions a second this gateway publishes on one\n"
+           "                              cell, its sessions together; past it each\n"
+           "                              session's latest waits its turn (default 50;\n"
+           "                              0: no bound)\n"
            "  --allow-origin ORIGIN       browsers from this Origin may connect; repeatable;\n"
            "                              with none given every Origin is allowed\n"
            "  --drain-seconds S           on SIGTERM, spread session closes over S (default 10)\n"
@@ -412,6 +432,10 @@ static void set_defaults(struct gateway_config *cfg)
     cfg->radius_km = 8.047;
     cfg->max_radius_km = 50.0;
     cfg->location_ttl_s = 600;
+    cfg->strangers_precision = GEOHASH_CHANNEL_PRECISION;
+    cfg->strangers_radius_km = 2.0;
+    cfg->strangers_max = 20;
+    cfg->strangers_cell_rate = 50;
     cfg->drain_seconds = 10;
     cfg->loc_rate = 1.0;
     cfg->loc_burst = 5;
@@ -474,6 +498,10 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         case OPT_RADIUS: bad = parse_double(arg, 0.0, 20037.6, &cfg->radius_km); break;
         case OPT_MAX_RADIUS: bad = parse_double(arg, 0.0, 20037.6, &cfg->max_radius_km); break;
         case OPT_TTL: bad = parse_unsigned(arg, 1, 86400 * 7, &cfg->location_ttl_s); break;
+        case OPT_STRANGERS_PRECISION: bad = parse_unsigned(arg, 1, 8, &cfg->strangers_precision); break;
+        case OPT_STRANGERS_RADIUS: bad = parse_double(arg, 0.0, 5000.0, &cfg->strangers_radius_km); break;
+        case OPT_STRANGERS_MAX: bad = parse_unsigned(arg, 1, 100000, &cfg->strangers_max); break;
+        case OPT_STRANGERS_CELL_RATE: bad = parse_rate(arg, &cfg->strangers_cell_rate); break;
         case OPT_DRAIN: bad = parse_unsigned(arg, 0, 3600, &cfg->drain_seconds); break;
         case OPT_LOC_RATE: bad = parse_double(arg, 0.0, 1000.0, &cfg->loc_rate); break;
         case OPT_LOC_BURST: bad = parse_unsigned(arg, 1, 10000, &cfg->loc_burst); break;
@@ -537,6 +565,17 @@ int gateway_config_parse(struct gateway_config *cfg, int argc, char **argv)
         fprintf(stderr, "nearby-gateway: --radius-km %.3f is above --max-radius-km %.3f\n",
                 cfg->radius_km, cfg->max_radius_km);
         return -1;
+    }
+    {
+        double cover = 0;
+
+        cellset_cover_km((int)cfg->strangers_precision, 0, &cover);
+        if (cfg->strangers_radius_km <= 0 || cfg->strangers_radius_km > cover) {
+            fprintf(stderr, "nearby-gateway: --strangers-radius-km %.3f must be above 0 and at "
+                            "most %.3f, what the 9 cells of --strangers-precision %u cover\n",
+                    cfg->strangers_radius_km, cover, cfg->strangers_precision);
+            return -1;
+        }
     }
     if (cfg->ws_ping_s && cfg->ws_idle_s && cfg->ws_ping_s >= cfg->ws_idle_s) {
         fprintf(stderr, "nearby-gateway: --ws-ping %u must be below --ws-idle %u (or 0)\n",

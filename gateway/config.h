@@ -30,6 +30,11 @@ struct gateway_config {
     double radius_km;
     double max_radius_km;
     unsigned location_ttl_s;
+    /* Strangers (README "Strangers"). */
+    unsigned strangers_precision; /* geohash precision of g:<cell> channels */
+    double strangers_radius_km;
+    unsigned strangers_max;       /* shown to one phone, the nearest */
+    double strangers_cell_rate;   /* positions a second per cell per gateway; 0: no bound */
     unsigned drain_seconds;
     double loc_rate;         /* loc messages per second per session, sustained */
     unsigned loc_burst;

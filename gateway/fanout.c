@@ -1,6 +1,7 @@
-/* fanout.c: what a user's channel carries, applied: positions and sharing changes to the channel entry and its watchers, friendship and account changes to the user's own sessions. */
+/* fanout.c: what a user's channel carries (a cell channel's goes to cell_channels.c), applied: positions and sharing changes to the channel entry and its watchers, friendship and account changes to the user's own sessions. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gateway-internal.h"
 #include "log.h"
@@ -88,6 +89,8 @@ void fanout_apply(struct gateway *gw, uint64_t user, const struct proto_payload 
     case PROTO_PAYLOAD_FRIEND_ADD:
     case PROTO_PAYLOAD_FRIEND_DEL:
     case PROTO_PAYLOAD_BLOCK:
+        if (ch->owner_count > 0 && p->kind == PROTO_PAYLOAD_BLOCK)
+            phones_blocked(gw, ch, p->friend.other);
         if (ch->owner_count > 0)
             phones_friends_changed(gw, ch, p->friend.other, p->kind != PROTO_PAYLOAD_FRIEND_ADD);
         break;
@@ -100,6 +103,9 @@ void fanout_apply(struct gateway *gw, uint64_t user, const struct proto_payload 
         break;
     case PROTO_PAYLOAD_HB:
     case PROTO_PAYLOAD_ERASED:
+    case PROTO_PAYLOAD_STRANGER:       /* never on a user's channel (fanout_on_message) */
+    case PROTO_PAYLOAD_STRANGER_GONE:
+    case PROTO_PAYLOAD_STRANGER_ASK:
         break;
     }
 }
@@ -111,13 +117,19 @@ void fanout_on_message(struct gateway *gw, const char *channel, size_t channel_l
     struct proto_payload p;
     const char *reason;
 
+    if (channel_len > 2 && memcmp(channel, "g:", 2) == 0) {
+        cell_channels_on_message(gw, channel, channel_len, data, len);
+        return;
+    }
     if (proto_payload_decode(data, len, &p, &reason) < 0) {
         LOG_WARN("dropped a payload on %.*s: %s", (int)channel_len, channel, reason);
         return;
     }
     metrics_counter_inc(gw->m.updates_in);
     /* Whoever can publish on u:A may say anything about A, never about B. */
-    if (p.kind == PROTO_PAYLOAD_HB || user == 0 || p.user != user) {
+    if (p.kind == PROTO_PAYLOAD_HB || p.kind == PROTO_PAYLOAD_STRANGER ||
+        p.kind == PROTO_PAYLOAD_STRANGER_GONE || p.kind == PROTO_PAYLOAD_STRANGER_ASK ||
+        user == 0 || p.user != user) {
         metrics_counter_inc(gw->m.misrouted);
         return;
     }

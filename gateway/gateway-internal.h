@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 
+#include "cells.h"
 #include "channels.h"
 #include "config.h"
 #include "gateway_registry.h"
@@ -22,6 +23,7 @@
 #include "ring.h"
 #include "ring_watch.h"
 #include "session.h"
+#include "strangers.h"
 #include "token.h"
 
 struct phone;         /* phone.c: one WebSocket session */
@@ -29,6 +31,7 @@ struct channel_sync;  /* channel_sync.c: the consent read queue */
 struct control;       /* control.c: control messages still to publish */
 struct rest;          /* rest.c: erasures still to finish */
 struct admin;         /* admin.c: the admin page's API and published load */
+struct cell_channels; /* cell_channels.c: stranger views, the cells' publish queues */
 struct peer_view;     /* peer_view.c: the other gateways' view of the ring */
 
 /* A pub/sub node of the ring the gateway talks to. */
@@ -65,6 +68,10 @@ struct gateway_metrics {
     struct metrics_gauge *sessions_starting, *connections;
     /* label table="ip"|"session_starts"|"rest", and kind="session"|"rest"|"history" */
     struct metrics_family *limit_table_entries, *limit_table_full, *pg_queued;
+    /* Strangers: cell channels held, sessions with strangers on, positions
+     * published on cell channels and held back by --strangers-cell-rate. */
+    struct metrics_gauge *cells, *strangers_sessions;
+    struct metrics_counter *strangers_published, *strangers_held;
 };
 
 struct gateway {
@@ -98,6 +105,8 @@ struct gateway {
         size_t cap;
     } owners[2];
     struct channels *channels;
+    struct cells *cells;      /* cell channels g:<geohash> (strangers) */
+    struct cell_channels *strangers;
     struct channel_sync *sync;
     struct control *control;
     struct rest *rest;
@@ -140,6 +149,16 @@ int gateway_token_check(const struct gateway *gw, const char *token, size_t len,
 /* Publishes payload on the channel of user, to its owner in every view.
  * Returns 0, or -1 when it reached no owner (counted in publish errors). */
 int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payload *payload);
+/* The same on any channel (a cell's g:<geohash>). */
+int gateway_publish_on(struct gateway *gw, const char *channel, size_t clen,
+                       const struct proto_payload *payload);
+/* Subscribes (on != 0) or unsubscribes channel on its owners in both views. */
+void gateway_subscribe(struct gateway *gw, const char *channel, size_t clen, int on);
+/* Returns 1 when every live owner of channel (both views) has confirmed its
+ * subscription: from then on nothing published there can be missed. A dead
+ * owner cannot deliver anything and counts as confirmed; so does having no
+ * ring. */
+int gateway_confirmed(struct gateway *gw, const char *channel, size_t clen);
 /* Subscribes the channel of a new entry on its owners; once Redis confirms
  * (at once with no live owner) its consent is read (channel_sync). */
 void gateway_channel_created(struct gateway *gw, struct channel *ch);
@@ -163,6 +182,31 @@ void fanout_apply(struct gateway *gw, uint64_t user, const struct proto_payload 
 void fanout_notify_watchers(struct gateway *gw, struct channel *ch);
 /* Hides positions the cache would have let expire (once a second). */
 void fanout_expire(struct gateway *gw, uint64_t now_ms);
+
+/* -- cell_channels.c -- */
+struct cell_channels *cell_channels_new(struct gateway *gw);
+void cell_channels_free(struct cell_channels *cc);
+/* Switches strangers on for session s: a view with a new sid, its blocks
+ * read, its cells held once it has a position. NULL when out of memory or
+ * the kernel gave no random sid. */
+struct stranger_view *strangers_on(struct gateway *gw, struct session *s);
+/* Switches them off: stranger_gone to others at once and to this phone for
+ * each shown, the cells released; frees v. */
+void strangers_off(struct gateway *gw, struct stranger_view *v);
+/* The session moved: hand over its cells, re-measure, publish. */
+void strangers_moved(struct gateway *gw, struct stranger_view *v);
+/* The view's user blocked other or was blocked by other. */
+void strangers_blocked(struct gateway *gw, struct stranger_view *v, uint64_t other);
+/* A message on a g:<geohash> channel. */
+void cell_channels_on_message(struct gateway *gw, const char *channel, size_t channel_len,
+                              const uint8_t *payload, size_t payload_len);
+/* Redis confirmed channel on one owner: handovers waiting for it may finish. */
+void cell_channels_confirmed(struct gateway *gw, const char *channel, size_t channel_len);
+/* A node died: handovers waiting for it finish. */
+void cell_channels_check(struct gateway *gw);
+/* Once a second: strangers silent for the location TTL go; blocks read again
+ * where they failed. */
+void cell_channels_tick(struct gateway *gw, uint64_t now_ms);
 
 /* -- channel_sync.c -- */
 struct channel_sync *channel_sync_new(struct gateway *gw);
@@ -190,6 +234,9 @@ void phone_sink_init(struct gateway *gw);
  * sessions drops other at once if removed, then re-reads its friends from
  * PostgreSQL, where the change is confirmed. */
 void phones_friends_changed(struct gateway *gw, struct channel *self, uint64_t other, int removed);
+/* ch's user blocked other or was blocked by other: the user's sessions
+ * never show other as a stranger. */
+void phones_blocked(struct gateway *gw, struct channel *self, uint64_t other);
 /* Closes every local session of ch's user with code and reason. */
 void phones_close_user(struct gateway *gw, struct channel *self, unsigned code, const char *reason);
 /* Channels were synced: phones waiting for theirs go on. */

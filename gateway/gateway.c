@@ -91,6 +91,13 @@ int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payloa
 {
     char channel[GATEWAY_CHANNEL_MAX];
     size_t clen = ring_user_channel(user, channel);
+
+    return gateway_publish_on(gw, channel, clen, payload);
+}
+
+int gateway_publish_on(struct gateway *gw, const char *channel, size_t clen,
+                       const struct proto_payload *payload)
+{
     uint64_t hash = ring_hash(channel, clen);
     struct pubsub_node *old_owner = owner(gw, gw->ring, RING_VIEW_OLD, hash);
     struct pubsub_node *new_owner = owner(gw, gw->ring, RING_VIEW_NEW, hash);
@@ -116,12 +123,11 @@ int gateway_publish(struct gateway *gw, uint64_t user, const struct proto_payloa
     return reached ? 0 : -1;
 }
 
-/* Subscribes (on != 0) or unsubscribes the channel of user on its owners in
- * ring's two views. */
-static void subscription(struct gateway *gw, const struct ring *ring, uint64_t user, int on)
+/* Subscribes (on != 0) or unsubscribes channel on its owners in ring's two
+ * views. */
+static void subscription(struct gateway *gw, const struct ring *ring, const char *channel,
+                         size_t clen, int on)
 {
-    char channel[GATEWAY_CHANNEL_MAX];
-    size_t clen = ring_user_channel(user, channel);
     uint64_t hash = ring_hash(channel, clen);
     struct pubsub_node *a = owner(gw, ring, RING_VIEW_OLD, hash);
     struct pubsub_node *b = owner(gw, ring, RING_VIEW_NEW, hash);
@@ -138,14 +144,13 @@ static void subscription(struct gateway *gw, const struct ring *ring, uint64_t u
     }
 }
 
-/* Returns 1 when every live owner of ch's channel (both views) has confirmed
- * its subscription: from then on nothing published there can be missed, so
- * a consent read now sees every change not heard of. A dead owner cannot
- * deliver anything and counts as confirmed; so does having no ring. */
-static int channel_confirmed(struct gateway *gw, const struct channel *ch)
+void gateway_subscribe(struct gateway *gw, const char *channel, size_t clen, int on)
 {
-    char channel[GATEWAY_CHANNEL_MAX];
-    size_t clen = ring_user_channel(ch->user, channel);
+    subscription(gw, gw->ring, channel, clen, on);
+}
+
+int gateway_confirmed(struct gateway *gw, const char *channel, size_t clen)
+{
     uint64_t hash = ring_hash(channel, clen);
 
     for (int view = 0; view < 2; view++) {
@@ -158,9 +163,29 @@ static int channel_confirmed(struct gateway *gw, const struct channel *ch)
     return 1;
 }
 
+/* Returns 1 when every live owner of ch's channel (both views) has confirmed
+ * its subscription: from then on nothing published there can be missed, so
+ * a consent read now sees every change not heard of. */
+static int channel_confirmed(struct gateway *gw, const struct channel *ch)
+{
+    char channel[GATEWAY_CHANNEL_MAX];
+    size_t clen = ring_user_channel(ch->user, channel);
+
+    return gateway_confirmed(gw, channel, clen);
+}
+
+/* Subscribes (on != 0) or unsubscribes the channel of user. */
+static void user_subscription(struct gateway *gw, uint64_t user, int on)
+{
+    char channel[GATEWAY_CHANNEL_MAX];
+    size_t clen = ring_user_channel(user, channel);
+
+    gateway_subscribe(gw, channel, clen, on);
+}
+
 void gateway_channel_created(struct gateway *gw, struct channel *ch)
 {
-    subscription(gw, gw->ring, ch->user, 1);
+    user_subscription(gw, ch->user, 1);
     if (channel_confirmed(gw, ch))
         channel_sync_queue(gw, ch);
 }
@@ -179,7 +204,7 @@ static void sync_confirmed(struct gateway *gw)
 
 void gateway_unsubscribe(struct gateway *gw, uint64_t user)
 {
-    subscription(gw, gw->ring, user, 0);
+    user_subscription(gw, user, 0);
 }
 
 /* -- pub/sub node callbacks ----------------------------------------------- */
@@ -202,6 +227,8 @@ static void on_node_subscribed(void *arg, struct pubsub_node *node, const char *
 
     if (ch != NULL && !ch->sync_queued && channel_confirmed(gw, ch))
         channel_sync_queue(gw, ch);
+    if (user == 0)
+        cell_channels_confirmed(gw, channel, channel_len);
 }
 
 static void on_node_resubscribed(void *arg, struct pubsub_node *node, size_t count)
@@ -323,8 +350,10 @@ static void on_node_state(void *arg, struct pubsub_node *node, enum pubsub_node_
         if (gw->nodes[i].node == node)
             gw->nodes[i].dead_since_ms = state == PUBSUB_NODE_DEAD ? gateway_now_ms() : 0;
     update_registry(arg, node, state);
-    if (state == PUBSUB_NODE_DEAD)
+    if (state == PUBSUB_NODE_DEAD) {
         sync_confirmed(arg);
+        cell_channels_check(arg); /* a dead owner confirms nothing, and need not */
+    }
     if (state == PUBSUB_NODE_DEAD)
         LOG_WARN("pub/sub node %s (%s) is dead: %s", pubsub_node_id(node), pubsub_node_addr(node),
                  pubsub_node_last_error(node));
@@ -385,6 +414,27 @@ static int ensure_nodes(struct gateway *gw, const struct ring *ring)
     return 0;
 }
 
+/* Subscribes channel where ring next has owners that prev had not, then
+ * unsubscribes it where prev had owners next has not. Returns 1 when its new
+ * owner changed. */
+static int move_channel(struct gateway *gw, const struct ring *prev, const struct ring *next,
+                        const char *channel, size_t clen)
+{
+    uint64_t hash = ring_hash(channel, clen);
+    struct pubsub_node *was[2] = {owner(gw, prev, RING_VIEW_OLD, hash),
+                                  owner(gw, prev, RING_VIEW_NEW, hash)};
+    struct pubsub_node *now[2] = {owner(gw, next, RING_VIEW_OLD, hash),
+                                  owner(gw, next, RING_VIEW_NEW, hash)};
+
+    for (int i = 0; i < 2; i++)
+        if (now[i] && now[i] != was[0] && now[i] != was[1])
+            pubsub_node_subscribe(now[i], channel, clen);
+    for (int i = 0; i < 2; i++)
+        if (was[i] && was[i] != now[0] && was[i] != now[1])
+            pubsub_node_unsubscribe(was[i], channel, clen);
+    return was[1] != now[1];
+}
+
 static void apply_ring(struct gateway *gw, const struct ring *next)
 {
     struct ring *prev = gw->ring, *copy;
@@ -406,25 +456,22 @@ static void apply_ring(struct gateway *gw, const struct ring *next)
         LOG_WARN("out of memory indexing ring epoch %" PRIu64 "'s nodes; finding them by name",
                  ring_epoch(copy));
     /* New owners first, then the old ones let go: a channel is never without
-     * a subscription on the loop's side. */
+     * a subscription on the loop's side. A user channel that moved is read
+     * again once its new owner confirms (on_node_subscribed), in case
+     * something went to a dead owner; cell channels move the same way. */
     while ((ch = channels_next(gw->channels, &cursor)) != NULL) {
         char channel[GATEWAY_CHANNEL_MAX];
         size_t clen = ring_user_channel(ch->user, channel);
-        uint64_t hash = ring_hash(channel, clen);
-        struct pubsub_node *was[2] = {owner(gw, prev, RING_VIEW_OLD, hash),
-                                      owner(gw, prev, RING_VIEW_NEW, hash)};
-        struct pubsub_node *now[2] = {owner(gw, copy, RING_VIEW_OLD, hash),
-                                      owner(gw, copy, RING_VIEW_NEW, hash)};
 
-        for (int i = 0; i < 2; i++)
-            if (now[i] && now[i] != was[0] && now[i] != was[1])
-                pubsub_node_subscribe(now[i], channel, clen);
-        for (int i = 0; i < 2; i++)
-            if (was[i] && was[i] != now[0] && was[i] != now[1])
-                pubsub_node_unsubscribe(was[i], channel, clen);
-        /* A channel that moved is read again once its new owner confirms
-         * (on_node_subscribed), in case something went to a dead owner. */
-        if (was[1] != now[1])
+        if (move_channel(gw, prev, copy, channel, clen))
+            moved++;
+        else
+            kept++;
+    }
+    for (size_t i = 0; i < cells_count(gw->cells); i++) {
+        struct cell *cell = cells_at(gw->cells, i);
+
+        if (move_channel(gw, prev, copy, cell->channel, cell->channel_len))
             moved++;
         else
             kept++;
@@ -490,6 +537,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (++gw->ticks % GATEWAY_TRIM_EVERY_S == 0)
         malloc_trim(0);
     fanout_expire(gw, now);
+    cell_channels_tick(gw, now);
     history_get_stats(gw->history, &hs);
     metrics_gauge_set(gw->m.sessions, (double)gw->phone_count);
     metrics_gauge_set(gw->m.channels, (double)channels_count(gw->channels));
@@ -665,6 +713,10 @@ static int metrics_setup(struct gateway_metrics *m)
     rc |= metrics_gauge_family_new(m->registry, "nearby_limit_table_entries", "Keys remembered by a limit table (client addresses, users).", "table", 8, &m->limit_table_entries);
     rc |= metrics_counter_family_new(m->registry, "nearby_limit_table_full_total", "New keys refused because a limit table was full (fail closed).", "table", 8, &m->limit_table_full);
     rc |= metrics_gauge_family_new(m->registry, "nearby_pg_queued", "PostgreSQL requests waiting, by the kind of work of the pool's connections.", "kind", 8, &m->pg_queued);
+    rc |= metrics_gauge_new(m->registry, "nearby_cells", "Cell channels g:<geohash> subscribed for the sessions with strangers on.", &m->cells);
+    rc |= metrics_gauge_new(m->registry, "nearby_strangers_sessions", "Sessions with strangers on.", &m->strangers_sessions);
+    rc |= metrics_counter_new(m->registry, "nearby_strangers_published_total", "Coarse positions published on cell channels.", &m->strangers_published);
+    rc |= metrics_counter_new(m->registry, "nearby_strangers_held_total", "Positions held back by --strangers-cell-rate (the latest of each session goes out later).", &m->strangers_held);
     rc |= metrics_histogram_new(m->registry, "nearby_publish_to_push_seconds",
                                 "From the phone's ts to the push, in seconds.",
                                 metrics_latency_seconds_bounds, METRICS_LATENCY_BOUNDS_N,
@@ -736,10 +788,12 @@ struct gateway *gateway_new(struct event_base *base, const struct gateway_config
     gw->rest_limits = limit_table_new(GATEWAY_LIMIT_KEYS, cfg->rest_rate, cfg->rest_burst,
                                       seeds[2]);
     gw->channels = channels_new();
+    gw->cells = cells_new();
+    gw->strangers = cell_channels_new(gw);
     gw->sync = channel_sync_new(gw);
     gw->control = control_new(gw);
     gw->rest = rest_new(gw);
-    if (gw->channels == NULL || gw->sync == NULL || gw->control == NULL || gw->rest == NULL ||
+    if (gw->channels == NULL || gw->cells == NULL || gw->strangers == NULL || gw->sync == NULL || gw->control == NULL || gw->rest == NULL ||
         gw->ip_limits == NULL || gw->start_limits == NULL || gw->rest_limits == NULL ||
         metrics_setup(&gw->m) < 0) {
         snprintf(errbuf, errlen, "out of memory");
@@ -873,6 +927,8 @@ void gateway_free(struct gateway *gw)
     if (gw->drain_timer)
         event_free(gw->drain_timer);
     channels_free(gw->channels);
+    cell_channels_free(gw->strangers);
+    cells_free(gw->cells);
     limit_table_free(gw->ip_limits);
     limit_table_free(gw->start_limits);
     limit_table_free(gw->rest_limits);

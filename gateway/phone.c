@@ -11,6 +11,8 @@
  *      synced, `nearby` goes out and the session is live.
  * A friendship change heard on the user's channel at any time re-reads the
  * friend list (a generation counter drops answers older than the change).
+ * Strangers (`{t:"strangers", on}`) are off at every session start; asked
+ * for before the session is live, they start with it (cell_channels.c).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -71,6 +73,9 @@ struct phone {
     int64_t token_exp;        /* seconds since the epoch */
     struct ratelimit rate;
     struct ratelimit radius_rate; /* radius messages: the loc rate, a bucket of their own */
+    struct ratelimit strangers_rate; /* strangers on/off: the same, a bucket of their own */
+    struct stranger_view *strangers; /* strangers on: the view (cell_channels.c), else NULL */
+    int strangers_wanted;     /* what the phone last asked for */
     uint64_t started_seq;     /* gw->session_seq at init: the lowest of a user goes first */
     int starting;             /* counted in gw->starting (init accepted, no nearby yet) */
     struct event *timer;      /* init, then start, deadline; then the token's exp */
@@ -213,6 +218,11 @@ static void phone_end_session(struct phone *p)
 
     done_starting(p);
     waiting_remove(p);
+    if (p->strangers != NULL) {
+        /* Before the friends go: nobody is shown as a stranger meanwhile. */
+        strangers_off(gw, p->strangers);
+        p->strangers = NULL;
+    }
     session_clear_friends(&p->session, gw->channels, &gw->sink);
     if (p->self != NULL) {
         struct channel *ch = p->self;
@@ -296,6 +306,38 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* -- strangers ------------------------------------------------------------------ */
+
+/* Makes the session's strangers what the phone asked for, once it is live. */
+static void apply_strangers(struct phone *p)
+{
+    struct gateway *gw = p->gw;
+
+    if (p->state != PHONE_LIVE)
+        return;
+    if (p->strangers_wanted && p->strangers == NULL) {
+        p->strangers = strangers_on(gw, &p->session);
+        if (p->strangers == NULL) {
+            p->strangers_wanted = 0;
+            send_err(p, PROTO_CODE_INTERNAL, "cannot switch strangers on; try again");
+        }
+    } else if (!p->strangers_wanted && p->strangers != NULL) {
+        strangers_off(gw, p->strangers);
+        p->strangers = NULL;
+    }
+}
+
+static void handle_strangers(struct phone *p, const struct proto_msg *m)
+{
+    if (!ratelimit_allow(&p->strangers_rate, gateway_now_ms())) {
+        metrics_counter_inc(p->gw->m.rate_limited);
+        send_err(p, PROTO_CODE_RATE_LIMITED, "too many strangers messages; slow down");
+        return;
+    }
+    p->strangers_wanted = m->strangers.on;
+    apply_strangers(p);
+}
+
 /* -- session start ----------------------------------------------------------- */
 
 /* Sends nearby once every friend's channel is synced. */
@@ -326,6 +368,7 @@ static void try_go_live(struct phone *p)
         p->state = PHONE_LIVE;
         phone_send(p, nearby, (size_t)len);
         arm_expiry(p);
+        apply_strangers(p);
     }
     free(nearby);
 }
@@ -373,6 +416,8 @@ static void sync_friends(struct phone *p, const uint64_t *ids, size_t n)
     for (size_t k = 0; k < n; k++)
         if (session_add_friend(s, gw->channels, ids[k], &gw->sink) < 0)
             LOG_WARN("user %" PRIu64 ": cannot add friend %" PRIu64, s->user, ids[k]);
+    if (p->strangers != NULL)
+        stranger_view_friends_read(p->strangers, &gw->sink);
 }
 
 static void on_friends(int err, const uint64_t *ids, size_t n, void *arg)
@@ -618,6 +663,8 @@ static void handle_loc(struct phone *p, const struct proto_msg *m)
         ts = now;
     session_moved(&p->session, m->loc.lat, m->loc.lng, ts, &gw->sink);
     publish_position(p);
+    if (p->strangers != NULL)
+        strangers_moved(gw, p->strangers);
 }
 
 static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, size_t len,
@@ -663,6 +710,9 @@ static void on_ws_message(void *arg, struct http_conn *c, const uint8_t *msg, si
     case PROTO_MSG_REFRESH:
         handle_refresh(p, &m);
         break;
+    case PROTO_MSG_STRANGERS:
+        handle_strangers(p, &m);
+        break;
     default:
         bad_frame(p, PROTO_CODE_BAD_TYPE, "init was sent already");
     }
@@ -680,9 +730,22 @@ void phones_friends_changed(struct gateway *gw, struct channel *self, uint64_t o
          * the change, PostgreSQL has the last word. */
         if (removed && other != 0 && p->state >= PHONE_WAIT_FRIENDS)
             session_remove_friend(&p->session, gw->channels, other, &gw->sink);
+        /* A new friend is never shown as a stranger, even before the read. */
+        if (!removed && other != 0 && p->strangers != NULL)
+            stranger_view_friend_added(p->strangers, other, &gw->sink);
         p->friends_gen++;
         if (p->state >= PHONE_LOADING && p->state != PHONE_CLOSED)
             load_friends(p);
+    }
+}
+
+void phones_blocked(struct gateway *gw, struct channel *self, uint64_t other)
+{
+    for (uint32_t i = 0; i < self->owner_count; i++) {
+        struct phone *p = self->owners[i]->transport;
+
+        if (p->strangers != NULL)
+            strangers_blocked(gw, p->strangers, other);
     }
 }
 
@@ -741,6 +804,7 @@ static int on_ws_open(void *arg, struct http_conn *c, const struct http_request 
     p->session.transport = p;
     ratelimit_init(&p->rate, gw->cfg.loc_rate, gw->cfg.loc_burst);
     ratelimit_init(&p->radius_rate, gw->cfg.loc_rate, gw->cfg.loc_burst);
+    ratelimit_init(&p->strangers_rate, gw->cfg.loc_rate, gw->cfg.loc_burst);
     p->next = gw->phones;
     if (gw->phones)
         gw->phones->prev = p;

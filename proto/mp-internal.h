@@ -66,6 +66,9 @@ int mp_read_str(struct mp_reader *r, const char **s, uint32_t *len);
 /* Reads any integer encoding with a value >= 0 (MP_RANGE when negative). */
 int mp_read_uint(struct mp_reader *r, uint64_t *v);
 
+/* Reads true or false (nothing else: 0, 1 and nil are MP_WRONG). */
+int mp_read_bool(struct mp_reader *r, int *v);
+
 /* Reads any integer or float encoding as a double; may be NaN or infinite. */
 int mp_read_number(struct mp_reader *r, double *v);
 
@@ -79,6 +82,7 @@ void mp_put_array(struct mp_writer *w, uint32_t n);
 void mp_put_str(struct mp_writer *w, const char *s, size_t len);
 void mp_put_uint(struct mp_writer *w, uint64_t v);
 void mp_put_double(struct mp_writer *w, double v);
+void mp_put_bool(struct mp_writer *w, int v);
 
 /* Returns the bytes written, or -1 if anything did not fit or the length
  * does not fit an int. */

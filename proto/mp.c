@@ -200,6 +200,17 @@ int mp_read_str(struct mp_reader *r, const char **s, uint32_t *len)
     return MP_OK;
 }
 
+int mp_read_bool(struct mp_reader *r, int *v)
+{
+    if (left(r) < 1)
+        return MP_EOF;
+    if (r->p[0] != 0xc2 && r->p[0] != 0xc3)
+        return r->p[0] == 0xc1 ? MP_BAD : MP_WRONG;
+    *v = r->p[0] == 0xc3;
+    r->p++;
+    return MP_OK;
+}
+
 static int skip_bin(struct mp_reader *r)
 {
     uint32_t n;
@@ -265,6 +276,8 @@ static int writer_append(void *data, const char *bytes, size_t n)
         w->overflow = 1;
         return -1;
     }
+    if (n == 0)
+        return 0; /* an empty str's body: bytes may be NULL, which memcpy may not take */
     memcpy(w->buf + w->len, bytes, n);
     w->len += n;
     return 0;
@@ -306,6 +319,14 @@ void mp_put_uint(struct mp_writer *w, uint64_t v)
 void mp_put_double(struct mp_writer *w, double v)
 {
     msgpack_pack_double(&w->pk, v);
+}
+
+void mp_put_bool(struct mp_writer *w, int v)
+{
+    if (v)
+        msgpack_pack_true(&w->pk);
+    else
+        msgpack_pack_false(&w->pk);
 }
 
 int mp_writer_finish(const struct mp_writer *w)

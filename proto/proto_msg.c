@@ -18,6 +18,8 @@ enum field_kind {
     F_CODE,    /* str 1..PROTO_CODE_MAX */
     F_TEXT,    /* str 0..PROTO_ERR_MSG_MAX */
     F_FRIENDS, /* array of friend maps */
+    F_BOOL,    /* true or false */
+    F_SID,     /* str of PROTO_SID_LEN lowercase hex digits */
 };
 
 /* A key of one message type, with the reasons each way it can be wrong. */
@@ -42,6 +44,8 @@ struct field {
 #define WRONG_F_CODE "is not a string"
 #define WRONG_F_TEXT "is not a string"
 #define WRONG_F_FRIENDS "is not an array of maps"
+#define WRONG_F_BOOL "is not true or false"
+#define WRONG_F_SID "is not a string"
 
 #define FIELD(msg, name, kind)                                                   \
     {                                                                            \
@@ -70,6 +74,8 @@ struct field_values {
     const char *text;
     uint32_t text_len;
     struct proto_nearby friends;
+    int on;
+    const char *sid;
 };
 
 static const struct field init_fields[] = {
@@ -89,6 +95,21 @@ static const struct field loc_fields[] = {
 static const struct field radius_fields[] = {
     FIELD("radius", "t", F_TYPE),
     FIELD("radius", "km", F_KM),
+};
+static const struct field strangers_fields[] = {
+    FIELD("strangers", "t", F_TYPE),
+    FIELD("strangers", "on", F_BOOL),
+};
+static const struct field stranger_fields[] = {
+    FIELD("stranger", "t", F_TYPE),
+    FIELD("stranger", "sid", F_SID),
+    FIELD("stranger", "lat", F_LAT),
+    FIELD("stranger", "lng", F_LNG),
+    FIELD("stranger", "dist_km", F_DIST),
+};
+static const struct field stranger_gone_fields[] = {
+    FIELD("stranger_gone", "t", F_TYPE),
+    FIELD("stranger_gone", "sid", F_SID),
 };
 static const struct field nearby_fields[] = {
     FIELD("nearby", "t", F_TYPE),
@@ -128,12 +149,15 @@ static const struct msg_schema from_phone[] = {
     SCHEMA("loc", PROTO_MSG_LOC, loc_fields),
     SCHEMA("radius", PROTO_MSG_RADIUS, radius_fields),
     SCHEMA("refresh", PROTO_MSG_REFRESH, refresh_fields),
+    SCHEMA("strangers", PROTO_MSG_STRANGERS, strangers_fields),
 };
 static const struct msg_schema from_gateway[] = {
     SCHEMA("nearby", PROTO_MSG_NEARBY, nearby_fields),
     SCHEMA("friend", PROTO_MSG_FRIEND, friend_fields),
     SCHEMA("gone", PROTO_MSG_GONE, gone_fields),
     SCHEMA("err", PROTO_MSG_ERR, err_fields),
+    SCHEMA("stranger", PROTO_MSG_STRANGER, stranger_fields),
+    SCHEMA("stranger_gone", PROTO_MSG_STRANGER_GONE, stranger_gone_fields),
 };
 
 const char *proto_msg_type_name(enum proto_msg_type type)
@@ -147,6 +171,9 @@ const char *proto_msg_type_name(enum proto_msg_type type)
     case PROTO_MSG_GONE: return "gone";
     case PROTO_MSG_ERR: return "err";
     case PROTO_MSG_REFRESH: return "refresh";
+    case PROTO_MSG_STRANGERS: return "strangers";
+    case PROTO_MSG_STRANGER: return "stranger";
+    case PROTO_MSG_STRANGER_GONE: return "stranger_gone";
     }
     return NULL;
 }
@@ -223,6 +250,16 @@ static int decode_str(struct mp_reader *r, const struct field *f, uint32_t min, 
 static int decode_map(struct mp_reader *r, uint32_t entries, const struct field *fields,
                       size_t nfields, struct field_values *vals, const char **reason);
 
+int proto_sid_valid(const char *s, size_t len)
+{
+    if (len != PROTO_SID_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
 /* Validates every friend of a nearby and records where the list lies. */
 static int decode_friends(struct mp_reader *r, const struct field *f, struct proto_nearby *out,
                           const char **reason)
@@ -279,6 +316,16 @@ static int decode_value(struct mp_reader *r, const struct field *f, struct field
         return decode_str(r, f, 0, PROTO_ERR_MSG_MAX, &vals->text, &vals->text_len, reason);
     case F_FRIENDS:
         return decode_friends(r, f, &vals->friends, reason);
+    case F_BOOL:
+        rc = mp_read_bool(r, &vals->on);
+        return rc == MP_OK ? PROTO_OK : fail(rc, f, reason);
+    case F_SID:
+        rc = decode_str(r, f, PROTO_SID_LEN, PROTO_SID_LEN, &vals->sid, &n, reason);
+        if (rc == PROTO_OK && !proto_sid_valid(vals->sid, n)) {
+            *reason = f->bad_value;
+            return PROTO_ERR_RANGE;
+        }
+        return rc;
     }
     *reason = "internal: unknown field kind";
     return PROTO_ERR_MALFORMED;
@@ -443,6 +490,18 @@ static int decode_msg(const uint8_t *buf, size_t len, const struct msg_schema *s
         break;
     case PROTO_MSG_GONE:
         m.gone.id = v.id;
+        break;
+    case PROTO_MSG_STRANGERS:
+        m.strangers.on = v.on;
+        break;
+    case PROTO_MSG_STRANGER:
+        m.stranger.sid = v.sid;
+        m.stranger.lat = v.lat;
+        m.stranger.lng = v.lng;
+        m.stranger.dist_km = v.dist;
+        break;
+    case PROTO_MSG_STRANGER_GONE:
+        m.stranger_gone.sid = v.sid;
         break;
     case PROTO_MSG_ERR:
         m.err.code = proto_code_parse(v.str, v.str_len);
@@ -651,6 +710,59 @@ size_t proto_friend_frame_finish(struct proto_friend_frame *ff, double dist_km)
     mp_writer_init(&w, ff->buf + ff->prefix_len, 9);
     mp_put_double(&w, dist_km);
     return ff->prefix_len + 9;
+}
+
+int proto_msg_encode_strangers(uint8_t *buf, size_t cap, int on)
+{
+    struct mp_writer w;
+    mp_writer_init(&w, buf, cap);
+    put_type(&w, 2, "strangers");
+    put_key(&w, "on");
+    mp_put_bool(&w, on != 0);
+    return finish(&w);
+}
+
+int proto_msg_encode_stranger(uint8_t *buf, size_t cap, const struct proto_stranger *st)
+{
+    struct mp_writer w;
+    if (st->sid == NULL || !proto_sid_valid(st->sid, PROTO_SID_LEN) || !valid_lat(st->lat) ||
+        !valid_lng(st->lng) || !isfinite(st->dist_km) || st->dist_km < 0.0)
+        return PROTO_ERR_INVALID;
+    mp_writer_init(&w, buf, cap);
+    put_type(&w, 5, "stranger");
+    put_key(&w, "sid");
+    mp_put_str(&w, st->sid, PROTO_SID_LEN);
+    put_key(&w, "lat");
+    mp_put_double(&w, st->lat);
+    put_key(&w, "lng");
+    mp_put_double(&w, st->lng);
+    put_key(&w, "dist_km");
+    mp_put_double(&w, st->dist_km);
+    return finish(&w);
+}
+
+int proto_stranger_frame_init(struct proto_friend_frame *ff, const char *sid, double lat,
+                              double lng)
+{
+    struct proto_stranger st = {sid, lat, lng, 0.0};
+    int len = proto_msg_encode_stranger(ff->buf, sizeof(ff->buf), &st);
+
+    if (len < 9)
+        return len < 0 ? len : PROTO_ERR_INVALID;
+    ff->prefix_len = (size_t)len - 9;
+    return 0;
+}
+
+int proto_msg_encode_stranger_gone(uint8_t *buf, size_t cap, const char *sid)
+{
+    struct mp_writer w;
+    if (sid == NULL || !proto_sid_valid(sid, PROTO_SID_LEN))
+        return PROTO_ERR_INVALID;
+    mp_writer_init(&w, buf, cap);
+    put_type(&w, 2, "stranger_gone");
+    put_key(&w, "sid");
+    mp_put_str(&w, sid, PROTO_SID_LEN);
+    return finish(&w);
 }
 
 int proto_msg_encode_gone(uint8_t *buf, size_t cap, uint64_t id)

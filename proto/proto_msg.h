@@ -8,12 +8,32 @@
  *     {t:"radius", km}
  *     {t:"refresh", token}                 a new token for the same user, before
  *                                          the session's one expires
+ *     {t:"strangers", on}                  on: bool (true or false only). Opts this
+ *                                          session in or out of strangers; off at
+ *                                          every new session
  *   gateway -> phone
  *     {t:"nearby", radius_km, friends:[{id, lat, lng, ts, dist_km}, ...]}
  *     {t:"friend", id, lat, lng, ts, dist_km}
  *     {t:"gone", id}
  *     {t:"err", code, msg}                 code: str, see enum proto_code;
  *                                          msg: str, 0..PROTO_ERR_MSG_MAX bytes
+ *     {t:"stranger", sid, lat, lng, dist_km}  an opted-in non-friend nearby appeared
+ *                                          or moved
+ *     {t:"stranger_gone", sid}             that stranger left the range, switched
+ *                                          off, went quiet or was pushed out by
+ *                                          nearer ones
+ *
+ * Strangers (README "Strangers"). `on` means both: the session is shown to
+ * other opted-in sessions nearby and sees them. A stranger is never a friend
+ * of the phone (friends are shown as friends only), never the phone's own
+ * user, and never one who blocked it or whom it blocked. sid is a str of
+ * PROTO_SID_LEN lowercase hex digits: 64 random bits drawn per session of the
+ * shown phone (geo/stranger.h), never derived from the user id, so it names
+ * a session and links to no account; hex because JavaScript numbers cannot
+ * hold 64 bits. lat, lng are the centre of the stranger's ~150 m geohash cell
+ * (precision 7), never its true position; dist_km is from the phone to that
+ * centre, rounded to 0.1 km. No frame to a phone ever carries another user's
+ * id except a friend's.
  *
  * Values: id and ts are unsigned integers (ts in milliseconds since the
  * epoch), any msgpack int width, negative values rejected. lat, lng, km,
@@ -64,6 +84,8 @@
 #define PROTO_NEARBY_ENTRY_MAX 68
 #define PROTO_NEARBY_SIZE_MAX(friends) \
     (PROTO_NEARBY_HEAD_MAX + (size_t)(friends) * PROTO_NEARBY_ENTRY_MAX)
+/* A stranger's sid on the wire: 16 lowercase hex digits (64 random bits). */
+#define PROTO_SID_LEN 16
 
 enum proto_msg_type {
     PROTO_MSG_INIT = 1,
@@ -74,6 +96,18 @@ enum proto_msg_type {
     PROTO_MSG_GONE,
     PROTO_MSG_ERR,
     PROTO_MSG_REFRESH,
+    PROTO_MSG_STRANGERS,
+    PROTO_MSG_STRANGER,
+    PROTO_MSG_STRANGER_GONE,
+};
+
+/* A stranger as shown to a phone: an anonymous sid, a coarse position and a
+ * rounded distance (geo/stranger.h makes them; this only carries them). */
+struct proto_stranger {
+    const char *sid; /* ref: PROTO_SID_LEN bytes, not NUL-terminated */
+    double lat;
+    double lng;
+    double dist_km;
 };
 
 /* One friend as shown to a phone: in `friend` and in `nearby.friends`. */
@@ -114,6 +148,13 @@ struct proto_msg {
         struct {
             uint64_t id;
         } gone;
+        struct {
+            int on; /* 0 or 1 */
+        } strangers;
+        struct proto_stranger stranger; /* sid: ref, owned by the decoded buffer */
+        struct {
+            const char *sid; /* ref: owned by the decoded buffer; PROTO_SID_LEN bytes */
+        } stranger_gone;
         struct {
             enum proto_code code; /* PROTO_CODE_UNKNOWN if code_str is not one we know */
             const char *code_str; /* ref: owned by the decoded buffer */
@@ -168,6 +209,7 @@ int proto_msg_encode_init(uint8_t *buf, size_t cap, const char *token, size_t to
 int proto_msg_encode_refresh(uint8_t *buf, size_t cap, const char *token, size_t token_len);
 int proto_msg_encode_loc(uint8_t *buf, size_t cap, double lat, double lng, uint64_t ts);
 int proto_msg_encode_radius(uint8_t *buf, size_t cap, double km);
+int proto_msg_encode_strangers(uint8_t *buf, size_t cap, int on);
 
 /* Gateway -> phone encoders. Each returns the bytes written or
  * PROTO_ERR_INVALID / PROTO_ERR_NOSPACE. msg of encode_err need not be
@@ -178,6 +220,12 @@ int proto_msg_encode_err(uint8_t *buf, size_t cap, enum proto_code code, const c
                          size_t msg_len);
 int proto_msg_encode_nearby(uint8_t *buf, size_t cap, double radius_km,
                             const struct proto_friend *friends, size_t count);
+/* sid must be PROTO_SID_LEN lowercase hex digits (PROTO_ERR_INVALID otherwise). */
+int proto_msg_encode_stranger(uint8_t *buf, size_t cap, const struct proto_stranger *st);
+int proto_msg_encode_stranger_gone(uint8_t *buf, size_t cap, const char *sid);
+
+/* Returns 1 if the len bytes at s are a sid: PROTO_SID_LEN lowercase hex digits. */
+int proto_sid_valid(const char *s, size_t len);
 
 /* A `friend` message for one position, encoded once for all the phones that
  * get it and finished per phone with its distance: dist_km is the last
@@ -193,8 +241,14 @@ int proto_friend_frame_init(struct proto_friend_frame *ff, uint64_t id, double l
                             uint64_t ts);
 
 /* Writes dist_km (finite, >= 0) and returns the frame's length; the frame is
- * byte for byte what proto_msg_encode_friend gives. */
+ * byte for byte what proto_msg_encode_friend (or _stranger) gives. */
 size_t proto_friend_frame_finish(struct proto_friend_frame *ff, double dist_km);
+
+/* The same for a `stranger` message (dist_km last too): everything but the
+ * distance, finished per phone with proto_friend_frame_finish. Returns 0 or
+ * PROTO_ERR_INVALID. */
+int proto_stranger_frame_init(struct proto_friend_frame *ff, const char *sid, double lat,
+                              double lng);
 
 /* Starts a nearby in buf. Returns 0, or PROTO_ERR_INVALID / PROTO_ERR_NOSPACE
  * (which the writer also keeps). */

@@ -16,6 +16,9 @@ static const uint32_t kind_elements[] = {
     [PROTO_PAYLOAD_BLOCK] = 3,
     [PROTO_PAYLOAD_GONE] = 2,
     [PROTO_PAYLOAD_ERASED] = 2,
+    [PROTO_PAYLOAD_STRANGER] = 6,
+    [PROTO_PAYLOAD_STRANGER_GONE] = 4,
+    [PROTO_PAYLOAD_STRANGER_ASK] = 2,
 };
 
 static const char *const kind_names[] = {
@@ -28,6 +31,9 @@ static const char *const kind_names[] = {
     [PROTO_PAYLOAD_BLOCK] = "block",
     [PROTO_PAYLOAD_GONE] = "gone",
     [PROTO_PAYLOAD_ERASED] = "erased",
+    [PROTO_PAYLOAD_STRANGER] = "stranger",
+    [PROTO_PAYLOAD_STRANGER_GONE] = "stranger_gone",
+    [PROTO_PAYLOAD_STRANGER_ASK] = "stranger_ask",
 };
 
 #define KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -52,6 +58,13 @@ int proto_payload_encode(uint8_t *buf, size_t cap, const struct proto_payload *p
     if ((unsigned)p->kind >= KINDS)
         return PROTO_ERR_INVALID;
     if (p->kind == PROTO_PAYLOAD_LOC && !valid_coords(p->loc.lat, p->loc.lng))
+        return PROTO_ERR_INVALID;
+    if (p->kind == PROTO_PAYLOAD_STRANGER &&
+        (p->stranger.sid == 0 || !valid_coords(p->stranger.lat, p->stranger.lng)))
+        return PROTO_ERR_INVALID;
+    if (p->kind == PROTO_PAYLOAD_STRANGER_GONE &&
+        (p->stranger_gone.sid == 0 || p->stranger_gone.next_len > PROTO_CELL_MAX ||
+         (p->stranger_gone.next == NULL && p->stranger_gone.next_len > 0)))
         return PROTO_ERR_INVALID;
     if (p->kind == PROTO_PAYLOAD_HB &&
         (p->hb.gateway == NULL || p->hb.gateway_len < 1 ||
@@ -86,6 +99,16 @@ int proto_payload_encode(uint8_t *buf, size_t cap, const struct proto_payload *p
     case PROTO_PAYLOAD_BLOCK:
         mp_put_uint(&w, p->friend.other);
         break;
+    case PROTO_PAYLOAD_STRANGER:
+        mp_put_uint(&w, p->stranger.sid);
+        mp_put_double(&w, p->stranger.lat);
+        mp_put_double(&w, p->stranger.lng);
+        mp_put_uint(&w, p->stranger.ts);
+        break;
+    case PROTO_PAYLOAD_STRANGER_GONE:
+        mp_put_uint(&w, p->stranger_gone.sid);
+        mp_put_str(&w, p->stranger_gone.next, p->stranger_gone.next_len);
+        break;
     default:
         break;
     }
@@ -118,6 +141,18 @@ static int take_coord(struct mp_reader *r, double *v, double limit, const char *
         return PROTO_ERR_RANGE;
     }
     return PROTO_OK;
+}
+
+/* A stranger's sid: an unsigned integer, never 0. */
+static int take_sid(struct mp_reader *r, uint64_t *sid, const char **why)
+{
+    int err = take_uint(r, sid, "payload: sid is not an unsigned integer", why);
+
+    if (err == PROTO_OK && *sid == 0) {
+        *why = "payload: sid is 0";
+        return PROTO_ERR_RANGE;
+    }
+    return err;
 }
 
 /* Decodes the elements after [version, kind]; the structure has been checked. */
@@ -170,6 +205,33 @@ static int decode_kind(struct mp_reader *r, struct proto_payload *p, const char 
     case PROTO_PAYLOAD_FRIEND_DEL:
     case PROTO_PAYLOAD_BLOCK:
         err = take_uint(r, &p->friend.other, "payload: other is not an unsigned integer", why);
+        break;
+    case PROTO_PAYLOAD_STRANGER:
+        err = take_sid(r, &p->stranger.sid, why);
+        if (err == PROTO_OK)
+            err = take_coord(r, &p->stranger.lat, 90.0, "payload stranger: lat is not a number",
+                             "payload stranger: lat out of range or not finite", why);
+        if (err == PROTO_OK)
+            err = take_coord(r, &p->stranger.lng, 180.0, "payload stranger: lng is not a number",
+                             "payload stranger: lng out of range or not finite", why);
+        if (err == PROTO_OK)
+            err = take_uint(r, &p->stranger.ts, "payload stranger: ts is not an unsigned integer",
+                            why);
+        break;
+    case PROTO_PAYLOAD_STRANGER_GONE:
+        err = take_sid(r, &p->stranger_gone.sid, why);
+        if (err != PROTO_OK)
+            break;
+        if (mp_read_str(r, &s, &n) != MP_OK) {
+            *why = "payload stranger_gone: next is not a string";
+            return PROTO_ERR_SCHEMA;
+        }
+        if (n > PROTO_CELL_MAX) {
+            *why = "payload stranger_gone: next is longer than a geohash";
+            return PROTO_ERR_RANGE;
+        }
+        p->stranger_gone.next = s;
+        p->stranger_gone.next_len = n;
         break;
     default:
         break;

@@ -15,9 +15,26 @@
  *   [1, 8, user, seq]                erased      user erased their history: drop
  *                                                the rows of user still queued
  *   [1, 4, gateway, counter, ts]     hb          heartbeat through the pub/sub path
+ *   [1, 9, user, seq, sid, lat, lng, ts]  stranger  an opted-in session of user is at
+ *                                                the coarse position lat, lng
+ *   [1, 10, user, seq, sid, next]    stranger_gone  that session left this cell for
+ *                                                the cell next, or (next "") switched
+ *                                                strangers off or disconnected
+ *   [1, 11, 0, 0]                    stranger_ask   a gateway (re)subscribed this cell:
+ *                                                publish the last stranger sent here
+ *                                                again, with its seq
  *
- * Every kind but hb is published on user's own channel u:<user>, and a
- * receiver believes it only there (the caller checks the channel).
+ * Kinds 0 to 8 but hb are published on user's own channel u:<user>, and a
+ * receiver believes them only there (the caller checks the channel). The
+ * stranger kinds are published on the cell channel g:<geohash> of the cell
+ * the session is in (gateway/cell_channels.c), and a receiver believes them
+ * only on a g: channel, a stranger only when its lat, lng lie in that cell.
+ * They carry the user id for the receiving gateway alone (friends are not
+ * shown as strangers, blocks hide them); it never reaches a phone, which
+ * sees only sid (64 random bits per session, never 0) as hex, lat and lng
+ * already coarsened by the publisher (geo/stranger.h) and coarsened again by
+ * the receiver. seq increases per session; next is a str of 0..
+ * PROTO_CELL_MAX bytes, whose geohash the receiver validates.
  *
  * user, seq, other, consent, counter and ts are unsigned integers (any
  * msgpack int width, never negative); ts is milliseconds since the epoch.
@@ -57,6 +74,7 @@
 #define PROTO_PAYLOAD_VERSION 1
 #define PROTO_PAYLOAD_MAX 512     /* bytes a decoder accepts; enough to encode any kind */
 #define PROTO_GATEWAY_ID_MAX 64   /* bytes in hb's gateway */
+#define PROTO_CELL_MAX 12         /* bytes in stranger_gone's next: a geohash */
 
 enum proto_payload_kind {
     PROTO_PAYLOAD_LOC = 0,
@@ -68,6 +86,9 @@ enum proto_payload_kind {
     PROTO_PAYLOAD_BLOCK = 6,
     PROTO_PAYLOAD_GONE = 7,
     PROTO_PAYLOAD_ERASED = 8,
+    PROTO_PAYLOAD_STRANGER = 9,
+    PROTO_PAYLOAD_STRANGER_GONE = 10,
+    PROTO_PAYLOAD_STRANGER_ASK = 11,
 };
 
 struct proto_payload {
@@ -93,16 +114,28 @@ struct proto_payload {
             uint64_t counter;
             uint64_t ts;
         } hb;
+        struct {
+            uint64_t sid;
+            double lat;
+            double lng;
+            uint64_t ts;
+        } stranger;
+        struct {
+            uint64_t sid;
+            const char *next; /* ref: owned by the caller / the decoded buffer */
+            size_t next_len;  /* 0: off or disconnected */
+        } stranger_gone;
     };
 };
 
 /* Returns "loc", "off", "friend_add", "friend_del", "hb", "on", "block", "gone",
- * "erased", or NULL. */
+ * "erased", "stranger", "stranger_gone", "stranger_ask", or NULL. */
 const char *proto_payload_kind_name(enum proto_payload_kind kind);
 
 /* Encodes p into buf. Returns the bytes written, PROTO_ERR_INVALID (unknown
  * kind, coordinates out of range or not finite, gateway length out of
- * range) or PROTO_ERR_NOSPACE. */
+ * range, a stranger's sid 0 or next longer than PROTO_CELL_MAX) or
+ * PROTO_ERR_NOSPACE. */
 int proto_payload_encode(uint8_t *buf, size_t cap, const struct proto_payload *p);
 
 /* Decodes one payload. Returns 0 and fills *out, or a negative PROTO_ERR_*

@@ -444,6 +444,28 @@ static void test_limits(void)
                    NULL), 0);
 }
 
+/* The strangers' flags: defaults, values, and a radius the 9 cells cannot cover. */
+static void test_strangers(void)
+{
+    struct gateway_config cfg;
+
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, NULL), 0);
+    CHECK_EQ(cfg.strangers_precision, 5);
+    CHECK(cfg.strangers_radius_km == 2.0);
+    CHECK_EQ(cfg.strangers_max, 20);
+    CHECK(cfg.strangers_cell_rate == 50.0);
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--strangers-precision", "6",
+                   "--strangers-radius-km", "0.5", "--strangers-max", "3",
+                   "--strangers-cell-rate", "0", NULL), 0);
+    CHECK_EQ(cfg.strangers_precision, 6);
+    CHECK(cfg.strangers_radius_km == 0.5 && cfg.strangers_max == 3 && cfg.strangers_cell_rate == 0);
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--strangers-radius-km", "5", NULL), -1);
+    CHECK_IN(strstr(err, "--strangers-radius-km") != NULL, err);
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--strangers-precision", "9", NULL), -1);
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--strangers-max", "0", NULL), -1);
+    CHECK_EQ(parse(&cfg, "--jwt-secret-file", key_path, "--strangers-cell-rate", "-1", NULL), -1);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL) {
@@ -465,6 +487,7 @@ int main(void)
     test_help_and_version();
     test_parse_again();
     test_limits();
+    test_strangers();
 
     unlink(key_path);
     unlink(conf_path);

@@ -51,7 +51,17 @@ static int same_payload(const struct proto_payload *a, const struct proto_payloa
         return a->user == b->user && a->seq == b->seq && a->friend.other == b->friend.other;
     case PROTO_PAYLOAD_GONE:
     case PROTO_PAYLOAD_ERASED:
+    case PROTO_PAYLOAD_STRANGER_ASK:
         return a->user == b->user && a->seq == b->seq;
+    case PROTO_PAYLOAD_STRANGER:
+        return a->user == b->user && a->seq == b->seq && a->stranger.sid == b->stranger.sid &&
+               a->stranger.lat == b->stranger.lat && a->stranger.lng == b->stranger.lng &&
+               a->stranger.ts == b->stranger.ts;
+    case PROTO_PAYLOAD_STRANGER_GONE:
+        return a->user == b->user && a->seq == b->seq &&
+               a->stranger_gone.sid == b->stranger_gone.sid &&
+               a->stranger_gone.next_len == b->stranger_gone.next_len &&
+               memcmp(a->stranger_gone.next, b->stranger_gone.next, a->stranger_gone.next_len) == 0;
     case PROTO_PAYLOAD_HB:
         return a->hb.gateway_len == b->hb.gateway_len &&
                memcmp(a->hb.gateway, b->hb.gateway, a->hb.gateway_len) == 0 &&
@@ -134,6 +144,34 @@ static struct proto_payload sample(int which)
         p.user = (uint64_t)INT64_MAX;
         p.seq = 19;
         break;
+    case 10:
+        p.kind = PROTO_PAYLOAD_STRANGER;
+        p.user = 20;
+        p.seq = 21;
+        p.stranger.sid = UINT64_MAX;
+        p.stranger.lat = 48.85;
+        p.stranger.lng = -180;
+        p.stranger.ts = 22;
+        break;
+    case 11:
+        p.kind = PROTO_PAYLOAD_STRANGER_GONE;
+        p.user = 23;
+        p.seq = 24;
+        p.stranger_gone.sid = 1;
+        p.stranger_gone.next = "u09tvzzzzzzz";
+        p.stranger_gone.next_len = 12;
+        break;
+    case 13:
+        p.kind = PROTO_PAYLOAD_STRANGER_ASK;
+        break;
+    case 12:
+        p.kind = PROTO_PAYLOAD_STRANGER_GONE;
+        p.user = 25;
+        p.seq = 26;
+        p.stranger_gone.sid = 2;
+        p.stranger_gone.next = "";
+        p.stranger_gone.next_len = 0;
+        break;
     default:
         p.kind = PROTO_PAYLOAD_HB;
         p.hb.gateway = gw_max;
@@ -145,7 +183,7 @@ static struct proto_payload sample(int which)
     return p;
 }
 
-#define SAMPLES 11
+#define SAMPLES 15
 
 static void test_names(void)
 {
@@ -158,7 +196,10 @@ static void test_names(void)
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_BLOCK), "block") == 0);
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_GONE), "gone") == 0);
     CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_ERASED), "erased") == 0);
-    CHECK(proto_payload_kind_name((enum proto_payload_kind)9) == NULL);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_STRANGER), "stranger") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_STRANGER_GONE), "stranger_gone") == 0);
+    CHECK(strcmp(proto_payload_kind_name(PROTO_PAYLOAD_STRANGER_ASK), "stranger_ask") == 0);
+    CHECK(proto_payload_kind_name((enum proto_payload_kind)12) == NULL);
 }
 
 /* The format other gateways (maybe of another version) parse must not drift. */
@@ -184,6 +225,18 @@ static void test_pinned(void)
     n = proto_payload_encode(out, sizeof(out), &p);
     CHECK(n == 18);
     CHECK(hex_equal(out, (size_t)n, "95 01 02 ce 00 01 11 70 01 cf 00 00 00 01 00 00 00 00"));
+    p = sample(10);
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 33);
+    CHECK(hex_equal(out, (size_t)n,
+                    "98 01 09 14 15 cf ff ff ff ff ff ff ff ff cb 40 48 6c cc cc cc cc cd"
+                    " cb c0 66 80 00 00 00 00 00 16"));
+    p = sample(12);
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 7 && hex_equal(out, (size_t)n, "96 01 0a 19 1a 02 a0"));
+    p.stranger_gone.next = NULL; /* none: allowed with length 0, the same bytes */
+    n = proto_payload_encode(out, sizeof(out), &p);
+    CHECK(n == 7 && hex_equal(out, (size_t)n, "96 01 0a 19 1a 02 a0"));
 }
 
 static void test_round_trip(void)
@@ -246,10 +299,19 @@ static void test_reject(void)
         {"[3 u:2 u:1 {1 s:new [0", PROTO_ERR_VERSION, "payload: unknown version"},
         {"[4 s:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
         {"[4 d:1 u:1 u:1 u:1", PROTO_ERR_SCHEMA, "payload: version is not an unsigned integer"},
-        {"[4 u:1 u:9 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[4 u:1 u:12 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 u64:18446744073709551615 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
         {"[4 u:1 i:-1 u:1 u:1", PROTO_ERR_TYPE, "payload: unknown kind"},
-        {"[3 u:1 u:10 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[3 u:1 u:13 [1 [0", PROTO_ERR_TYPE, "payload: unknown kind"},
+        {"[3 u:1 u:11 u:0", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        /* Strangers: sid never 0, next a short str. */
+        {"[8 u:1 u:9 u:1 u:1 u:0 d:1 d:2 u:3", PROTO_ERR_RANGE, "payload: sid is 0"},
+        {"[8 u:1 u:9 u:1 u:1 s:ab d:1 d:2 u:3", PROTO_ERR_SCHEMA, "payload: sid is not an unsigned integer"},
+        {"[8 u:1 u:9 u:1 u:1 u:5 d:91 d:2 u:3", PROTO_ERR_RANGE, "payload stranger: lat out of range or not finite"},
+        {"[7 u:1 u:9 u:1 u:1 u:5 d:1 d:2", PROTO_ERR_SCHEMA, "payload: too few elements for its kind"},
+        {"[6 u:1 u:10 u:1 u:1 u:5 s:u09tvzzzzzzzz", PROTO_ERR_RANGE, "payload stranger_gone: next is longer than a geohash"},
+        {"[6 u:1 u:10 u:1 u:1 u:5 u:7", PROTO_ERR_SCHEMA, "payload stranger_gone: next is not a string"},
+        {"[6 u:1 u:10 u:1 u:1 u:0 s:", PROTO_ERR_RANGE, "payload: sid is 0"},
         {"[4 u:1 s:loc u:1 u:1", PROTO_ERR_SCHEMA, "payload: kind is not an unsigned integer"},
         {"[4 u:1 nil u:1 u:1", PROTO_ERR_SCHEMA, "payload: kind is not an unsigned integer"},
         /* Structure. */
@@ -374,7 +436,16 @@ static void test_encoder_errors(void)
         CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
     }
     p = sample(0);
-    p.kind = (enum proto_payload_kind)9;
+    p.kind = (enum proto_payload_kind)12;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    p = sample(10);
+    p.stranger.sid = 0;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    p = sample(10);
+    p.stranger.lat = NAN;
+    CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
+    p = sample(11);
+    p.stranger_gone.next_len = PROTO_CELL_MAX + 1;
     CHECK(proto_payload_encode(out, sizeof(out), &p) == PROTO_ERR_INVALID);
     p = sample(5);
     p.hb.gateway_len = 0;
@@ -443,7 +514,7 @@ static void test_mutations(void)
         CHECK(rc == 0 || (rc < 0 && rc >= PROTO_ERR_VERSION && why != NULL));
         if (rc == 0) {
             accepted++;
-            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_ERASED);
+            CHECK((unsigned)q.kind <= PROTO_PAYLOAD_STRANGER_ASK);
             if (q.kind == PROTO_PAYLOAD_LOC)
                 CHECK(fabs(q.loc.lat) <= 90 && fabs(q.loc.lng) <= 180);
             if (q.kind == PROTO_PAYLOAD_HB)

@@ -1064,6 +1064,73 @@ static void test_mutations(void)
     }
 }
 
+/* Strangers: the opt-in, the stranger frame (dist_km patched per phone like
+ * friend's), stranger_gone, and every way their values can be wrong. */
+static void test_strangers(void)
+{
+    static const char sid[] = "0123456789abcdef";
+    struct proto_friend_frame ff;
+    struct proto_msg m;
+    const char *why = NULL;
+    int n;
+
+    n = proto_msg_encode_strangers(out, sizeof(out), 1);
+    CHECK(n == 17 && hex_equal(out, (size_t)n,
+                               "82 a1 74 a9 73 74 72 61 6e 67 65 72 73 a2 6f 6e c3"));
+    CHECK(from_phone(out, (size_t)n, &m, &why) == 0 && m.type == PROTO_MSG_STRANGERS &&
+          m.strangers.on == 1);
+    n = proto_msg_encode_strangers(out, sizeof(out), 0);
+    CHECK(n == 17 && out[n - 1] == 0xc2);
+    CHECK(from_phone(out, (size_t)n, &m, &why) == 0 && m.strangers.on == 0);
+    CHECK(phone_spec("{2 s:t s:strangers s:on u:1", &m, &why) == PROTO_ERR_SCHEMA &&
+          strcmp(why, "strangers: on is not true or false") == 0);
+    CHECK(phone_spec("{2 s:t s:strangers s:on nil", &m, &why) == PROTO_ERR_SCHEMA);
+    CHECK(phone_spec("{2 s:t s:strangers s:on x:c1", &m, &why) == PROTO_ERR_MALFORMED);
+    CHECK(phone_spec("{1 s:t s:strangers", &m, &why) == PROTO_ERR_SCHEMA &&
+          strcmp(why, "strangers: missing on") == 0);
+    CHECK(phone_spec("{3 s:t s:strangers s:on true s:on false", &m, &why) == PROTO_ERR_SCHEMA);
+    /* The gateway's kinds are not the phone's to send, nor the other way. */
+    CHECK(phone_spec("{2 s:t s:stranger_gone s:sid s:0123456789abcdef", &m, &why) ==
+          PROTO_ERR_TYPE);
+    CHECK(gateway_spec("{2 s:t s:strangers s:on true", &m, &why) == PROTO_ERR_TYPE);
+
+    n = proto_msg_encode_stranger(out, sizeof(out), &(struct proto_stranger){sid, 48.5, 2.25, 1.2});
+    CHECK(n > 0);
+    CHECK(from_gateway(out, (size_t)n, &m, &why) == 0 && m.type == PROTO_MSG_STRANGER &&
+          memcmp(m.stranger.sid, sid, PROTO_SID_LEN) == 0 && m.stranger.lat == 48.5 &&
+          m.stranger.lng == 2.25 && m.stranger.dist_km == 1.2);
+    CHECK(proto_stranger_frame_init(&ff, sid, 48.5, 2.25) == 0);
+    CHECK(proto_friend_frame_finish(&ff, 1.2) == (size_t)n && memcmp(ff.buf, out, (size_t)n) == 0);
+    CHECK(proto_stranger_frame_init(&ff, "0123456789ABCDEF", 48.5, 2.25) == PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_stranger(out, sizeof(out),
+                                    &(struct proto_stranger){sid, 91, 2.25, 1.2}) ==
+          PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_stranger(out, sizeof(out),
+                                    &(struct proto_stranger){sid, 48, 2.25, -1}) ==
+          PROTO_ERR_INVALID);
+    CHECK(proto_msg_encode_stranger(out, 20, &(struct proto_stranger){sid, 48, 2, 1}) ==
+          PROTO_ERR_NOSPACE);
+    n = proto_msg_encode_stranger_gone(out, sizeof(out), sid);
+    CHECK(n == 38);
+    CHECK(hex_equal(out, (size_t)n,
+                    "82 a1 74 ad 73 74 72 61 6e 67 65 72 5f 67 6f 6e 65 a3 73 69 64 b0"
+                    " 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66"));
+    CHECK(from_gateway(out, (size_t)n, &m, &why) == 0 && m.type == PROTO_MSG_STRANGER_GONE &&
+          memcmp(m.stranger_gone.sid, sid, PROTO_SID_LEN) == 0);
+    CHECK(proto_msg_encode_stranger_gone(out, sizeof(out), "0123") == PROTO_ERR_INVALID);
+    CHECK(gateway_spec("{2 s:t s:stranger_gone s:sid s:0123456789abcde", &m, &why) ==
+              PROTO_ERR_RANGE &&
+          strcmp(why, "stranger_gone: sid out of range") == 0);
+    CHECK(gateway_spec("{2 s:t s:stranger_gone s:sid s:0123456789abcdeg", &m, &why) ==
+          PROTO_ERR_RANGE);
+    CHECK(gateway_spec("{2 s:t s:stranger_gone s:sid u:5", &m, &why) == PROTO_ERR_SCHEMA);
+    CHECK(gateway_spec("{5 s:t s:stranger s:sid s:0123456789abcdef s:lat d:1 s:lng d:181 "
+                       "s:dist_km d:0",
+                       &m, &why) == PROTO_ERR_RANGE);
+    CHECK(proto_sid_valid(sid, 16) && !proto_sid_valid(sid, 15) && !proto_sid_valid("0123456789abcdeF", 16));
+    CHECK(strcmp(proto_msg_type_name(PROTO_MSG_STRANGER_GONE), "stranger_gone") == 0);
+}
+
 int main(void)
 {
     guard_map(&guard, BUF_MAX);
@@ -1084,6 +1151,7 @@ int main(void)
     test_encoder_capacity();
     test_truncation();
     test_mutations();
+    test_strangers();
     if (failures) {
         fprintf(stderr, "test-proto: %d failure(s)\n", failures);
         return 1;

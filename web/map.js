@@ -23,6 +23,7 @@ const state = {
   pxPerKm: 40,
   zoomed: false,            // the user zoomed: keep it
   friends: new Map(),       // id -> {id, lat, lng, ts, distKm, trail, goneAt}
+  strangers: new Map(),     // sid -> {sid, lat, lng, distKm, goneAt}: anonymous, coarse
   radiusKm: null,
   dirty: true,
   listDirty: true,
@@ -182,6 +183,21 @@ function drawFriend(f, now) {
   ctx.fillText(label, p.x + 14, p.y + 4);
 }
 
+// A stranger: a grey dot with no name and no trail, only its rounded distance (the gateway
+// shows the centre of a ~150 m cell, never where the person is).
+function drawStranger(s, now) {
+  const alpha = s.goneAt ? Math.max(0, 1 - (now - s.goneAt) / FADE_MS) : 1;
+  if (alpha <= 0) return;
+  const p = toScreen(s.lat, s.lng);
+  ctx.fillStyle = `rgba(120, 126, 138, ${0.55 * alpha})`;
+  ctx.strokeStyle = `rgba(255, 255, 255, ${alpha})`;
+  ctx.lineWidth = 1.5;
+  ctx.beginPath(); ctx.arc(p.x, p.y, 5, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = `rgba(90, 96, 108, ${alpha})`;
+  ctx.fillText(formatKm(s.distKm), p.x + 8, p.y + 4);
+}
+
 function drawMe() {
   const p = toScreen(state.pos.lat, state.pos.lng);
   ctx.fillStyle = 'rgba(47, 111, 223, 0.18)';
@@ -204,6 +220,13 @@ function draw() {
   drawGrid(w, h);
   drawRadius();
   let fading = false;
+  for (const s of state.strangers.values()) {
+    drawStranger(s, now);
+    if (s.goneAt) {
+      if (now - s.goneAt >= FADE_MS) state.strangers.delete(s.sid);
+      else fading = true;
+    }
+  }
   for (const f of state.friends.values()) {
     drawFriend(f, now);
     if (f.goneAt) {
@@ -232,6 +255,9 @@ function renderList() {
   $('friends').replaceChildren(...items);
   $('friend-count').textContent = String(shown.length);
   $('friends-empty').hidden = shown.length > 0;
+  const strangers = [...state.strangers.values()].filter((x) => !x.goneAt);
+  $('stranger-count').textContent = String(strangers.length);
+  canvas.dataset.strangers = String(strangers.length);
   state.listDirty = false;
 }
 
@@ -312,6 +338,14 @@ async function start(token) {
   });
   client.on('friend', (f) => { showFriend(f); state.dirty = state.listDirty = true; });
   client.on('gone', ({ id }) => { hideFriend(id); state.dirty = state.listDirty = true; });
+  client.on('stranger', (x) => { state.strangers.set(x.sid, { ...x, goneAt: 0 }); state.dirty = state.listDirty = true; });
+  client.on('stranger_gone', ({ sid }) => {
+    const x = state.strangers.get(sid);
+    if (x && !x.goneAt) x.goneAt = Date.now();
+    state.dirty = state.listDirty = true;
+  });
+  if ($('strangers').checked) client.setStrangers(true);
+  $('strangers').disabled = false;
   client.on('error', (e) => { if (e.code !== 'rate_limited') console.warn('nearby:', e.code, e.message); });
   client.sendLocation(state.pos.lat, state.pos.lng);
   try {
@@ -342,6 +376,11 @@ $('token-form').addEventListener('submit', (ev) => {
   p.set('token', token);
   history.replaceState(null, '', `#${p}`);
   start(token);
+});
+
+// Strangers: anonymous, coarse, both ways (off again at every reload).
+$('strangers').addEventListener('change', (ev) => {
+  if (state.client) state.client.setStrangers(ev.target.checked);
 });
 
 $('sharing').addEventListener('change', async (ev) => {

@@ -173,29 +173,36 @@ static void on_ids(struct pg_conn *pc, int err, PGresult *res, void *arg)
     free(call);
 }
 
-int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb, void *arg)
+/* One user's list of ids from a set-returning function (sql takes $1 = user_id). */
+static int user_ids(struct pg_conn *pc, const char *sql, uint64_t user_id, friends_db_ids_cb cb,
+                    void *arg)
 {
     if (!pc || !cb || !id_ok(user_id))
         return FRIENDS_DB_ERR_INVALID;
-    return submit_ids(pc, "SELECT friend_id FROM user_friends($1::bigint)", user_id, 0, 1, on_ids,
+    return submit_ids(pc, sql, user_id, 0, 1, on_ids,
                       (struct friends_db_call){.cb.ids = cb, .arg = arg});
+}
+
+int friends_db_load(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb, void *arg)
+{
+    return user_ids(pc, "SELECT friend_id FROM user_friends($1::bigint)", user_id, cb, arg);
 }
 
 int friends_db_blocks(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb, void *arg)
 {
-    if (!pc || !cb || !id_ok(user_id))
-        return FRIENDS_DB_ERR_INVALID;
-    return submit_ids(pc, "SELECT blocked_id FROM blocks_of($1::bigint)",
-                      user_id, 0, 1, on_ids, (struct friends_db_call){.cb.ids = cb, .arg = arg});
+    return user_ids(pc, "SELECT blocked_id FROM blocks_of($1::bigint)", user_id, cb, arg);
+}
+
+int friends_db_blocks_either(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb,
+                             void *arg)
+{
+    return user_ids(pc, "SELECT other_id FROM blocks_either($1::bigint)", user_id, cb, arg);
 }
 
 int friends_db_account_delete(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb,
                               void *arg)
 {
-    if (!pc || !cb || !id_ok(user_id))
-        return FRIENDS_DB_ERR_INVALID;
-    return submit_ids(pc, "SELECT friend_id FROM account_delete($1::bigint)", user_id, 0, 1,
-                      on_ids, (struct friends_db_call){.cb.ids = cb, .arg = arg});
+    return user_ids(pc, "SELECT friend_id FROM account_delete($1::bigint)", user_id, cb, arg);
 }
 
 /* ---- consent ---- */

@@ -141,6 +141,11 @@ int friends_db_unblock(struct pg_conn *pc, uint64_t a, uint64_t b, friends_db_do
 /* The ids user_id blocks, ascending. */
 int friends_db_blocks(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb, void *arg);
 
+/* The users user_id blocks or is blocked by (schema/007_strangers.sql), ascending: whom
+ * a stranger view hides. */
+int friends_db_blocks_either(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb,
+                             void *arg);
+
 /* Deletes user_id's account (account_delete); the ids are its former friends. */
 int friends_db_account_delete(struct pg_conn *pc, uint64_t user_id, friends_db_ids_cb cb,
                               void *arg);

@@ -23,6 +23,14 @@
 # 28601.., HAProxy 28660. With CHAOS_ZK=3 a block of its own, so that an ensemble scenario
 # never meets a one-server one: ZooKeeper zkI on 22390+I (quorum 23390+I, election
 # 23490+I), Redis 27500-27599, PostgreSQL 25560, gateways 28901.., HAProxy 28960.
+# CHAOS_PORT_BASE=B (one ZooKeeper server only) moves the whole layout into B+30..B+295 instead,
+# for a run beside someone else's suite: ZooKeeper B+51, PostgreSQL B+30, Redis B+100..B+199,
+# gateways B+271.. with their internal ports B+281.., HAProxy B+295 (its stats B+294).
+#
+# Strangers: CHAOS_STRANGERS_FRACTION (a scenario may set a default) makes that share of the
+# phones pairs of strangers (nearby-loadgen --strangers-fraction); the summary then has
+# strangers_shown, strangers_lost, strangers_dup and strangers_foreign, and strangers_checks
+# asserts that some were shown and none lost, duplicated or misplaced.
 #
 # CHAOS_NETNS=1 (the partition scenarios, partition_*.sh): chaos_hosts_up instead of
 # chaos_up puts every server on a host of its own, a network namespace made by the test
@@ -70,9 +78,14 @@ if ((CHAOS_NETNS)); then
 elif ((CHAOS_ZK > 1)); then
     ZK_PORT=22391 ZK_QUORUM_PORT=23391 ZK_ELECTION_PORT=23491
     REDIS_BASE=27500 PG_PORT=25560 GW_BASE=28900 LB_PORT=28960
+elif [[ -n ${CHAOS_PORT_BASE:-} ]]; then
+    ZK_PORT=$((CHAOS_PORT_BASE + 51)) REDIS_BASE=$((CHAOS_PORT_BASE + 100))
+    PG_PORT=$((CHAOS_PORT_BASE + 30)) GW_BASE=$((CHAOS_PORT_BASE + 270))
+    GW_ADMIN_BASE=$((CHAOS_PORT_BASE + 280)) LB_PORT=$((CHAOS_PORT_BASE + 295))
 else
     ZK_PORT=22351 REDIS_BASE=27100 PG_PORT=25530 GW_BASE=28600 LB_PORT=28660
 fi
+GW_ADMIN_BASE=${GW_ADMIN_BASE:-$((GW_BASE + 1000))}
 ZK=127.0.0.1:$ZK_PORT
 for ((i = 1; i < CHAOS_ZK; i++)); do ZK+=",127.0.0.1:$((ZK_PORT + i))"; done
 CHAOS_PHONES=${CHAOS_PHONES:-2500}
@@ -174,7 +187,8 @@ chaos_up() {
     # cluster, prometheus and web tests' subject).
     "$src/scripts/cluster" up --no-prometheus --plain --dir "$dir" --redis "$nodes" --gateways "$gateways" \
         "${zk_flags[@]}" --redis-base-port "$REDIS_BASE" --pg-port "$PG_PORT" \
-        --gateway-base-port "$GW_BASE" --lb-port "$LB_PORT" "$@" >"$dir/cluster.out" 2>&1 ||
+        --gateway-base-port "$GW_BASE" --gateway-admin-base-port "$GW_ADMIN_BASE" \
+        --lb-port "$LB_PORT" "$@" >"$dir/cluster.out" 2>&1 ||
         die "scripts/cluster up failed"
     # shellcheck source=/dev/null
     source "$dir/cluster.env"
@@ -214,6 +228,12 @@ node_cli() {
     shift
     REDISCLI_AUTH=$(<"$NEARBY_REDIS_ADMIN_PASSWORD_FILE") on ctl timeout "${REDIS_CLI_TIMEOUT:-10}" \
         redis-cli --no-auth-warning --user admin -h "$(host_addr "$(redis_host "$port")")" -p "$port" "$@"
+}
+
+# cells_on PORT: the g:* (strangers' cell) channels some gateway subscribes on the Redis at
+# PORT, sorted.
+cells_on() {
+    redis_cli "$1" PUBSUB CHANNELS 'g:*' | sed '/^$/d' | sort
 }
 
 # subscriptions_on PORT: how many channels (of any name) are subscribed on the Redis at PORT.
@@ -343,7 +363,8 @@ chaos_loadgen() {
         --url "${LB_URL:-$NEARBY_WS_URL}" ${NEARBY_LB_CA:+--ca-file "$NEARBY_LB_CA"} \
         --secret-file "$NEARBY_JWT_KEY_FILE" --users "$CHAOS_PHONES" --phones "$CHAOS_PHONES" \
         --interval-ms "$CHAOS_INTERVAL_MS" --spread-km 1 --ramp-per-s 1000 \
-        --duration "$seconds" --drain-ms 3000 --report-every 1 --seed 7 "$@" \
+        --duration "$seconds" --drain-ms 3000 --report-every 1 --seed 7 \
+        --strangers-fraction "${CHAOS_STRANGERS_FRACTION:-0}" "$@" \
         >"$dir/loadgen.out" 2>"$dir/loadgen.err" </dev/null &
     lg_pid=$!
 }
@@ -394,7 +415,8 @@ check() {
     local expr=$1 what=$2 name
     # the summary's figures as variables of the expression
     for name in published delivered lost dup check_failures errors rate_limited reconnects \
-        sessions converged_ms skipped lost_tail; do
+        sessions converged_ms skipped lost_tail strangers_phones strangers_shown strangers_lost \
+        strangers_dup strangers_foreign; do
         local "$name=$(field "$name" || echo 0)"
     done
     # shellcheck disable=SC2004 # expr is an expression text, not a variable
@@ -557,6 +579,17 @@ failover_checks() {
 
 # common_checks: what holds in every scenario: no failed check, no duplicate, no refused loc,
 # and the load was what was asked for (within 10 %).
+# strangers_checks: with CHAOS_STRANGERS_FRACTION, the pairs of strangers saw each other and
+# lost, duplicated and misplaced nothing.
+strangers_checks() {
+    [[ ${CHAOS_STRANGERS_FRACTION:-0} != 0 ]] || return 0
+    check "strangers_phones > 0 && strangers_shown > strangers_phones" \
+        "strangers: $(field strangers_shown) shown to $(field strangers_phones) phones"
+    check "strangers_lost == 0" "strangers_lost=$(field strangers_lost)"
+    check "strangers_dup == 0" "strangers_dup=$(field strangers_dup)"
+    check "strangers_foreign == 0" "strangers_foreign=$(field strangers_foreign)"
+}
+
 common_checks() {
     local want=$((CHAOS_PHONES * 1000 / CHAOS_INTERVAL_MS))
     RATE=$(steady_rate)

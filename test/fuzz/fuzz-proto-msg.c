@@ -48,6 +48,13 @@ static int decode(decoder_fn *fn, const uint8_t *buf, size_t len, struct proto_m
         out->err.code_str = (const char *)buf + ((const uint8_t *)out->err.code_str - copy);
         out->err.msg = (const char *)buf + ((const uint8_t *)out->err.msg - copy);
         break;
+    case PROTO_MSG_STRANGER:
+        out->stranger.sid = (const char *)buf + ((const uint8_t *)out->stranger.sid - copy);
+        break;
+    case PROTO_MSG_STRANGER_GONE:
+        out->stranger_gone.sid =
+            (const char *)buf + ((const uint8_t *)out->stranger_gone.sid - copy);
+        break;
     default:
         break;
     }
@@ -120,6 +127,12 @@ static int encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
         free(friends);
         return n;
     }
+    case PROTO_MSG_STRANGERS:
+        return proto_msg_encode_strangers(buf, cap, m->strangers.on);
+    case PROTO_MSG_STRANGER:
+        return proto_msg_encode_stranger(buf, cap, &m->stranger);
+    case PROTO_MSG_STRANGER_GONE:
+        return proto_msg_encode_stranger_gone(buf, cap, m->stranger_gone.sid);
     }
     abort(); /* decode() checked that the type is one of the above */
 }
@@ -163,6 +176,26 @@ static void check_same(const struct proto_msg *a, const struct proto_msg *b)
         free(fb);
         break;
     }
+    case PROTO_MSG_STRANGERS:
+        FUZZ_CHECK((a->strangers.on == 0 || a->strangers.on == 1) &&
+                   a->strangers.on == b->strangers.on);
+        break;
+    case PROTO_MSG_STRANGER:
+        FUZZ_CHECK(proto_sid_valid(a->stranger.sid, PROTO_SID_LEN));
+        FUZZ_CHECK(same_bytes(a->stranger.sid, PROTO_SID_LEN, b->stranger.sid, PROTO_SID_LEN));
+        FUZZ_CHECK(same_double(a->stranger.lat, b->stranger.lat) &&
+                   same_double(a->stranger.lng, b->stranger.lng) &&
+                   same_double(a->stranger.dist_km, b->stranger.dist_km));
+        FUZZ_CHECK(isfinite(a->stranger.lat) && a->stranger.lat >= -90.0 && a->stranger.lat <= 90.0);
+        FUZZ_CHECK(isfinite(a->stranger.lng) && a->stranger.lng >= -180.0 &&
+                   a->stranger.lng <= 180.0);
+        FUZZ_CHECK(isfinite(a->stranger.dist_km) && a->stranger.dist_km >= 0.0);
+        break;
+    case PROTO_MSG_STRANGER_GONE:
+        FUZZ_CHECK(proto_sid_valid(a->stranger_gone.sid, PROTO_SID_LEN));
+        FUZZ_CHECK(same_bytes(a->stranger_gone.sid, PROTO_SID_LEN, b->stranger_gone.sid,
+                              PROTO_SID_LEN));
+        break;
     }
 }
 

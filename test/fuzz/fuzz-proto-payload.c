@@ -12,7 +12,8 @@
 #include "fuzz.h"
 #include "proto_payload.h"
 
-/* Decodes an exact-size copy of buf; a hb's gateway is rebased onto buf. */
+/* Decodes an exact-size copy of buf; a hb's gateway and a stranger_gone's
+ * next cell are rebased onto buf. */
 static int decode(const uint8_t *buf, size_t len, struct proto_payload *out)
 {
     uint8_t *copy = fuzz_copy(buf, len);
@@ -30,6 +31,9 @@ static int decode(const uint8_t *buf, size_t len, struct proto_payload *out)
         FUZZ_CHECK(proto_payload_kind_name(out->kind) != NULL);
         if (out->kind == PROTO_PAYLOAD_HB)
             out->hb.gateway = (const char *)buf + ((const uint8_t *)out->hb.gateway - copy);
+        if (out->kind == PROTO_PAYLOAD_STRANGER_GONE && out->stranger_gone.next_len > 0)
+            out->stranger_gone.next =
+                (const char *)buf + ((const uint8_t *)out->stranger_gone.next - copy);
     }
     free(copy);
     return r;
@@ -67,6 +71,25 @@ static void check_same(const struct proto_payload *a, const struct proto_payload
         break;
     case PROTO_PAYLOAD_GONE:
     case PROTO_PAYLOAD_ERASED:
+    case PROTO_PAYLOAD_STRANGER_ASK:
+        break;
+    case PROTO_PAYLOAD_STRANGER:
+        FUZZ_CHECK(a->stranger.sid != 0 && a->stranger.sid == b->stranger.sid);
+        FUZZ_CHECK(same_double(a->stranger.lat, b->stranger.lat) &&
+                   same_double(a->stranger.lng, b->stranger.lng));
+        FUZZ_CHECK(isfinite(a->stranger.lat) && a->stranger.lat >= -90.0 &&
+                   a->stranger.lat <= 90.0);
+        FUZZ_CHECK(isfinite(a->stranger.lng) && a->stranger.lng >= -180.0 &&
+                   a->stranger.lng <= 180.0);
+        FUZZ_CHECK(a->stranger.ts == b->stranger.ts);
+        break;
+    case PROTO_PAYLOAD_STRANGER_GONE:
+        FUZZ_CHECK(a->stranger_gone.sid != 0 && a->stranger_gone.sid == b->stranger_gone.sid);
+        FUZZ_CHECK(a->stranger_gone.next_len <= PROTO_CELL_MAX);
+        FUZZ_CHECK(a->stranger_gone.next_len == b->stranger_gone.next_len &&
+                   (a->stranger_gone.next_len == 0 ||
+                    memcmp(a->stranger_gone.next, b->stranger_gone.next,
+                           a->stranger_gone.next_len) == 0));
         break;
     }
     FUZZ_CHECK(a->user == b->user && a->seq == b->seq);

@@ -328,6 +328,18 @@ static void proto_msg_seeds(void)
     seed("proto-msg", "err-rate-limited", b, (size_t)n);
     len = build(b, sizeof b, "{3 s:t s:err s:code s:teapot s:msg s:");
     seed("proto-msg", "err-unknown-code", b, len);
+
+    /* Strangers: the phone's switch, a stranger shown and gone. */
+    n = proto_msg_encode_strangers(b, sizeof b, 1);
+    check(n > 0, "strangers");
+    seed("proto-msg", "strangers-on", b, (size_t)n);
+    n = proto_msg_encode_stranger(b, sizeof b,
+                                  &(struct proto_stranger){"0123456789abcdef", 48.857, 2.352, 0.8});
+    check(n > 0, "stranger");
+    seed("proto-msg", "stranger", b, (size_t)n);
+    n = proto_msg_encode_stranger_gone(b, sizeof b, "0123456789abcdef");
+    check(n > 0, "stranger_gone");
+    seed("proto-msg", "stranger-gone", b, (size_t)n);
 }
 
 /* --- proto-payload ---------------------------------------------------------- */
@@ -383,6 +395,41 @@ static void proto_payload_seeds(void)
     n = proto_payload_encode(b, sizeof b, &p);
     check(n > 0, "payload hb");
     seed("proto-payload", "hb", b, (size_t)n);
+
+    /* Strangers on a cell channel: a position, leaving for a cell, gone, the ask. */
+    memset(&p, 0, sizeof p);
+    p.kind = PROTO_PAYLOAD_STRANGER;
+    p.user = 42;
+    p.seq = 20;
+    p.stranger.sid = 0x0123456789abcdefULL;
+    p.stranger.lat = 48.857;
+    p.stranger.lng = 2.352;
+    p.stranger.ts = 1700000000000;
+    n = proto_payload_encode(b, sizeof b, &p);
+    check(n > 0, "payload stranger");
+    seed("proto-payload", "stranger", b, (size_t)n);
+    memset(&p, 0, sizeof p);
+    p.kind = PROTO_PAYLOAD_STRANGER_GONE;
+    p.user = 42;
+    p.seq = 21;
+    p.stranger_gone.sid = 0x0123456789abcdefULL;
+    p.stranger_gone.next = "u09tvw0";
+    p.stranger_gone.next_len = 7;
+    n = proto_payload_encode(b, sizeof b, &p);
+    check(n > 0, "payload stranger_gone");
+    seed("proto-payload", "stranger-gone-next", b, (size_t)n);
+    p.stranger_gone.next = NULL;
+    p.stranger_gone.next_len = 0;
+    n = proto_payload_encode(b, sizeof b, &p);
+    check(n > 0, "payload stranger_gone");
+    seed("proto-payload", "stranger-gone", b, (size_t)n);
+    memset(&p, 0, sizeof p);
+    p.kind = PROTO_PAYLOAD_STRANGER_ASK;
+    p.user = 42;
+    p.seq = 22;
+    n = proto_payload_encode(b, sizeof b, &p);
+    check(n > 0, "payload stranger_ask");
+    seed("proto-payload", "stranger-ask", b, (size_t)n);
 
     /* A newer gateway's extra element, other number forms, another version. */
     size_t len = build(b, sizeof b, "[9 u:1 u:0 u64:42 u8:7 f:37.5 i:-122 u:1700000000000 u16:3 "

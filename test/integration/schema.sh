@@ -54,11 +54,11 @@ pg_gw="host=127.0.0.1 port=$port user=nearby_gateway dbname=nearby passfile=$dir
 # ---------------------------------------------------------------- migrate
 
 out=$("$src/scripts/migrate" --pg "$pg" --list)
-expect_eq "list before" "$out" $'pending  001_users\npending  002_friendships\npending  003_location_history\npending  004_consent\npending  005_history_partitions\npending  006_roles'
+expect_eq "list before" "$out" $'pending  001_users\npending  002_friendships\npending  003_location_history\npending  004_consent\npending  005_history_partitions\npending  006_roles\npending  007_strangers'
 
 out=$("$src/scripts/migrate" --pg "$pg")
 while IFS= read -r line; do echo "# $line"; done <<<"$out"
-for name in 001_users 002_friendships 003_location_history 004_consent 005_history_partitions 006_roles; do
+for name in 001_users 002_friendships 003_location_history 004_consent 005_history_partitions 006_roles 007_strangers; do
     [[ $out == *"applied $name"* ]] || fail "first migrate did not say it applied $name: $out"
 done
 out=$("$src/scripts/migrate" --pg "$pg")
@@ -66,19 +66,19 @@ out=$("$src/scripts/migrate" --pg "$pg")
 out=$(NEARBY_PG=$pg "$src/scripts/migrate")
 [[ $out == "nothing to do"* ]] || fail "migrate with NEARBY_PG was not a no-op: $out"
 expect_eq "schema_migrations" "$(sql 'SELECT version, name FROM schema_migrations ORDER BY 1')" \
-    $'1|001_users\n2|002_friendships\n3|003_location_history\n4|004_consent\n5|005_history_partitions\n6|006_roles'
+    $'1|001_users\n2|002_friendships\n3|003_location_history\n4|004_consent\n5|005_history_partitions\n6|006_roles\n7|007_strangers'
 
 # A failing migration leaves nothing behind, not even its first statement.
 mkdir "$dir/schema"
 cp "$src"/schema/*.sql "$dir/schema/"
-printf 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n' >"$dir/schema/007_broken.sql"
+printf 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n' >"$dir/schema/008_broken.sql"
 if out=$("$src/scripts/migrate" --pg "$pg" --schema-dir "$dir/schema" 2>&1); then
     fail "migrate with a broken file succeeded: $out"
 fi
-[[ $out == *"007_broken.sql failed and was rolled back"* ]] || fail "broken migration message: $out"
+[[ $out == *"008_broken.sql failed and was rolled back"* ]] || fail "broken migration message: $out"
 expect_eq "table of the broken migration" "$(sql "SELECT to_regclass('half_done') IS NULL")" t
 expect_eq "version 7 recorded" "$(sql 'SELECT count(*) FROM schema_migrations WHERE version = 7')" 0
-rm "$dir/schema/007_broken.sql"
+rm "$dir/schema/008_broken.sql"
 
 # Two migrate runs at once on a fresh database: each file applied exactly once.
 sql 'CREATE DATABASE nearby_race' >/dev/null

@@ -73,6 +73,7 @@ export class Phone {
     this.token = token;
     this.frames = [];        // {at, m} every decoded frame, in order
     this.view = new Map();   // friend id -> last friend frame
+    this.strangers = new Map(); // sid -> last stranger frame
     this.errors = [];
     this.nearby = null;
     this.closed = null;
@@ -109,6 +110,10 @@ export class Phone {
       this.view.set(Number(m.id), m);
     } else if (m.t === 'gone') {
       this.view.delete(Number(m.id));
+    } else if (m.t === 'stranger') {
+      this.strangers.set(m.sid, m);
+    } else if (m.t === 'stranger_gone') {
+      this.strangers.delete(m.sid);
     }
   }
   // Every position of user this phone was shown (in nearby or friend frames) since time t.
@@ -139,7 +144,7 @@ export function redisCommand(port, args, auth = null, timeoutMs = 3000) {
   return new Promise((resolve, reject) => {
     const sock = net.createConnection({ host: '127.0.0.1', port });
     const out = [];
-    if (auth) out.push(resp(['AUTH', auth.user, readSecret(auth.passwordFile)]));
+    if (auth) out.push(resp(['AUTH', auth.user, readFileSync(auth.passwordFile, 'utf8').trim()]));
     out.push(resp(args));
     let got = Buffer.alloc(0);
     const timer = setTimeout(() => { sock.destroy(); reject(new Error('redis timeout')); }, timeoutMs);

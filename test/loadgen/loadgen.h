@@ -9,6 +9,7 @@
 
 #include "ledger.h"
 #include "stats.h"
+#include "strangers.h"
 #include "token.h"
 
 #define LOADGEN_HOST_MAX 64   /* "HOST:PORT" as the Host header */
@@ -75,6 +76,9 @@ struct loadgen {
     unsigned reported_errors;
     struct stats stats;
     struct loadgen_window window;
+    uint32_t stranger_phones;         /* users 1..this are pairs of strangers (strangers.h) */
+    struct strangers_stats strangers;
+    int strangers_dense;              /* members walk among the others (strangers.h) */
 };
 
 /* Returns a uniform double in [0, 1). */

@@ -56,6 +56,8 @@ struct loadgen_flags {
     enum loadgen_protocol protocol;
     const char *friends_file;
     int assign_hash;
+    double strangers_fraction;
+    int strangers_dense;
 };
 
 /* The run: loadgen state shared with phones, plus what only main drives. */
@@ -156,6 +158,12 @@ static void usage(FILE *out)
         "                             (waiting %d s at most), then stop; \"nearby-loadgen:\n"
         "                             window open\" on stderr marks its start, for a caller\n"
         "                             that samples CPU over the same seconds\n"
+        "  --strangers-fraction F     the first F x P phones (an even number) are pairs of\n"
+        "                             strangers, each pair alone far north of the area,\n"
+        "                             counting the partner's updates they missed\n"
+        "                             (strangers_lost in the summary; default 0)\n"
+        "  --strangers-dense          those phones walk among the others instead, and\n"
+        "                             their stranger frames count as pushes (benchmarks)\n"
         "  --help                     this help\n"
         "\n", LOADGEN_CONVERGE_EVERY_MS, LOADGEN_ONLINE_WAIT_S);
     fprintf(out,
@@ -366,7 +374,8 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
 {
     enum { F_URL = 256, F_SECRET, F_USERS, F_PHONES, F_INTERVAL, F_DURATION, F_CENTER,
            F_SPREAD, F_RAMP, F_REPORT, F_JSON, F_SEED, F_SOURCES, F_DRAIN, F_EVENT_AT,
-           F_SLACK, F_HOLD, F_WARMUP, F_WINDOW, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_CA_FILE, F_HELP };
+           F_SLACK, F_HOLD, F_WARMUP, F_WINDOW, F_PROTOCOL, F_FRIENDS_FILE, F_ASSIGN, F_CA_FILE,
+           F_STRANGERS, F_STRANGERS_DENSE, F_HELP };
     static const struct option long_options[] = {
         {"url", required_argument, NULL, F_URL},
         {"secret-file", required_argument, NULL, F_SECRET},
@@ -391,6 +400,8 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
         {"friends-file", required_argument, NULL, F_FRIENDS_FILE},
         {"assign", required_argument, NULL, F_ASSIGN},
         {"ca-file", required_argument, NULL, F_CA_FILE},
+        {"strangers-fraction", required_argument, NULL, F_STRANGERS},
+        {"strangers-dense", no_argument, NULL, F_STRANGERS_DENSE},
         {"help", no_argument, NULL, F_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -503,6 +514,12 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
                 rc = -1;
             }
             break;
+        case F_STRANGERS:
+            rc = parse_double("--strangers-fraction", optarg, 0, 1, &f->strangers_fraction);
+            break;
+        case F_STRANGERS_DENSE:
+            f->strangers_dense = 1;
+            break;
         case F_HELP:
             return 1;
         default:
@@ -522,6 +539,10 @@ static int parse_flags(int argc, char **argv, struct loadgen_flags *f)
     if (rc == 0 && f->protocol == LOADGEN_PROTOCOL_SOCKETIO && f->friends_file == NULL) {
         fprintf(stderr, "nearby-loadgen: --protocol socketio needs --friends-file (a Socket.IO "
                         "server has no GET /v1/friends)\n");
+        rc = -1;
+    }
+    if (rc == 0 && f->strangers_fraction > 0 && f->protocol != LOADGEN_PROTOCOL_NEARBY) {
+        fprintf(stderr, "nearby-loadgen: --strangers-fraction is for --protocol nearby\n");
         rc = -1;
     }
     if (rc == 0 && f->window_s > 0 && f->duration_s > 0) {
@@ -596,6 +617,12 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999),
                    window_seconds(run), w->updates, w->skipped, w->expected, w->delivered,
                    w->sessions);
+        if (summary && run->lg.stranger_phones > 0)
+            printf(",\"strangers_phones\":%" PRIu32 ",\"strangers_shown\":%" PRIu64
+                   ",\"strangers_lost\":%" PRIu64 ",\"strangers_dup\":%" PRIu64
+                   ",\"strangers_gone\":%" PRIu64 ",\"strangers_foreign\":%" PRIu64,
+                   run->lg.stranger_phones, run->lg.strangers.shown, run->lg.strangers.lost,
+                   run->lg.strangers.dup, run->lg.strangers.gone, run->lg.strangers.foreign);
         printf("}\n");
     } else {
         printf("%st=%.0fs sessions=%" PRIu32 " updates_per_s=%.0f pushes_per_s=%.0f p50_ms=%.0f"
@@ -618,6 +645,11 @@ static void print_line(const struct loadgen_run *run, const char *kind, double t
                    ledger_short_counts(run->lg.ledger), stats_percentile(h, 0.999),
                    window_seconds(run), w->updates, w->skipped, w->expected, w->delivered,
                    w->sessions);
+        if (summary && run->lg.stranger_phones > 0)
+            printf(" strangers_phones=%" PRIu32 " strangers_shown=%" PRIu64 " strangers_lost=%" PRIu64
+                   " strangers_dup=%" PRIu64 " strangers_gone=%" PRIu64 " strangers_foreign=%" PRIu64,
+                   run->lg.stranger_phones, run->lg.strangers.shown, run->lg.strangers.lost,
+                   run->lg.strangers.dup, run->lg.strangers.gone, run->lg.strangers.foreign);
         printf("\n");
     }
     fflush(stdout);
@@ -727,7 +759,7 @@ static void on_converge_check(evutil_socket_t fd, short what, void *arg)
     /* One lookup per user, not per (phone, friend) pair: the check must not
      * load the loop that measures latency. */
     for (size_t i = 0; i < run->phone_count; i++)
-        run->due[i] = phone_online(&run->phones[i])
+        run->due[i] = phone_online(&run->phones[i]) && !strangers_member(&run->lg, (uint32_t)(i + 1))
                           ? ledger_latest(run->lg.ledger, (uint32_t)(i + 1), as_of) : 0;
     for (size_t i = 0; i < run->started; i++)
         behind += phone_behind(&run->phones[i], run->due, run->phone_count);
@@ -863,6 +895,8 @@ static int setup(struct loadgen_run *run)
         }
     }
     lg->protocol = run->flags.protocol;
+    lg->strangers_dense = run->flags.strangers_dense;
+    lg->stranger_phones = (uint32_t)(run->flags.strangers_fraction * (double)run->flags.phones) & ~1u;
     if (run->flags.friends_file != NULL) {
         size_t bad_line = 0;
 

@@ -336,7 +336,10 @@ static void send_loc(struct phone *p)
 
     if (ts > p->lg->window.ts_max)
         p->lg->window.ts_max = ts;
-    walk(p, now);
+    if (strangers_paired(p->lg, p->user))
+        strangers_next_position(p->lg, p->user, &p->strangers, &p->lat, &p->lng);
+    else
+        walk(p, now);
     if (p->lg->protocol == LOADGEN_PROTOCOL_SOCKETIO) {
         n = eio_encode_loc(frame, sizeof(frame), p->lat, p->lng, ts);
         opcode = WS_OP_TEXT;
@@ -354,7 +357,9 @@ static void send_loc(struct phone *p)
     }
     p->lg->stats.period.updates++;
     window_loc(p, ts, 1);
-    if (ledger_publish(p->lg->ledger, p->user, ts) < 0)
+    if (strangers_member(p->lg, p->user))
+        ; /* far from every friend: nobody is due to see it (strangers.h) */
+    else if (ledger_publish(p->lg->ledger, p->user, ts) < 0)
         check_failed(p, "loc ts %" PRIu64 " does not rise", ts);
     wsclient_flush(p->ws);
 }
@@ -404,6 +409,14 @@ static void nearby_end(struct phone *p)
     p->moved_at_ms = loadgen_now_ms();
     p->nearby_at_ms = (uint64_t)p->moved_at_ms;
     evtimer_del(p->timer);
+    if (strangers_member(p->lg, p->user)) {
+        uint8_t on[32];
+        int n = proto_msg_encode_strangers(on, sizeof(on), 1);
+
+        strangers_session(&p->strangers);
+        if (n > 0)
+            wsclient_send(p->ws, WS_OP_BINARY, on, (size_t)n);
+    }
     if (p->lg->quiet)
         return;
     send_loc(p); /* show ourselves at once; then every interval */
@@ -665,12 +678,21 @@ static void on_message(void *arg, int opcode, uint8_t *payload, size_t len)
     case PROTO_MSG_GONE:
         handle_gone(p, m.gone.id);
         break;
+    case PROTO_MSG_STRANGER:
+    case PROTO_MSG_STRANGER_GONE:
+        if (strangers_member(p->lg, p->user))
+            strangers_frame(p->lg, p->user, &p->strangers, &m);
+        else
+            check_failed(p, "a %s frame without strangers on", proto_msg_type_name(m.type));
+        break;
     case PROTO_MSG_ERR:
         if (m.err.code == PROTO_CODE_RATE_LIMITED) {
             /* Frames are answered in order and a phone sends one loc per
              * interval, so the refused one is the last sent. */
             p->lg->stats.period.rate_limited++;
             ledger_retract(p->lg->ledger, p->user);
+            if (strangers_member(p->lg, p->user))
+                strangers_retract(&p->strangers);
         } else
             error_seen(p, "err %.*s: %.*s", (int)m.err.code_len, m.err.code_str,
                        (int)m.err.msg_len, m.err.msg);
@@ -746,8 +768,8 @@ uint64_t phone_unreceived(const struct phone *p)
 {
     uint64_t n = 0;
 
-    if (p->state != PHONE_LIVE)
-        return 0;
+    if (p->state != PHONE_LIVE || strangers_member(p->lg, p->user))
+        return 0; /* a member is far from its friends: nothing of theirs is due */
     for (uint32_t i = 0; i < p->friend_count; i++)
         n += ledger_count_after(p->lg->ledger, p->friends[i], counted_from(p, i));
     return n;
@@ -764,6 +786,8 @@ uint64_t phone_behind(const struct phone *p, const uint64_t *due, size_t n)
 
     if (p->state != PHONE_LIVE)
         return 1;
+    if (strangers_member(p->lg, p->user))
+        return 0;
     for (uint32_t i = 0; i < p->friend_count; i++) {
         uint32_t id = p->friends[i];
 

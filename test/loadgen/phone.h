@@ -80,6 +80,7 @@ struct phone {
     double radius_km;         /* from nearby */
     uint64_t nearby_at_ms;    /* when this connection's nearby arrived: updates of friends
                                * published before it are not this connection's to count */
+    struct strangers_phone strangers; /* a member of --strangers-fraction's pairs */
 };
 
 /* Sets up phone p for user, first connecting to target; allocates its

@@ -128,10 +128,18 @@ function friendOf(m) {
   return { id: Number(m.id), lat: m.lat, lng: m.lng, ts: Number(m.ts), distKm: m.dist_km };
 }
 
+// A stranger as the gateway shows one: an anonymous sid (16 hex digits, new every session of
+// theirs), the centre of the ~150 m cell they are in, and the distance to it rounded to 0.1 km.
+function strangerOf(m) {
+  return { sid: String(m.sid), lat: m.lat, lng: m.lng, distKm: m.dist_km };
+}
+
 // One user's live session. States: 'connecting' (opening a socket), 'open' (init sent, waiting
 // for the nearby list), 'live', 'waiting' (to reconnect after delayMs), 'closed' (for good:
 // reason says why). friends keeps the last known position of each friend in range, also while
 // reconnecting, so that a page does not flash empty; the next nearby list replaces it.
+// strangers (sid -> stranger) holds what the gateway shows while strangers are on
+// (setStrangers); every new session starts with none and strangers appear as they move.
 export class NearbyClient {
   constructor(urls, options = {}) {
     this.urls = (Array.isArray(urls) ? urls : [urls]).map(String);
@@ -142,6 +150,8 @@ export class NearbyClient {
     this.state = 'idle';
     this.reason = '';
     this.friends = new Map();
+    this.strangers = new Map();
+    this.strangersOn = Boolean(options.strangers); // asked for; sent again after a reconnect
     this.radiusKm = options.radiusKm ?? null; // asked for; null: the server's default
     this.serverRadiusKm = null;  // that default, from the nearby list
     this.hadLive = false;        // a nearby list came before: the next one is a reconnect's
@@ -220,6 +230,8 @@ export class NearbyClient {
       this.send({ t: 'init', token: this.token });
       // Sent at once: the nearby list is worked out from them.
       if (this.radiusKm !== null) this.send({ t: 'radius', km: this.radiusKm });
+      // Off at every new session on the gateway's side: asked for again.
+      if (this.strangersOn) this.send({ t: 'strangers', on: true });
       if (this.position) this.flushPosition(true);
       this.setState('open');
       this.nearbyTimer = setTimeout(() => {
@@ -246,6 +258,7 @@ export class NearbyClient {
         clearTimeout(this.nearbyTimer);
         const reconnect = this.hadLive;
         this.friends = new Map();
+        this.clearStrangers();
         for (const f of m.friends || []) this.friends.set(Number(f.id), friendOf(f));
         if (this.radiusKm === null) this.serverRadiusKm = m.radius_km;
         this.attempt = 0;
@@ -264,6 +277,18 @@ export class NearbyClient {
         const id = Number(m.id);
         this.friends.delete(id);
         this.emit('gone', { id });
+        break;
+      }
+      case 'stranger': {
+        const s = strangerOf(m);
+        this.strangers.set(s.sid, s);
+        this.emit('stranger', s);
+        break;
+      }
+      case 'stranger_gone': {
+        const sid = String(m.sid);
+        this.strangers.delete(sid);
+        this.emit('stranger_gone', { sid });
         break;
       }
       case 'err': {
@@ -359,6 +384,22 @@ export class NearbyClient {
     this.send({ t: 'radius', km });
   }
 
+  // Strangers on or off (README "Strangers"): on shows this user, anonymous and coarse, to other
+  // opted-in users nearby who are not friends, and shows them here ('stranger', 'stranger_gone');
+  // kept across reconnects.
+  setStrangers(on) {
+    this.strangersOn = Boolean(on);
+    this.send({ t: 'strangers', on: this.strangersOn });
+    if (!this.strangersOn) this.clearStrangers();
+  }
+
+  // Forgets every stranger shown, telling the listeners.
+  clearStrangers() {
+    const sids = [...this.strangers.keys()];
+    this.strangers = new Map();
+    for (const sid of sids) this.emit('stranger_gone', { sid });
+  }
+
   // A new token for the same user: extends the session past the old token's exp, and is used
   // from now on by the REST calls and the next reconnect.
   refresh(token) {
@@ -369,7 +410,7 @@ export class NearbyClient {
 }
 
 // Opens a session to url (or to each of an array of URLs in turn, one per reconnect) for the
-// user of options.token. Options: token (required), radiusKm, backoffBaseMs, backoffMaxMs,
+// user of options.token. Options: token (required), radiusKm, strangers, backoffBaseMs, backoffMaxMs,
 // minSendIntervalMs, nearbyTimeoutMs, restUrl, WebSocket, fetch.
 export function connect(url, options) {
   return new NearbyClient(url, options).start();

@@ -1,5 +1,6 @@
 // e2e.mjs: the client against a real cluster (test/integration/web-client.sh starts it): friend
-// request and acceptance through the REST calls, sharing on, two users moving see each other
+// request and acceptance through the REST calls, strangers on and off, sharing on, two users
+// moving see each other
 // with the right distances, throttled positions never rate limited, unfriend; the stops
 // (bad_token, token_expired unless refreshed, account deleted); then the gateway of a session
 // is killed and the session comes back on the other one with its friends, never shown empty.
@@ -88,6 +89,37 @@ try {
     check(r?.status === 'deleted', `account deleted (${JSON.stringify(r)})`);
     await waitFor(() => gone.state === 'closed', 5000, 'a deleted account\'s session closes');
     check(gone.reason === 'account_deleted', `closed for account_deleted, not '${gone.reason}'`);
+  }
+
+  // ---------------------------------------------------------------- strangers
+  // Two users who are not friends, 300 m apart in Lyon, strangers on: each sees the other as an
+  // anonymous dot (a sid, a coarse position, a rounded distance); off tells both.
+  {
+    const lyon = { lat: 45.764, lng: 4.8357 };
+    const sa = open(newUser(), gateways[0], { strangers: true });
+    const sb = open(newUser(), gateways[1], { strangers: true });
+    clients.push(sa, sb);
+    await waitFor(() => sa.state === 'live' && sb.state === 'live', 5000, 'stranger sessions live');
+    const mover = setInterval(() => {
+      sa.sendLocation(lyon.lat, lyon.lng);
+      sb.sendLocation(lyon.lat + 0.0027, lyon.lng);
+    }, 1000);
+    sa.sendLocation(lyon.lat, lyon.lng);
+    sb.sendLocation(lyon.lat + 0.0027, lyon.lng);
+    try {
+      await waitFor(() => sa.strangers.size === 1 && sb.strangers.size === 1, 8000, 'strangers see each other');
+      const [x] = [...sa.strangers.values()];
+      check(x && /^[0-9a-f]{16}$/.test(x.sid) && x.lat !== lyon.lat + 0.0027 && Math.abs(x.distKm - 0.3) <= 0.11,
+        `a stranger is a sid, a coarse position and a rounded distance (${JSON.stringify(x)})`);
+      const goneAt = [];
+      sb.on('stranger_gone', () => goneAt.push(Date.now()));
+      const t1 = Date.now();
+      sa.setStrangers(false);
+      await waitFor(() => sb.strangers.size === 0 && sa.strangers.size === 0, 1500, 'off: both lists empty');
+      check(goneAt.length === 1 && goneAt[0] - t1 < 1000, 'the other is told within a second');
+    } finally {
+      clearInterval(mover);
+    }
   }
 
   // ---------------------------------------------------------------- friends

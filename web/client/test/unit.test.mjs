@@ -119,3 +119,40 @@ test('the vendored copy encodes and decodes as the npm package does', () => {
     assert.deepEqual(vendored.decode(a), npmMsgpack.decode(a));
   }
 });
+
+// A WebSocket that records what the client sends and lets the test play the gateway.
+class FakeSocket {
+  static last = null;
+  constructor(url) { this.url = url; this.readyState = 0; this.sent = []; FakeSocket.last = this; }
+  send(bytes) { this.sent.push(vendored.decode(bytes)); }
+  close() { this.readyState = 3; }
+  open() { this.readyState = 1; this.onopen(); }
+  receive(obj) { this.onmessage({ data: vendored.encode(obj) }); }
+}
+
+test('strangers: asked for after every (re)connect, shown and gone by sid, cleared by a new session', async () => {
+  const c = connect('ws://127.0.0.1:9/ws', { token: 't', strangers: true, WebSocket: FakeSocket });
+  await new Promise((r) => setTimeout(r, 10));
+  const ws = FakeSocket.last;
+  ws.open();
+  assert.deepEqual(ws.sent.map((m) => m.t), ['init', 'strangers']);
+  assert.equal(ws.sent[1].on, true);
+  ws.receive({ t: 'nearby', radius_km: 8, friends: [] });
+  const seen = [], gone = [];
+  c.on('stranger', (s) => seen.push(s));
+  c.on('stranger_gone', (g) => gone.push(g.sid));
+  ws.receive({ t: 'stranger', sid: '00ff00ff00ff00ff', lat: 48.85, lng: 2.35, dist_km: 0.3 });
+  ws.receive({ t: 'stranger', sid: '1111222233334444', lat: 48.86, lng: 2.35, dist_km: 1.1 });
+  assert.equal(c.strangers.size, 2);
+  assert.deepEqual(seen[0], { sid: '00ff00ff00ff00ff', lat: 48.85, lng: 2.35, distKm: 0.3 });
+  ws.receive({ t: 'stranger_gone', sid: '00ff00ff00ff00ff' });
+  assert.deepEqual([...c.strangers.keys()], ['1111222233334444']);
+  // A new session's nearby: the old strangers are gone here too.
+  ws.receive({ t: 'nearby', radius_km: 8, friends: [] });
+  assert.equal(c.strangers.size, 0);
+  assert.deepEqual(gone, ['00ff00ff00ff00ff', '1111222233334444']);
+  c.setStrangers(false);
+  assert.deepEqual(ws.sent.at(-1), { t: 'strangers', on: false });
+  assert.equal(c.strangersOn, false);
+  c.close();
+});
