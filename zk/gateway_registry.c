@@ -401,11 +401,6 @@ void gateway_registry_parse(const char *line, struct gateway_registration *out)
     }
 }
 
-int gateway_registry_registered(const struct gateway_registry *reg)
-{
-    return reg->created && reg->wanted != 0 && reg->written == reg->wanted;
-}
-
 int64_t gateway_registry_session_id(const struct gateway_registry *reg)
 {
     return reg->zs.session_id;

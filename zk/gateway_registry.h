@@ -82,10 +82,6 @@ struct gateway_registration {
  * malformed numbers are skipped. Cannot fail. */
 void gateway_registry_parse(const char *line, struct gateway_registration *out);
 
-/* Returns 1 when the znode exists in the current session and holds the
- * latest content recorded, else 0. */
-int gateway_registry_registered(const struct gateway_registry *reg);
-
 /* Returns the ZooKeeper session id of the current session (0 if none). */
 int64_t gateway_registry_session_id(const struct gateway_registry *reg);
 

@@ -537,32 +537,3 @@ int ring_store_update(zhandle_t *zh, const char *root, const char *name,
     return RING_STORE_ERR_CONFLICT;
 }
 
-int ring_store_delete(zhandle_t *zh, const char *root, const char *name, char *errbuf,
-                      size_t errlen)
-{
-    char path[RING_STORE_PATH_MAX];
-    int rc, zrc;
-
-    rc = zk_glue_ring_path(root, name, path, errbuf, errlen);
-    if (rc != RING_STORE_OK)
-        return rc;
-    if (zh == NULL) {
-        zk_glue_err(errbuf, errlen, "ring_store_delete: no ZooKeeper handle");
-        return RING_STORE_ERR_INVALID;
-    }
-    zrc = zoo_delete(zh, path, -1);
-    if (zrc == ZOK)
-        return RING_STORE_OK;
-    if (zrc == ZNONODE) {
-        zk_glue_err(errbuf, errlen, "ring '%s' does not exist under %s: nothing to delete",
-                    name, root);
-        return RING_STORE_ERR_NOTFOUND;
-    }
-    if (zrc == ZNOTEMPTY) {
-        zk_glue_err(errbuf, errlen, "cannot delete %s: it has children (not a ring znode?)",
-                    path);
-        return RING_STORE_ERR_ZK;
-    }
-    zk_glue_err(errbuf, errlen, "cannot delete %s: %s", path, zk_glue_strerror(zrc));
-    return RING_STORE_ERR_ZK;
-}

@@ -85,8 +85,4 @@ int ring_store_update(zhandle_t *zh, const char *root, const char *name,
                       ring_store_apply_fn apply, void *arg, struct ring **out,
                       char *errbuf, size_t errlen);
 
-/* Deletes ROOT/rings/NAME (any version). */
-int ring_store_delete(zhandle_t *zh, const char *root, const char *name,
-                      char *errbuf, size_t errlen);
-
 #endif

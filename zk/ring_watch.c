@@ -355,11 +355,6 @@ void ring_watch_free(struct ring_watch *watch)
     rw_destroy(watch);
 }
 
-const struct ring *ring_watch_ring(const struct ring_watch *watch)
-{
-    return watch->ring;
-}
-
 int ring_watch_connected(const struct ring_watch *watch)
 {
     return watch->zs.connected;

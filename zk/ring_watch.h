@@ -54,9 +54,6 @@ struct ring_watch *ring_watch_new(struct event_base *base, const char *hosts,
  * not be called from inside one of its callbacks. */
 void ring_watch_free(struct ring_watch *watch);
 
-/* Returns the last ring delivered (borrowed), or NULL before the first. */
-const struct ring *ring_watch_ring(const struct ring_watch *watch);
-
 /* Returns 1 while the session is connected. */
 int ring_watch_connected(const struct ring_watch *watch);
 

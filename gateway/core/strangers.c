@@ -318,11 +318,6 @@ void stranger_view_moved(struct stranger_view *v, const struct session_sink *sin
     }
 }
 
-void stranger_view_recheck(struct stranger_view *v, const struct session_sink *sink)
-{
-    hide_where(v, not_allowed, NULL, sink);
-}
-
 void stranger_view_friend_added(struct stranger_view *v, uint64_t user,
                                 const struct session_sink *sink)
 {

@@ -147,10 +147,6 @@ void stranger_view_gone(struct stranger_view *v, uint64_t sid, uint64_t seq, int
  * and hides those now out of range. */
 void stranger_view_moved(struct stranger_view *v, const struct session_sink *sink);
 
-/* Re-applies the rules to every stranger shown (a friendship changed, a
- * block came), hiding those no longer allowed. */
-void stranger_view_recheck(struct stranger_view *v, const struct session_sink *sink);
-
 /* user became a friend (heard on the session's own channel before the
  * friend list is read again): hidden now and until stranger_view_friends_read. */
 void stranger_view_friend_added(struct stranger_view *v, uint64_t user,

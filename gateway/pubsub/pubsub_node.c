@@ -119,19 +119,6 @@ const char *pubsub_node_state_name(enum pubsub_node_state state)
     return "unknown";
 }
 
-const char *pubsub_node_strerror(int err)
-{
-    switch (err) {
-    case PUBSUB_NODE_OK: return "ok";
-    case PUBSUB_NODE_ERR_NOMEM: return "out of memory";
-    case PUBSUB_NODE_ERR_INVALID: return "invalid argument";
-    case PUBSUB_NODE_ERR_DOWN: return "publisher connection is down";
-    case PUBSUB_NODE_ERR_BUSY: return "too many publishes pending";
-    case PUBSUB_NODE_ERR_REDIS: return "hiredis refused the command";
-    }
-    return "unknown error";
-}
-
 /* Owner callbacks go through here so that pubsub_node_free inside them is deferred. */
 #define NODE_CALL(node, fn, ...)                                   \
     do {                                                           \

@@ -108,9 +108,6 @@ struct pubsub_node_stats {
 /* Returns "connecting", "alive" or "dead". */
 const char *pubsub_node_state_name(enum pubsub_node_state state);
 
-/* Returns a static description of a PUBSUB_NODE_ERR_* value. */
-const char *pubsub_node_strerror(int err);
-
 /* Makes a node and starts connecting both connections on base. cbs is copied;
  * any callback may be NULL. Returns the node, or NULL when out of memory or
  * when the config is invalid (bad address or ids). Free it with

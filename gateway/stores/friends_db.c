@@ -35,13 +35,6 @@ static const char *const status_names[] = {
     [FRIENDS_DB_NO_REQUEST] = "no_request",
 };
 
-const char *friends_db_status_name(enum friends_db_status status)
-{
-    if ((unsigned)status >= sizeof(status_names) / sizeof(status_names[0]))
-        return "unknown";
-    return status_names[status];
-}
-
 const char *friends_db_strerror(int err)
 {
     switch (err) {

@@ -153,7 +153,4 @@ int friends_db_account_delete(struct pg_conn *pc, uint64_t user_id, friends_db_i
 /* A fixed English name of a FRIENDS_DB_ERR_* value. */
 const char *friends_db_strerror(int err);
 
-/* The wire name of a status ("requested", "friends", ...). */
-const char *friends_db_status_name(enum friends_db_status status);
-
 #endif

@@ -16,7 +16,7 @@ enum pg_state {
     PG_STATE_READY,      /* connected; requests are sent */
 };
 
-enum pg_req_kind { PG_REQ_PARAMS, PG_REQ_SCRIPT, PG_REQ_COPY };
+enum pg_req_kind { PG_REQ_PARAMS, PG_REQ_COPY };
 
 struct pg_request {
     struct pg_request *next;
@@ -62,22 +62,6 @@ struct pg_conn {
 static void pg_conn_on_connect_io(evutil_socket_t fd, short what, void *arg);
 static void pg_conn_on_io(evutil_socket_t fd, short what, void *arg);
 static void pg_conn_start_next(struct pg_conn *pc);
-
-const char *pg_conn_strerror(int err)
-{
-    switch (err) {
-    case PG_CONN_OK: return "ok";
-    case PG_CONN_ERR_NOMEM: return "out of memory";
-    case PG_CONN_ERR_INVALID: return "invalid argument";
-    case PG_CONN_ERR_DOWN: return "postgres is down";
-    case PG_CONN_ERR_LOST: return "connection lost during the request";
-    case PG_CONN_ERR_TIMEOUT: return "request timed out";
-    case PG_CONN_ERR_QUERY: return "query failed";
-    case PG_CONN_ERR_CLOSED: return "connection closed";
-    case PG_CONN_ERR_FULL: return "request queue full";
-    default: return "unknown error";
-    }
-}
 
 /* Formats the error text, dropping the trailing newline libpq messages carry. */
 static void pg_conn_set_err(struct pg_conn *pc, const char *fmt, ...)
@@ -519,16 +503,9 @@ static void pg_conn_start_next(struct pg_conn *pc)
     if (pc->dead || pc->state != PG_STATE_READY || pc->busy || !pc->head)
         return;
     struct pg_request *req = pc->head;
-    int ok;
-    switch (req->kind) {
-    case PG_REQ_SCRIPT:
-        ok = PQsendQuery(pc->conn, req->sql);
-        break;
-    default:
-        ok = PQsendQueryParams(pc->conn, req->sql, req->nparams, NULL, req->params, NULL,
+    int ok = PQsendQueryParams(pc->conn, req->sql, req->nparams, NULL, req->params, NULL,
                                NULL, req->result_format);
-        break;
-    }
+
     pc->busy = true;
     if (!ok) {
         pg_conn_set_err(pc, "send: %s", PQerrorMessage(pc->conn));
@@ -653,11 +630,6 @@ int pg_conn_query(struct pg_conn *pc, const char *sql, int nparams, const char *
 {
     return pg_conn_submit(pc, PG_REQ_PARAMS, sql, nparams, params, result_format != 0, NULL, 0,
                           cb, arg);
-}
-
-int pg_conn_query_script(struct pg_conn *pc, const char *sql, pg_conn_cb cb, void *arg)
-{
-    return pg_conn_submit(pc, PG_REQ_SCRIPT, sql, 0, NULL, 0, NULL, 0, cb, arg);
 }
 
 int pg_conn_copy_in(struct pg_conn *pc, const char *sql, const char *data, size_t len,

@@ -97,11 +97,6 @@ void pg_conn_free(struct pg_conn *pc);
 int pg_conn_query(struct pg_conn *pc, const char *sql, int nparams,
                   const char *const *params, int result_format, pg_conn_cb cb, void *arg);
 
-/* Queues a script of several ';'-separated statements without parameters,
- * sent as one simple query: PostgreSQL runs it as one implicit transaction,
- * all or nothing. It must not contain BEGIN/COMMIT. Returns as pg_conn_query. */
-int pg_conn_query_script(struct pg_conn *pc, const char *sql, pg_conn_cb cb, void *arg);
-
 /* Queues "COPY ... FROM STDIN" (sql) and streams len bytes of data (borrowed
  * until the callback) as its input, then ends the COPY. Returns as
  * pg_conn_query. */
@@ -125,8 +120,5 @@ const char *pg_conn_errstr(const struct pg_conn *pc);
 
 /* Copies the counters into *out. */
 void pg_conn_get_stats(const struct pg_conn *pc, struct pg_conn_stats *out);
-
-/* A fixed English name of a PG_CONN_ERR_* value. */
-const char *pg_conn_strerror(int err);
 
 #endif

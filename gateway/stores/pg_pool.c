@@ -111,7 +111,3 @@ const char *pg_pool_errstr(const struct pg_pool *pool)
     return pool ? "" : "no pool";
 }
 
-unsigned pg_pool_size(const struct pg_pool *pool)
-{
-    return pool ? pool->size : 0;
-}

@@ -75,7 +75,4 @@ bool pg_pool_healthy(const struct pg_pool *pool);
 /* The error of the first connection that is not up, or "" when all are. */
 const char *pg_pool_errstr(const struct pg_pool *pool);
 
-/* The number of connections. */
-unsigned pg_pool_size(const struct pg_pool *pool);
-
 #endif
