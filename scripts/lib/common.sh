@@ -3,7 +3,7 @@
 # scripts/cluster. Sourced, never run. Linux only (reads /proc).
 #
 #   logging      log, warn, die, usage_error
-#   arguments    need_value, check_uint, check_port, abs_dir
+#   arguments    need_value, check_uint, check_port, abs_dir, need_cmd, need_node_modules
 #   time         now_ms, wait_until (poll a command with a deadline)
 #   http         http_code, http_ok (a GET bounded to 2 s; needs curl)
 #   processes    pid_alive, pid_matches, read_pidfile, live_pid, stop_pid
@@ -72,6 +72,21 @@ abs_dir() {
 
 need_cmd() {
     command -v "$1" >/dev/null 2>&1 || die "'$1' not found in PATH; ${2:-install it (see scripts/deps)}"
+}
+
+# need_node_modules WHO DIR MODULE...: node is installed and DIR/node_modules holds each
+# MODULE, running `npm ci` in DIR (bounded to 300 s) when one is missing; a test's preamble.
+# Says what is missing as WHO and exits 1 otherwise.
+need_node_modules() {
+    local who=$1 dir=$2 m
+    shift 2
+    command -v node >/dev/null || { echo "$who: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
+    for m in "$@"; do
+        [[ -d $dir/node_modules/$m ]] && continue
+        (cd "$dir" && timeout 300 npm ci --no-audit --no-fund >/dev/null) ||
+            { echo "$who: npm ci in $dir failed" >&2; exit 1; }
+        return 0
+    done
 }
 
 # ---------------------------------------------------------------------------- time

@@ -11,7 +11,7 @@ set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=scripts/lib/common.sh
-source "$src/scripts/lib/common.sh" # wait_until, http_ok
+source "$src/scripts/lib/common.sh" # wait_until, http_ok, need_node_modules
 build=${NEARBY_BUILD_ROOT:-$src/build}
 base=${STRANGERS_PORT_BASE:-24000}
 dir=$(mktemp -d /tmp/nearby-test-strangers.XXXXXX)
@@ -29,10 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v node >/dev/null || { echo "strangers test: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
-if [ ! -d "$src/test/js/node_modules/ws" ]; then
-    (cd "$src/test/js" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
-fi
+need_node_modules "strangers test" "$src/test/js" ws
 
 "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 0 --no-prometheus \
     --zk-port "$zk_port" --zk-tick-ms 500 \

@@ -10,6 +10,8 @@ set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${NEARBY_BUILD_ROOT:-$src/build}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # need_node_modules
 out=$build/web-screenshots
 dir=$(mktemp -d /tmp/nearby-test-web-browser.XXXXXX)
 chmod 755 "$dir"
@@ -22,13 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v node >/dev/null || { echo "web-browser test: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "web-browser test: /usr/bin/chromium is missing (scripts/deps installs chromium)" >&2; exit 1; }
-for pkg in "$src/web/client:ws" "$src/web/test:puppeteer-core"; do
-    if [ ! -d "${pkg%%:*}/node_modules/${pkg#*:}" ]; then
-        (cd "${pkg%%:*}" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
-    fi
-done
+need_node_modules "web-browser test" "$src/web/client" ws
+need_node_modules "web-browser test" "$src/web/test" puppeteer-core
 
 t0=$(date +%s%N)
 NEARBY_BUILD=$build "$src/scripts/cluster" up --dir "$dir" --redis 3 --gateways 2 \

@@ -11,6 +11,8 @@ set -euo pipefail
 
 src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${NEARBY_BUILD_ROOT:-$src/build}
+# shellcheck source=scripts/lib/common.sh
+source "$src/scripts/lib/common.sh" # need_node_modules
 client=$src/web/client
 dir=$(mktemp -d /tmp/nearby-test-web-client.XXXXXX)
 chmod 755 "$dir"
@@ -21,10 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v node >/dev/null || { echo "web-client test: node is missing (scripts/deps installs nodejs)" >&2; exit 1; }
-if [ ! -d "$client/node_modules/ws" ] || [ ! -d "$client/node_modules/@msgpack/msgpack" ]; then
-    (cd "$client" && timeout 300 npm ci --no-audit --no-fund >/dev/null)
-fi
+need_node_modules "web-client test" "$client" ws @msgpack/msgpack
 
 t0=$(date +%s%N)
 (cd "$client" && timeout 60 node --test test/unit.test.mjs) >"$dir/unit.out" 2>&1 ||
