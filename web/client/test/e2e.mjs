@@ -158,16 +158,23 @@ try {
   check((await b.me()).sharing === true, 'b shares');
 
   // Each moves a little every second; each sees the other at the true distance.
-  let step = 0, paused = false;
+  let step = 0, paused = false, aStill = false;
   const mover = setInterval(() => {
     if (paused) return;
     step++;
-    a.sendLocation(pa.lat + 0.0001 * Math.sin(step), pa.lng);
+    if (!aStill) a.sendLocation(pa.lat + 0.0001 * Math.sin(step), pa.lng);
     b.sendLocation(pb.lat, pb.lng + 0.0001 * Math.cos(step));
   }, 1000);
   try {
     await waitFor(() => a.friends.has(ub) && b.friends.has(ua), 5000, 'friends who share see each other');
     await sleep(2500);
+    // A friend's distance is measured from where the gateway last had the phone: a stands
+    // still (its last position taken) and the check reads the next frame of b after that.
+    aStill = true;
+    await sleep(1500);
+    const prev = a.friends.get(ub);
+    await waitFor(() => a.friends.get(ub) !== prev, 3000, 'a hears b move while a stands still');
+    aStill = false;
     const fa = a.friends.get(ub), fb = b.friends.get(ua);
     if (check(fa && fb, 'both still see each other')) {
       const truth = distanceKm(a.position.lat, a.position.lng, b.position.lat, b.position.lng);
