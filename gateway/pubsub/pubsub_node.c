@@ -18,6 +18,10 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define DEFAULT_HB_INTERVAL_MS 1000
 #define DEFAULT_HB_MISSES 3
+/* The liveness check runs this many times per heartbeat interval, so a node is
+ * found dead at most interval / HB_CHECKS after its last heartbeat plus the
+ * misses, not up to a whole interval later. */
+#define HB_CHECKS 4
 #define DEFAULT_BACKOFF_MIN_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 5000
 #define DEFAULT_BATCH_CHANNELS 1000
@@ -65,6 +69,7 @@ struct pubsub_node {
     uint64_t last_hb_ms;       /* last heartbeat back (or the node's start) */
     uint64_t last_progress_ms; /* last heartbeat back or successful connect */
     uint64_t hb_counter;
+    unsigned hb_ticks;         /* liveness checks since the start: a heartbeat every HB_CHECKS */
     struct event *hb_timer, *flush_event, *reap_event;
     int depth;        /* nesting of calls into the owner */
     int freeing;      /* pubsub_node_free was called: ignore everything */
@@ -499,7 +504,8 @@ static void hb_tick_cb(evutil_socket_t fd, short what, void *arg)
 
     if (node->freeing)
         return;
-    hb_send(node);
+    if (node->hb_ticks++ % HB_CHECKS == 0)
+        hb_send(node);
     if (now - node->last_hb_ms >= dead_after && node->state != PUBSUB_NODE_DEAD) {
         char why[64];
         snprintf(why, sizeof why, "no heartbeat for %" PRIu64 " ms", now - node->last_hb_ms);
@@ -633,7 +639,7 @@ struct pubsub_node *pubsub_node_new(struct event_base *base,
     node->reap_event = event_new(base, -1, 0, reap_cb, node);
     if (!node->hb_timer || !node->flush_event || !node->reap_event)
         goto fail;
-    tv = ms_tv(node->hb_interval_ms);
+    tv = ms_tv(node->hb_interval_ms / HB_CHECKS ? node->hb_interval_ms / HB_CHECKS : 1);
     event_add(node->hb_timer, &tv);
     for (int i = 0; i < 2; i++) {
         static const struct redis_link_callbacks link_cbs = {on_link_up, on_link_down};

@@ -19,8 +19,8 @@
  *
  * Liveness: every hb_interval_ms the node publishes a proto `hb` payload on
  * "hb:<gateway id>", a channel its own subscriber holds. The node is ALIVE
- * while those come back; after hb_misses intervals without one it is DEAD
- * (a hung, e.g. SIGSTOPped, Redis is found this way: TCP stays up but nothing
+ * while those come back; after hb_misses intervals without one it is DEAD,
+ * checked four times an interval (a hung, e.g. SIGSTOPped, Redis is found this way: TCP stays up but nothing
  * answers). A DEAD node drops its connections and keeps reconnecting with
  * backoff; when heartbeats come back it is ALIVE again. on_state reports each
  * change. A new node starts CONNECTING.

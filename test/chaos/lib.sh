@@ -85,7 +85,8 @@ elif [[ -n ${CHAOS_PORT_BASE:-} ]]; then
 else
     ZK_PORT=22351 REDIS_BASE=27100 PG_PORT=25530 GW_BASE=28600 LB_PORT=28660
 fi
-GW_ADMIN_BASE=${GW_ADMIN_BASE:-$((GW_BASE + 1000))}
+# The hosts of CHAOS_NETNS have their gateways on ports of their own (scripts/netns).
+((CHAOS_NETNS)) || GW_ADMIN_BASE=${GW_ADMIN_BASE:-$((GW_BASE + 1000))}
 ZK=127.0.0.1:$ZK_PORT
 for ((i = 1; i < CHAOS_ZK; i++)); do ZK+=",127.0.0.1:$((ZK_PORT + i))"; done
 CHAOS_PHONES=${CHAOS_PHONES:-2500}
