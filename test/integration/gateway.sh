@@ -8,20 +8,14 @@ src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=scripts/lib/common.sh
 source "$src/scripts/lib/common.sh" # wait_until, http_ok, need_node_modules
 build=${NEARBY_BUILD_ROOT:-$src/build}
+# shellcheck source=test/integration/lib.sh
+source "$src/test/integration/lib.sh" # it_cleanup, it_secret, it_start_gateways
 dir=$(mktemp -d /tmp/nearby-test-gateway.XXXXXX)
 # ringctl as admin in ZooKeeper; scripts/cluster up makes the file.
 export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir"
 zk_port=22301 redis_base=26600 pg_port=25462 gw_ports=(28081 28082) ttl=8
-gw_pids=()
-
-cleanup() {
-    for pid in "${gw_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${gw_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 need_node_modules "gateway test" "$src/test/js" ws
 
@@ -44,24 +38,9 @@ INSERT INTO friendships (user_id, friend_id)
 COMMIT;
 SQL
 
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
-chmod 600 "$dir/secret"
-for i in 0 1; do
-    "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" --id "gw$i" \
-        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
-        --jwt-secret-file "$dir/secret" \
-        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
-        --zk-auth-file "$dir/secrets/zk-gateway.auth" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
-        --ip-max-conns 0 --ip-handshake-rate 0 \
-        --location-ttl "$ttl" \
-        >"$dir/gw$i.log" 2>&1 &
-    gw_pids+=($!)
-done
+it_secret
+it_start_gateways --location-ttl "$ttl"
 
-# Ready when /healthz says so (a ring read, the cache and PostgreSQL up, every node answered).
-for port in "${gw_ports[@]}"; do
-    wait_until 10 "" http_ok "http://127.0.0.1:$port/healthz" || { echo "gateway on $port never became healthy:"; curl -s "http://127.0.0.1:$port/healthz"; cat "$dir"/gw*.log; exit 1; }
-done
 
 rc=0
 timeout 150 node "$src/test/js/gateway-e2e.mjs" --secret "$dir/secret" --location-ttl "$ttl" \

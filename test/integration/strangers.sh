@@ -13,21 +13,15 @@ src=${NEARBY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=scripts/lib/common.sh
 source "$src/scripts/lib/common.sh" # wait_until, http_ok, need_node_modules
 build=${NEARBY_BUILD_ROOT:-$src/build}
+# shellcheck source=test/integration/lib.sh
+source "$src/test/integration/lib.sh" # it_cleanup, it_secret, it_start_gateways
 base=${STRANGERS_PORT_BASE:-24000}
 dir=$(mktemp -d /tmp/nearby-test-strangers.XXXXXX)
 export NEARBY_ZK_AUTH_FILE=$dir/secrets/zk-admin.auth
 chmod 755 "$dir"
 zk_port=$((base + 181)) redis_base=$((base + 200)) pg_port=$((base + 250))
 gw_ports=($((base + 401)) $((base + 402))) admin_ports=($((base + 411)) $((base + 412)))
-gw_pids=()
-
-cleanup() {
-    for pid in "${gw_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${gw_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    "$src/scripts/cluster" down --dir "$dir" >/dev/null 2>&1 || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+trap it_cleanup EXIT
 
 need_node_modules "strangers test" "$src/test/js" ws
 
@@ -38,22 +32,8 @@ need_node_modules "strangers test" "$src/test/js" ws
 export PGPASSFILE=$dir/pgpass
 pg_gateway="host=127.0.0.1 port=$pg_port user=nearby_gateway dbname=nearby passfile=$dir/pgpass"
 
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secret"
-chmod 600 "$dir/secret"
-for i in 0 1; do
-    "$build/gateway/nearby-gateway" --listen "127.0.0.1:${gw_ports[$i]}" \
-        --admin-listen "127.0.0.1:${admin_ports[$i]}" --id "gw$i" \
-        --zk "127.0.0.1:$zk_port" --cache "127.0.0.1:$redis_base" --pg "$pg_gateway" \
-        --jwt-secret-file "$dir/secret" \
-        --redis-user gateway --redis-password-file "$dir/secrets/redis-gateway.password" \
-        --zk-auth-file "$dir/secrets/zk-gateway.auth" --loc-rate 20 --loc-burst 20 --drain-seconds 1 \
-        --ip-max-conns 0 --ip-handshake-rate 0 --location-ttl 6 \
-        >"$dir/gw$i.log" 2>&1 &
-    gw_pids+=($!)
-done
-for port in "${admin_ports[@]}"; do
-    wait_until 15 "" http_ok "http://127.0.0.1:$port/healthz" || { echo "gateway on $port never became healthy:"; curl -s "http://127.0.0.1:$port/healthz"; cat "$dir"/gw*.log; exit 1; }
-done
+it_secret
+it_start_gateways --location-ttl 6
 
 rc=0
 timeout 240 node "$src/test/js/strangers-e2e.mjs" --secret "$dir/secret" --ttl-s 6 \
