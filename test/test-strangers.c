@@ -238,6 +238,7 @@ static void test_order_across_cells(void)
     struct session s;
     struct stranger_view v;
     const struct stranger_shown *e;
+    int frames;
 
     setup(&s, table, &v, 20);
     stranger_view_add_blocks(&v, NULL, 0, 1, &sink);
@@ -273,6 +274,16 @@ static void test_order_across_cells(void)
     CHECK(!stranger_view_find(&v, 100)->has_pending);
     stranger_view_expire(&v, 3000 + STRANGERS_ORDER_WAIT_MS, 600000, &sink);
     CHECK(stranger_view_find(&v, 100)->seq == 16 && stranger_view_find(&v, 100)->cell == &cell_b);
+    /* Two updates from the new cell before the old one's gone (a stalled receiver): both
+     * shown, in order, none skipped; the late gone changes nothing. */
+    frames = phone.frames;
+    hear(&v, 2, 100, 20, 48.8566, 2.3600, 4000, &cell_a);
+    CHECK(phone.frames == frames && stranger_view_find(&v, 100)->has_pending);
+    hear(&v, 2, 100, 21, 48.8566, 2.3610, 4100, &cell_a);
+    e = stranger_view_find(&v, 100);
+    CHECK(phone.frames == frames + 2 && e->seq == 21 && e->cell == &cell_a && !e->has_pending);
+    stranger_view_gone(&v, 100, 19, 1, &cell_b, &sink);
+    CHECK(stranger_view_find(&v, 100)->seq == 21 && phone.frames == frames + 2);
     stranger_view_release(&v);
     session_clear_friends(&s, table, &sink);
     channels_free(table);

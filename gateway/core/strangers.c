@@ -249,6 +249,15 @@ static void apply(struct stranger_view *v, const struct stranger_heard *h,
     send_shown(v, e, h->frame, sink);
 }
 
+/* Applies what entry i held back. */
+static void apply_pending(struct stranger_view *v, uint32_t i, const struct session_sink *sink)
+{
+    struct stranger_heard h = v->shown[i].pending;
+
+    v->shown[i].has_pending = 0;
+    apply(v, &h, sink);
+}
+
 void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h,
                          const struct session_sink *sink)
 {
@@ -256,8 +265,15 @@ void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h
     struct stranger_shown *e = i < v->count && v->shown[i].sid == h->sid ? &v->shown[i] : NULL;
 
     if (e != NULL && h->cell != e->cell && e->left_seq == 0 && h->seq > e->seq) {
+        if (e->has_pending && h->seq > e->pending.seq) {
+            /* A second update while one waits: the stranger went on. The one waiting is
+             * the older: shown now, then this one as the rules say (one wait at most). */
+            apply_pending(v, i, sink);
+            stranger_view_heard(v, h, sink);
+            return;
+        }
         /* From its new cell before the old one said it left: wait for that. */
-        if (!e->has_pending || h->seq > e->pending.seq) {
+        if (!e->has_pending) {
             e->pending = *h;
             e->pending.frame = NULL;
             e->pending_until = h->now_ms + STRANGERS_ORDER_WAIT_MS;
@@ -266,15 +282,6 @@ void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h
         return;
     }
     apply(v, h, sink);
-}
-
-/* Applies what entry i held back. */
-static void apply_pending(struct stranger_view *v, uint32_t i, const struct session_sink *sink)
-{
-    struct stranger_heard h = v->shown[i].pending;
-
-    v->shown[i].has_pending = 0;
-    apply(v, &h, sink);
 }
 
 void stranger_view_gone(struct stranger_view *v, uint64_t sid, uint64_t seq, int keep,

@@ -66,8 +66,9 @@ struct stranger_shown {
     const struct cell *cell; /* ref: the cell it was heard on (cells.h) */
     /* Order across cells: the seq of the stranger_gone that ended its stream
      * on cell (it moved on to another cell this view hears); 0: open. An
-     * update from another cell while it is open waits in pending (the newest
-     * only, frame NULL) until that stranger_gone comes, or until pending_until. */
+     * update from another cell while it is open waits in pending (one, frame
+     * NULL) until that stranger_gone comes, a newer update comes, or
+     * pending_until. */
     uint64_t left_seq;
     int has_pending;
     struct stranger_heard pending;
@@ -139,7 +140,9 @@ void stranger_view_heard(struct stranger_view *v, const struct stranger_heard *h
  * arrive before the last of what it sent on the old one: an update from
  * another cell than the one shown waits until the old cell's stranger_gone
  * has come (everything sent there before it has then been heard), at most
- * STRANGERS_ORDER_WAIT_MS (stranger_view_expire applies it then). */
+ * STRANGERS_ORDER_WAIT_MS (stranger_view_expire applies it then). One
+ * update waits at most: a newer one while it waits (the stranger went on)
+ * shows the waiting one first, so none is skipped. */
 void stranger_view_gone(struct stranger_view *v, uint64_t sid, uint64_t seq, int keep,
                         const struct cell *from, const struct session_sink *sink);
 
